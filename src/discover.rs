@@ -1,0 +1,176 @@
+//! Finding the stores under the paths the user gave: Maildirs (and their Maildir++
+//! subfolders), mbox files, and folders holding either. Symlinks are never followed.
+
+use crate::read::maildir::is_index_file;
+use crate::read::mbox::looks_like_mbox;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use walkdir::WalkDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Maildir,
+    Mbox,
+}
+
+/// One mail store: a Maildir folder (its own messages only, not its Maildir++ subfolders,
+/// which are stores of their own) or one mbox file.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub path: PathBuf,
+    pub kind: StoreKind,
+}
+
+/// Something that was not read, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub offset: Option<u64>,
+    pub reason: String,
+}
+
+impl Skipped {
+    pub fn new(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
+        Skipped {
+            path: path.into(),
+            offset: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Is `dir` a Maildir: does it have a `cur/` or `new/` directory (not a symlink)?
+pub fn is_maildir(dir: &Path) -> bool {
+    ["cur", "new"].iter().any(|sub| {
+        fs::symlink_metadata(dir.join(sub))
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
+    })
+}
+
+/// Reads the first bytes of a file to tell whether it is an mbox.
+fn sniff_mbox(path: &Path) -> std::io::Result<Option<&'static str>> {
+    let mut f = fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    buf.truncate(n);
+    if n == 0 {
+        return Ok(Some("empty file"));
+    }
+    // A From_ line followed by a header line must fit in the first 4 KiB.
+    if looks_like_mbox(&buf) {
+        Ok(None)
+    } else {
+        Ok(Some("not mail: no mbox From_ line at the start"))
+    }
+}
+
+/// Walks every path and returns the stores found (sorted by path) and what was skipped.
+pub fn discover(paths: &[PathBuf]) -> (Vec<Store>, Vec<Skipped>) {
+    let mut stores = Vec::new();
+    let mut skipped = Vec::new();
+    for root in paths {
+        match fs::symlink_metadata(root) {
+            Err(e) => skipped.push(Skipped::new(root, format!("cannot read: {e}"))),
+            Ok(m) if m.file_type().is_symlink() => {
+                skipped.push(Skipped::new(root, "symbolic link: not followed"));
+            }
+            Ok(m) if m.is_file() => match sniff_mbox(root) {
+                Ok(None) => stores.push(Store {
+                    path: root.clone(),
+                    kind: StoreKind::Mbox,
+                }),
+                Ok(Some(reason)) => skipped.push(Skipped::new(root, reason)),
+                Err(e) => skipped.push(Skipped::new(root, format!("cannot read: {e}"))),
+            },
+            Ok(_) => walk(root, &mut stores, &mut skipped),
+        }
+    }
+    stores.sort_by(|a, b| a.path.cmp(&b.path));
+    stores.dedup_by(|a, b| a.path == b.path);
+    (stores, skipped)
+}
+
+fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
+    let mut it = WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    loop {
+        let entry = match it.next() {
+            None => break,
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                let path = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf());
+                skipped.push(Skipped::new(path, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy();
+        let parent_is_maildir = entry.depth() > 0 && path.parent().is_some_and(is_maildir);
+        let ft = entry.file_type();
+        if ft.is_symlink() {
+            skipped.push(Skipped::new(path, "symbolic link: not followed"));
+            continue;
+        }
+        if ft.is_dir() {
+            if parent_is_maildir && matches!(name.as_ref(), "cur" | "new" | "tmp") {
+                // A Maildir's own message folders: listed when the store is read.
+                it.skip_current_dir();
+                continue;
+            }
+            if entry.depth() > 0 && name.starts_with('.') && !is_maildir(path) {
+                // Dot-folders that are not Maildir++ folders (.git, .cache, ...).
+                it.skip_current_dir();
+                continue;
+            }
+            if is_maildir(path) {
+                stores.push(Store {
+                    path: path.to_path_buf(),
+                    kind: StoreKind::Maildir,
+                });
+            }
+            continue;
+        }
+        if !ft.is_file() {
+            skipped.push(Skipped::new(path, "not a regular file"));
+            continue;
+        }
+        if entry.depth() > 0
+            && (name.starts_with('.') || (parent_is_maildir && is_index_file(&name)))
+        {
+            continue;
+        }
+        if is_known_non_mail(&name) {
+            continue;
+        }
+        match sniff_mbox(path) {
+            Ok(None) => stores.push(Store {
+                path: path.to_path_buf(),
+                kind: StoreKind::Mbox,
+            }),
+            Ok(Some(reason)) => skipped.push(Skipped::new(path, reason)),
+            Err(e) => skipped.push(Skipped::new(path, format!("cannot read: {e}"))),
+        }
+    }
+}
+
+/// Index and summary files mail clients keep beside mbox files.
+fn is_known_non_mail(name: &str) -> bool {
+    name.ends_with(".msf") // Thunderbird summary
+        || name.ends_with(".ibex.index") || name.ends_with(".ev-summary") // Evolution
+        || name.ends_with(".lock") // a dotlock held by a delivery agent or mail client
+        || name.starts_with("dovecot.index") || name == "dovecot-uidlist" || name == "dovecot-keywords"
+}

@@ -1,0 +1,404 @@
+//! What identifies one copy of a message: its Message-ID, a digest of what the sender
+//! wrote, its delivery time and its flags.
+//!
+//! Fingerprinting runs in two stages so that most bodies are never read:
+//! 1. [`HeaderFacts::read`] digests the header block only. Its `header_digest` covers every
+//!    header field the sender wrote; two copies whose header digests differ can never have
+//!    equal content hashes.
+//! 2. [`body_digest`] digests the body, only for copies that share a Message-ID or (without
+//!    one) a header digest with another copy. [`content_hash`] combines both.
+//!
+//! The exact rule is documented in the README ("What counts as a duplicate").
+
+use crate::message::{line_at, name_is, normalise_value, scan_fields};
+
+/// Header fields that delivery, stores and list servers add or rewrite. They are left out
+/// of the content hash. Names are lowercase; an entry ending in `*` is a prefix.
+pub const IGNORED_HEADERS: &[&str] = &[
+    // Trace: added by each hop and by the delivery agent.
+    "received",
+    "x-received",
+    "return-path",
+    "delivered-to",
+    "x-delivered-to",
+    "x-original-to",
+    "delivery-date",
+    "envelope-to",
+    "x-envelope-from",
+    "x-envelope-to",
+    "authentication-results",
+    "x-original-authentication-results",
+    "arc-*",
+    "received-spf",
+    "dkim-signature",
+    "x-google-dkim-signature",
+    "domainkey-signature",
+    "x-spam-*",
+    "x-ham-report",
+    "x-virus-*",
+    "x-amavis-*",
+    "x-quarantine-id",
+    "x-greylist",
+    "x-rspamd-*",
+    "x-bogosity",
+    "x-dspam-*",
+    // Store state: written by mail clients and servers, not by the sender.
+    "status",
+    "x-status",
+    "x-keywords",
+    "x-uid",
+    "x-imap*",
+    "x-mozilla-*",
+    "x-gmail-labels",
+    "x-gm-thrid",
+    "content-length",
+    "lines",
+    "x-evolution*",
+    // Added by list servers without touching what the sender wrote.
+    "sender",
+    "list-*",
+    "precedence",
+    "x-beenthere",
+    "x-mailman-*",
+    "mailing-list",
+    "errors-to",
+    "x-loop",
+    "x-original-sender",
+    "x-google-group-id",
+];
+
+/// Is this header field left out of the content hash?
+pub fn is_ignored(name: &[u8]) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    IGNORED_HEADERS
+        .iter()
+        .any(|pat| match pat.strip_suffix('*') {
+            Some(prefix) => {
+                name.len() >= prefix.len()
+                    && name[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+            }
+            None => name_is(name, pat),
+        })
+}
+
+pub type Digest = [u8; 32];
+
+/// What the header block of one copy tells.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderFacts {
+    /// Normalised Message-ID (`<local@domain>`), if the message has a usable one.
+    pub message_id: Option<String>,
+    /// Digest of the normalised header fields that are not ignored.
+    pub header_digest: Digest,
+    /// Offset of the body within the message bytes.
+    pub body_start: usize,
+    /// Whether the whole header block was in the buffer.
+    pub complete: bool,
+    /// Unix time from `Delivery-date:`.
+    pub delivery_date: Option<i64>,
+    /// Unix time from the topmost `Received:` header's date.
+    pub received_date: Option<i64>,
+    /// Flags from `Status:`/`X-Status:` in Maildir letters (mbox copies).
+    pub mbox_flags: Flags,
+    /// `Content-Length:` value (used by the mbox splitter).
+    pub content_length: Option<u64>,
+}
+
+impl HeaderFacts {
+    /// Reads the header block at the start of `msg`. `scratch` is a reusable buffer.
+    pub fn read(msg: &[u8], scratch: &mut Vec<u8>) -> HeaderFacts {
+        let mut facts = HeaderFacts::default();
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"maildedup-headers-v1\n");
+        let mut first = true;
+        let hb = scan_fields(msg, |name, value| {
+            let is_first = std::mem::replace(&mut first, false);
+            if name.is_empty() {
+                // A leading mbox-style `From ` envelope line is delivery data, not content.
+                if is_first && value.starts_with(b"From ") {
+                    return;
+                }
+                scratch.clear();
+                normalise_value(value, scratch);
+                hasher.update(b"\0raw:");
+                hasher.update(scratch);
+                hasher.update(b"\n");
+                return;
+            }
+            if name_is(name, "message-id") && facts.message_id.is_none() {
+                facts.message_id = normalise_message_id(value);
+            } else if name_is(name, "delivery-date") && facts.delivery_date.is_none() {
+                facts.delivery_date = parse_rfc822_date(value);
+            } else if name_is(name, "received") && facts.received_date.is_none() {
+                // The topmost Received is the last hop: the delivery to this store.
+                facts.received_date =
+                    memchr::memrchr(b';', value).and_then(|i| parse_rfc822_date(&value[i + 1..]));
+            } else if name_is(name, "status") {
+                facts.mbox_flags.add_status(value);
+            } else if name_is(name, "x-status") {
+                facts.mbox_flags.add_x_status(value);
+            } else if name_is(name, "content-length") {
+                facts.content_length = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+            }
+            if is_ignored(name) {
+                return;
+            }
+            for &b in name {
+                hasher.update(&[b.to_ascii_lowercase()]);
+            }
+            hasher.update(b":");
+            scratch.clear();
+            normalise_value(value, scratch);
+            hasher.update(scratch);
+            hasher.update(b"\n");
+        });
+        facts.header_digest = *hasher.finalize().as_bytes();
+        facts.body_start = hb.body_start;
+        facts.complete = hb.complete;
+        facts
+    }
+}
+
+/// Normalises a Message-ID header value: the first `<...>` with whitespace removed, or
+/// failing that the first whitespace-free token; `None` when empty.
+pub fn normalise_message_id(value: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(value);
+    let id: String = match (text.find('<'), text.find('>')) {
+        (Some(a), Some(b)) if b > a + 1 => text[a + 1..b]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect(),
+        _ => text
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_matches(['<', '>'])
+            .to_string(),
+    };
+    if id.is_empty() {
+        None
+    } else {
+        Some(format!("<{id}>"))
+    }
+}
+
+/// Parses an RFC 5322 date (as in `Date:`, `Delivery-date:` or after `;` in `Received:`)
+/// into Unix seconds, with mail-parser's tolerant date parser.
+pub fn parse_rfc822_date(value: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(value).ok()?;
+    let dt = mail_parser::DateTime::parse_rfc822(text.trim())?;
+    if !dt.is_valid() {
+        return None;
+    }
+    Some(dt.to_timestamp())
+}
+
+/// Digest of the normalised body: line endings unified to LF, `>From `-quoting removed
+/// (`>*From ` at the start of a line counts as `From `), trailing line breaks dropped.
+pub fn body_digest(body: &[u8], scratch: &mut Vec<u8>) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"maildedup-body-v1\n");
+    let trimmed = trim_trailing_breaks(body);
+    let needs_work = memchr::memchr(b'\r', trimmed).is_some()
+        || trimmed.first() == Some(&b'>')
+        || memchr::memmem::find(trimmed, b"\n>").is_some();
+    if !needs_work {
+        hasher.update(trimmed);
+        return *hasher.finalize().as_bytes();
+    }
+    scratch.clear();
+    let mut pos = 0;
+    while pos < trimmed.len() {
+        let (end, next) = line_at(trimmed, pos);
+        let mut line = &trimmed[pos..end];
+        let unquoted = line.iter().position(|&b| b != b'>').map(|i| &line[i..]);
+        if let Some(rest) = unquoted {
+            if rest.len() < line.len() && rest.starts_with(b"From ") {
+                line = rest;
+            }
+        }
+        scratch.extend_from_slice(line);
+        if next > end {
+            scratch.push(b'\n');
+        }
+        pos = next;
+    }
+    hasher.update(scratch);
+    *hasher.finalize().as_bytes()
+}
+
+fn trim_trailing_breaks(b: &[u8]) -> &[u8] {
+    let mut e = b.len();
+    while e > 0 && matches!(b[e - 1], b'\r' | b'\n') {
+        e -= 1;
+    }
+    &b[..e]
+}
+
+/// The content hash: what the sender wrote, headers and body.
+pub fn content_hash(header: &Digest, body: &Digest) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(b"maildedup-content-v1\n");
+    h.update(header);
+    h.update(body);
+    *h.finalize().as_bytes()
+}
+
+/// Message flags as a set of Maildir info letters (`D F P R S T`, plus Dovecot's lowercase
+/// keyword letters), kept in a bitmask so a copy costs 8 bytes for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Flags(pub u64);
+
+impl Flags {
+    fn bit(c: u8) -> Option<u64> {
+        match c {
+            b'A'..=b'Z' => Some(1 << (c - b'A')),
+            b'a'..=b'z' => Some(1 << (26 + c - b'a')),
+            _ => None,
+        }
+    }
+
+    /// From a Maildir info string (the part after `2,`).
+    pub fn from_maildir(info: &str) -> Flags {
+        let mut f = Flags(0);
+        for c in info.bytes() {
+            if let Some(b) = Self::bit(c) {
+                f.0 |= b;
+            }
+        }
+        f
+    }
+
+    pub fn insert(&mut self, c: u8) {
+        if let Some(b) = Self::bit(c) {
+            self.0 |= b;
+        }
+    }
+
+    /// mbox `Status:` — `R` read → Seen (`S`); `O` (old) has no Maildir flag.
+    pub fn add_status(&mut self, value: &[u8]) {
+        for &c in value {
+            if c == b'R' {
+                self.insert(b'S');
+            }
+        }
+    }
+
+    /// mbox `X-Status:` — `A` answered → `R`, `F` flagged → `F`, `T` draft → `D`,
+    /// `D` deleted → `T` (trashed).
+    pub fn add_x_status(&mut self, value: &[u8]) {
+        for &c in value {
+            match c {
+                b'A' => self.insert(b'R'),
+                b'F' => self.insert(b'F'),
+                b'T' => self.insert(b'D'),
+                b'D' => self.insert(b'T'),
+                _ => {}
+            }
+        }
+    }
+
+    pub fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    pub fn contains_all(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::fmt::Display for Flags {
+    /// Maildir order: uppercase flags in ASCII order, then lowercase keyword letters.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for i in 0..52u8 {
+            if self.0 & (1 << i) != 0 {
+                let c = if i < 26 { b'A' + i } else { b'a' + (i - 26) };
+                write!(f, "{}", c as char)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_hash(msg: &[u8]) -> Digest {
+        let mut s = Vec::new();
+        let f = HeaderFacts::read(msg, &mut s);
+        content_hash(&f.header_digest, &body_digest(&msg[f.body_start..], &mut s))
+    }
+
+    #[test]
+    fn trace_and_store_headers_do_not_count() {
+        let a = b"Received: from a\nReturn-Path: <x@y>\nSubject: hi\nMessage-ID: <1@x>\n\nbody\n";
+        let b =
+            b"Status: RO\nX-UID: 5\nSubject: hi\nMessage-ID: <1@x>\nX-Spam-Status: No\n\nbody\n";
+        assert_eq!(full_hash(a), full_hash(b));
+    }
+
+    #[test]
+    fn crlf_folding_and_from_quoting_do_not_count() {
+        let a = b"Subject: a\n b\nMessage-ID: <1@x>\n\nFrom here\n>From there\n\n";
+        let b = b"subject: a b\r\nMessage-ID:  <1@x>\r\n\r\n>From here\r\n>>From there\r\n";
+        assert_eq!(full_hash(a), full_hash(b));
+    }
+
+    #[test]
+    fn what_the_sender_wrote_counts() {
+        let a = b"Subject: hi\nMessage-ID: <1@x>\n\nbody\n";
+        assert_ne!(
+            full_hash(a),
+            full_hash(b"Subject: [list] hi\nMessage-ID: <1@x>\n\nbody\n")
+        );
+        assert_ne!(
+            full_hash(a),
+            full_hash(b"Subject: hi\nMessage-ID: <1@x>\n\nbody\n--\nfooter\n")
+        );
+        assert_ne!(
+            full_hash(a),
+            full_hash(b"Subject: hi\nMessage-ID: <2@x>\n\nbody\n")
+        );
+        assert_ne!(
+            full_hash(a),
+            full_hash(b"Subject: hi\nMessage-ID: <1@x>\n\n>body\n")
+        );
+    }
+
+    #[test]
+    fn message_id_normalisation() {
+        assert_eq!(normalise_message_id(b" <a@b>\n").as_deref(), Some("<a@b>"));
+        assert_eq!(
+            normalise_message_id(b" (c) <a@\n b>").as_deref(),
+            Some("<a@b>")
+        );
+        assert_eq!(normalise_message_id(b" a@b ").as_deref(), Some("<a@b>"));
+        assert_eq!(normalise_message_id(b"  ").as_deref(), None);
+    }
+
+    #[test]
+    fn flags_from_mbox_headers() {
+        let mut s = Vec::new();
+        let f = HeaderFacts::read(b"Status: RO\nX-Status: AF\n\n", &mut s);
+        assert_eq!(f.mbox_flags.to_string(), "FRS");
+    }
+
+    #[test]
+    fn received_date_is_parsed() {
+        let mut s = Vec::new();
+        let f = HeaderFacts::read(
+            b"Received: from a by b; Wed, 28 Nov 2012 18:41:46 -0400\nReceived: x; Tue, 27 Nov 2012 00:00:00 +0000\n\n",
+            &mut s,
+        );
+        assert_eq!(f.received_date, Some(1354142506));
+    }
+}

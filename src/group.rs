@@ -1,0 +1,252 @@
+//! Grouping copies into duplicate groups and conflicts, choosing the copy to keep, and
+//! classifying every extra copy.
+//!
+//! - Copies with the same normalised Message-ID *and* the same content hash form a group.
+//! - Copies without a Message-ID group by content hash alone (the hash covers Date, From,
+//!   Subject and the body, so two automated messages differing only in Date stay apart).
+//! - Copies that share a Message-ID but whose content differs are a conflict: reported,
+//!   never merged with each other. Copies inside a conflict that are identical to each other
+//!   still form a group, because they are duplicates whatever the other variant is.
+
+use crate::fingerprint::Digest;
+use crate::scan::{Copy, ScanOutput};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeepRule {
+    /// Keep the copy delivered first (the original delivery).
+    Earliest,
+    /// Keep the copy delivered last.
+    Latest,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupOptions {
+    pub keep: KeepRule,
+    /// Copies under these paths are kept in preference, in this order.
+    pub prefer: Vec<PathBuf>,
+    /// Extra copies delivered within this many seconds of the kept copy are `same-time`.
+    pub window_secs: i64,
+}
+
+impl Default for GroupOptions {
+    fn default() -> Self {
+        GroupOptions {
+            keep: KeepRule::Earliest,
+            prefer: Vec::new(),
+            window_secs: DEFAULT_WINDOW_SECS,
+        }
+    }
+}
+
+/// Default `--same-time-window`: two deliveries of one message by one delivery agent
+/// (an alias expanding to the same mailbox, a retried LMTP transaction) land within a
+/// second or two; a re-download by a POP3 client happens on its next poll, minutes later.
+pub const DEFAULT_WINDOW_SECS: i64 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    SameTime,
+    DifferentTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupClass {
+    SameTime,
+    DifferentTime,
+    Mixed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Index into [`ScanOutput::copies`].
+    pub copy: usize,
+    /// `None` for the kept copy.
+    pub class: Option<Class>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub message_id: Option<Box<str>>,
+    pub content_hash: Digest,
+    /// The kept copy first, then the extra copies.
+    pub members: Vec<Member>,
+}
+
+impl Group {
+    pub fn kept(&self) -> usize {
+        self.members[0].copy
+    }
+    pub fn extras(&self) -> &[Member] {
+        &self.members[1..]
+    }
+    pub fn class(&self) -> GroupClass {
+        let same = self
+            .extras()
+            .iter()
+            .all(|m| m.class == Some(Class::SameTime));
+        let diff = self
+            .extras()
+            .iter()
+            .all(|m| m.class == Some(Class::DifferentTime));
+        match (same, diff) {
+            (true, _) => GroupClass::SameTime,
+            (_, true) => GroupClass::DifferentTime,
+            _ => GroupClass::Mixed,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub message_id: Box<str>,
+    /// Every copy with this Message-ID, in path order.
+    pub copies: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Grouping {
+    pub groups: Vec<Group>,
+    pub conflicts: Vec<Conflict>,
+}
+
+pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
+    let copies = &scan.copies;
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_hash: HashMap<Digest, Vec<usize>> = HashMap::new();
+    for (i, c) in copies.iter().enumerate() {
+        let Some(hash) = c.content_hash() else {
+            continue;
+        };
+        match &c.message_id {
+            Some(id) => by_id.entry(id).or_default().push(i),
+            None => by_hash.entry(hash).or_default().push(i),
+        }
+    }
+    let ranker = Ranker::new(scan, opts);
+    let mut out = Grouping::default();
+    for (id, members) in by_id {
+        if members.len() < 2 {
+            continue;
+        }
+        let mut variants: HashMap<Digest, Vec<usize>> = HashMap::new();
+        for &m in &members {
+            if let Some(h) = copies[m].content_hash() {
+                variants.entry(h).or_default().push(m);
+            }
+        }
+        if variants.len() > 1 {
+            let mut all = members.clone();
+            all.sort_by_key(|&m| ranker.location_key(m));
+            out.conflicts.push(Conflict {
+                message_id: id.into(),
+                copies: all,
+            });
+        }
+        for (hash, v) in variants {
+            if v.len() > 1 {
+                out.groups.push(ranker.make_group(Some(id.into()), hash, v));
+            }
+        }
+    }
+    for (hash, v) in by_hash {
+        if v.len() > 1 {
+            out.groups.push(ranker.make_group(None, hash, v));
+        }
+    }
+    out.groups.sort_by_key(|g| ranker.location_key(g.kept()));
+    out.conflicts
+        .sort_by(|a, b| a.message_id.cmp(&b.message_id));
+    out
+}
+
+struct Ranker<'a> {
+    scan: &'a ScanOutput,
+    opts: &'a GroupOptions,
+    /// Canonical store paths, for matching `--prefer`.
+    store_paths: Vec<PathBuf>,
+    prefer: Vec<PathBuf>,
+}
+
+impl<'a> Ranker<'a> {
+    fn new(scan: &'a ScanOutput, opts: &'a GroupOptions) -> Self {
+        let canon = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        Ranker {
+            scan,
+            opts,
+            store_paths: scan.stores.iter().map(|s| canon(&s.path)).collect(),
+            prefer: opts.prefer.iter().map(canon).collect(),
+        }
+    }
+
+    fn copy(&self, i: usize) -> &Copy {
+        &self.scan.copies[i]
+    }
+
+    /// Deterministic order of copies by location: path, then mbox offset.
+    fn location_key(&self, i: usize) -> (PathBuf, u64) {
+        let c = self.copy(i);
+        (c.path(&self.scan.stores), c.offset().unwrap_or(0))
+    }
+
+    fn prefer_rank(&self, i: usize) -> usize {
+        if self.prefer.is_empty() {
+            return 0;
+        }
+        let c = self.copy(i);
+        let store = &self.store_paths[c.store as usize];
+        let full = match &c.loc {
+            crate::scan::Loc::Maildir { sub, name } => store.join(sub.as_str()).join(&**name),
+            crate::scan::Loc::Mbox { .. } => store.clone(),
+        };
+        self.prefer
+            .iter()
+            .position(|p| full.starts_with(p))
+            .unwrap_or(self.prefer.len())
+    }
+
+    /// The keep order: preferred paths first, then by delivery time (copies without one
+    /// last), then by location. The first copy in this order is kept.
+    fn keep_key(&self, i: usize) -> (usize, bool, i64, PathBuf, u64) {
+        let c = self.copy(i);
+        let t = match (c.delivered_at, self.opts.keep) {
+            (Some(t), crate::group::KeepRule::Earliest) => t,
+            (Some(t), crate::group::KeepRule::Latest) => -t,
+            (None, _) => 0,
+        };
+        let (path, off) = self.location_key(i);
+        (self.prefer_rank(i), c.delivered_at.is_none(), t, path, off)
+    }
+
+    fn make_group(
+        &self,
+        message_id: Option<Box<str>>,
+        content_hash: Digest,
+        mut v: Vec<usize>,
+    ) -> Group {
+        v.sort_by_cached_key(|&i| self.keep_key(i));
+        let kept_time = self.copy(v[0]).delivered_at;
+        let members = v
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| Member {
+                copy: i,
+                class: (n > 0).then(|| match (kept_time, self.copy(i).delivered_at) {
+                    (Some(a), Some(b)) if (a - b).abs() <= self.opts.window_secs => Class::SameTime,
+                    _ => Class::DifferentTime,
+                }),
+            })
+            .collect();
+        Group {
+            message_id,
+            content_hash,
+            members,
+        }
+    }
+}

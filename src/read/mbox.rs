@@ -1,0 +1,368 @@
+//! Splitting an mbox file into its messages, over a memory-mapped buffer.
+//!
+//! Written by hand (see README, "Why not the `mailbox` crate"): the splitter must return
+//! exact byte ranges of the original file so a message can be moved out and put back
+//! byte-for-byte, accept the From_ line variants real software writes (asctime, Takeout's
+//! `From 1729...@xxx Sat Jan 03 01:05:34 +0000 2022`, Netscape's `From - ...`), and split a
+//! multi-GB file on all cores.
+//!
+//! The rule, after meli's and mutt's readers:
+//! - optional UTF-8 BOM and blank lines before the first From_ line;
+//! - a message starts at a line beginning `From ` that starts the file (after that preamble)
+//!   or follows a blank line, and that is followed by a header line (`Name: value`);
+//! - a `Content-Length:` header (mboxcl/mboxcl2) is obeyed only where the length lands
+//!   exactly on such a separator or on the end of the file; otherwise it is ignored;
+//! - the blank line before the next From_ line is the separator, not part of the message.
+
+use crate::message::{is_header_line, line_at, scan_fields};
+use rayon::prelude::*;
+
+/// One message of an mbox, as byte offsets into the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MboxEntry {
+    /// Offset of the From_ line.
+    pub offset: usize,
+    /// Offset of the first byte of the message (after the From_ line's line break).
+    pub message_start: usize,
+    /// End of the message bytes (the separator blank line excluded).
+    pub message_end: usize,
+    /// End of the entry: the next From_ line, or the end of the file.
+    pub end: usize,
+}
+
+impl MboxEntry {
+    pub fn from_line<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        let (end, _) = line_at(buf, self.offset);
+        &buf[self.offset..end]
+    }
+    pub fn message<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.message_start..self.message_end]
+    }
+    /// Length of the whole entry: From_ line, message and separator.
+    pub fn len(&self) -> usize {
+        self.end - self.offset
+    }
+    pub fn is_empty(&self) -> bool {
+        self.end == self.offset
+    }
+}
+
+/// Length of the preamble allowed before the first From_ line: a UTF-8 BOM and blank lines.
+pub fn preamble_len(buf: &[u8]) -> usize {
+    let mut pos = if buf.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    while pos < buf.len() {
+        let (end, next) = line_at(buf, pos);
+        if next == pos || !buf[pos..end].iter().all(|&b| b == b' ' || b == b'\t') {
+            break;
+        }
+        pos = next;
+    }
+    pos
+}
+
+/// Does this buffer look like an mbox (a From_ line after the preamble)?
+pub fn looks_like_mbox(buf: &[u8]) -> bool {
+    let p = preamble_len(buf);
+    buf[p..].starts_with(b"From ") && {
+        let (_, next) = line_at(buf, p);
+        next < buf.len() && is_header_line(buf, next)
+    }
+}
+
+/// Is `pos` (the start of a line beginning `From `) preceded by a blank line?
+fn after_blank_line(buf: &[u8], pos: usize) -> bool {
+    let before = &buf[..pos];
+    before.ends_with(b"\n\n") || before.ends_with(b"\n\r\n") || before.ends_with(b"\r\r")
+}
+
+/// Is `pos` a valid separator: `From ` at the start of a line, followed by a header line,
+/// and either at `first`, after a blank line, or (for writers that leave no blank line,
+/// such as old Netscape) a complete envelope line: `From - ...` or one with a date.
+fn is_separator(buf: &[u8], pos: usize, first: usize) -> bool {
+    if !buf[pos..].starts_with(b"From ") {
+        return false;
+    }
+    let (end, next) = line_at(buf, pos);
+    if next >= buf.len() || !is_header_line(buf, next) {
+        return false;
+    }
+    pos == first
+        || after_blank_line(buf, pos)
+        || buf[pos..end].starts_with(b"From - ")
+        || from_line_time(&buf[pos..end]).is_some()
+}
+
+/// Candidate separators in `buf[lo..hi)` (positions of `From ` lines that qualify).
+fn candidates_in(buf: &[u8], lo: usize, hi: usize, first: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let start = lo.saturating_sub(1);
+    for i in memchr::memmem::find_iter(&buf[start..hi.min(buf.len())], b"\nFrom ") {
+        let pos = start + i + 1;
+        if pos >= lo && pos < hi && is_separator(buf, pos, first) {
+            out.push(pos);
+        }
+    }
+    out
+}
+
+/// Below this size one thread finds the separators; above it the file is cut into one
+/// chunk per thread.
+const PARALLEL_THRESHOLD: usize = 8 << 20;
+
+/// Splits an mbox into its messages. Returns `None` if the buffer is not an mbox.
+pub fn split(buf: &[u8]) -> Option<Vec<MboxEntry>> {
+    if !looks_like_mbox(buf) {
+        return None;
+    }
+    let first = preamble_len(buf);
+    let mut cands = vec![first];
+    if buf.len() < PARALLEL_THRESHOLD {
+        cands.extend(candidates_in(buf, first + 1, buf.len(), first));
+    } else {
+        let chunks = rayon::current_num_threads().max(1) * 4;
+        let step = buf.len().div_ceil(chunks);
+        let parts: Vec<Vec<usize>> = (0..chunks)
+            .into_par_iter()
+            .map(|i| {
+                candidates_in(
+                    buf,
+                    (first + 1).max(i * step),
+                    ((i + 1) * step).min(buf.len()),
+                    first,
+                )
+            })
+            .collect();
+        cands.extend(parts.into_iter().flatten());
+    }
+    // Where each candidate's Content-Length, if any, would end its message.
+    let cl_targets: Vec<Option<usize>> = if buf.len() < PARALLEL_THRESHOLD {
+        cands.iter().map(|&c| content_length_end(buf, c)).collect()
+    } else {
+        cands
+            .par_iter()
+            .map(|&c| content_length_end(buf, c))
+            .collect()
+    };
+    let mut entries = Vec::with_capacity(cands.len());
+    let mut i = 0;
+    while i < cands.len() {
+        let offset = cands[i];
+        let mut next_i = i + 1;
+        if let Some(target) = cl_targets[i] {
+            // Obey Content-Length only where it lands on a separator or the end of file.
+            if let Some(j) = landing(buf, &cands, i, target) {
+                next_i = j;
+            }
+        }
+        let end = cands.get(next_i).copied().unwrap_or(buf.len());
+        let (_, message_start) = line_at(buf, offset);
+        let message_end = message_end(buf, message_start, end);
+        entries.push(MboxEntry {
+            offset,
+            message_start,
+            message_end,
+            end,
+        });
+        i = next_i;
+    }
+    Some(entries)
+}
+
+/// The end of the body according to the entry's `Content-Length:` header, if it has one.
+fn content_length_end(buf: &[u8], offset: usize) -> Option<usize> {
+    let (_, message_start) = line_at(buf, offset);
+    let mut cl = None;
+    // Only the header block is scanned; stop at the blank line.
+    let hb = scan_fields(&buf[message_start..], |name, value| {
+        if cl.is_none() && name.eq_ignore_ascii_case(b"content-length") {
+            cl = std::str::from_utf8(value)
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok());
+        }
+    });
+    let len = cl?;
+    message_start.checked_add(hb.body_start)?.checked_add(len)
+}
+
+/// If `target` (a Content-Length end) lands on candidate `j > i` (allowing the separator
+/// blank line between), or on the end of the file, returns the index of the next entry.
+fn landing(buf: &[u8], cands: &[usize], i: usize, target: usize) -> Option<usize> {
+    if target > buf.len() {
+        return None;
+    }
+    let rest = &buf[target..];
+    let skip = if rest.starts_with(b"\r\n") {
+        2
+    } else if rest.starts_with(b"\n") {
+        1
+    } else {
+        0
+    };
+    let at = target + skip;
+    if at == buf.len() || buf[target..].iter().all(|&b| b == b'\n' || b == b'\r') {
+        return Some(cands.len());
+    }
+    match cands[i + 1..].binary_search(&at) {
+        Ok(k) => Some(i + 1 + k),
+        Err(_) => None,
+    }
+}
+
+/// The message in `buf[start..end)` ends before the blank line that separates it from the next From_ line.
+pub fn message_end(buf: &[u8], start: usize, end: usize) -> usize {
+    let body = &buf[start..end];
+    if body.ends_with(b"\r\n\r\n") || (body.ends_with(b"\n\r\n") && body.len() >= 3) {
+        end - 2
+    } else if body.ends_with(b"\n\n") {
+        end - 1
+    } else {
+        end
+    }
+}
+
+/// The delivery time on a From_ line, in Unix seconds. Accepts asctime
+/// (`Sat Jan  3 01:05:34 2022`, taken as UTC), a zone after the time or the year
+/// (`Sat Jan 03 01:05:34 +0000 2022`, Takeout), and RFC 5322 style (`Sat, 3 Jan 2022 ...`).
+pub fn from_line_time(line: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut toks = text.split_whitespace();
+    toks.next()?; // "From"
+    toks.next()?; // envelope sender
+    let (mut month, mut day, mut year, mut hms, mut zone) = (None, None, None, None, 0i32);
+    for t in toks {
+        let t = t.trim_end_matches(',');
+        if let Some(m) = MONTHS.iter().position(|m| t.eq_ignore_ascii_case(m)) {
+            month = Some(m as i8 + 1);
+        } else if t.contains(':') {
+            let mut p = t.split(':').map(|x| x.parse::<i8>().ok());
+            let h = p.next().flatten()?;
+            let mi = p.next().flatten()?;
+            let s = p.next().flatten().unwrap_or(0);
+            hms = Some((h, mi, s));
+        } else if (t.starts_with('+') || t.starts_with('-')) && t.len() == 5 {
+            let v: i32 = t[1..].parse().ok()?;
+            let secs = (v / 100) * 3600 + (v % 100) * 60;
+            zone = if t.starts_with('-') { -secs } else { secs };
+        } else if let Ok(n) = t.parse::<i32>() {
+            if t.len() == 4 && year.is_none() && day.is_some() || t.len() == 4 && n > 31 {
+                year = Some(n as i16);
+            } else if day.is_none() && (1..=31).contains(&n) {
+                day = Some(n as i8);
+            }
+        }
+    }
+    let (h, mi, s) = hms?;
+    let date = jiff::civil::Date::new(year?, month?, day?).ok()?;
+    let dt = date.to_datetime(jiff::civil::Time::new(h, mi, s.min(59), 0).ok()?);
+    let tz = jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_seconds(zone).ok()?);
+    Some(dt.to_zoned(tz).ok()?.timestamp().as_second())
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn from_line_dates() {
+        assert_eq!(
+            from_line_time(b"From a@b Sat Jan  3 01:05:34 2022"),
+            Some(1641171934)
+        );
+        assert_eq!(
+            from_line_time(b"From 1729@xxx Mon Jan 03 01:05:34 +0000 2022"),
+            Some(1641171934)
+        );
+        assert_eq!(
+            from_line_time(b"From a@b Mon Jan 03 02:05:34 +0100 2022"),
+            Some(1641171934)
+        );
+        assert_eq!(
+            from_line_time(b"From - Mon Jan 03 01:05:34 2022"),
+            Some(1641171934)
+        );
+        assert_eq!(from_line_time(b"From a@b"), None);
+    }
+
+    use super::*;
+
+    fn msgs(buf: &[u8]) -> Vec<String> {
+        split(buf)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| String::from_utf8_lossy(e.message(buf)).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn splits_at_from_lines_after_blank_lines() {
+        let buf = b"From a Mon Jan  1 00:00:00 2024\nSubject: 1\n\nbody\nFrom me, hi\n\nFrom b Mon Jan  1 00:00:01 2024\nSubject: 2\n\nx\n";
+        assert_eq!(
+            msgs(buf),
+            vec!["Subject: 1\n\nbody\nFrom me, hi\n", "Subject: 2\n\nx\n"]
+        );
+    }
+
+    #[test]
+    fn from_in_body_not_followed_by_header_is_not_a_separator() {
+        let buf = b"From a x\nA: 1\n\nhi\n\nFrom the desk of Bob\nregards\n";
+        assert_eq!(msgs(buf).len(), 1);
+    }
+
+    #[test]
+    fn bom_and_blank_lines_before_first_from() {
+        let buf = b"\xEF\xBB\xBF\n\nFrom a x\nA: 1\n\nhi\n";
+        let e = split(buf).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].offset, 5);
+    }
+
+    #[test]
+    fn takeout_from_lines_split() {
+        let buf = b"From 1729@xxx Sat Jan 03 01:05:34 +0000 2022\nX-GM-THRID: 1\n\na\n\nFrom 1730@xxx Sat Jan 03 01:05:35 +0000 2022\nX-GM-THRID: 2\n\nb\n";
+        assert_eq!(
+            msgs(buf),
+            vec!["X-GM-THRID: 1\n\na\n", "X-GM-THRID: 2\n\nb\n"]
+        );
+    }
+
+    #[test]
+    fn crlf_mbox() {
+        let buf = b"From a x\r\nA: 1\r\n\r\nhi\r\n\r\nFrom b x\r\nA: 2\r\n\r\nyo\r\n";
+        assert_eq!(msgs(buf), vec!["A: 1\r\n\r\nhi\r\n", "A: 2\r\n\r\nyo\r\n"]);
+    }
+
+    #[test]
+    fn content_length_only_where_it_lands_on_a_separator() {
+        // Content-Length 23 covers the unquoted From_ block in the body exactly.
+        let body = "x\n\nFrom q x\nA: fake\n\n";
+        let good = format!(
+            "From a x\nContent-Length: {}\n\n{body}\nFrom b x\nA: 2\n\ny\n",
+            body.len()
+        );
+        assert_eq!(msgs(good.as_bytes()).len(), 2);
+        let bad = format!("From a x\nContent-Length: 3\n\n{body}\nFrom b x\nA: 2\n\ny\n");
+        assert_eq!(msgs(bad.as_bytes()).len(), 3);
+    }
+
+    #[test]
+    fn entries_tile_the_file() {
+        let buf = b"\nFrom a x\nA: 1\n\nhi\n\nFrom b x\nA: 2\n\nyo";
+        let e = split(buf).unwrap();
+        assert_eq!(e[0].end, e[1].offset);
+        assert_eq!(e[1].end, buf.len());
+    }
+
+    #[test]
+    fn not_mbox() {
+        assert!(split(b"").is_none());
+        assert!(split(b" ").is_none());
+        assert!(split(b"22\n").is_none());
+        assert!(split(b"Subject: x\n\nbody").is_none());
+    }
+}

@@ -1,0 +1,3 @@
+//! Reading stores: Maildir file names and mbox splitting.
+pub mod maildir;
+pub mod mbox;

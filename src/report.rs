@@ -1,0 +1,309 @@
+//! The scan report: the JSON contract (`--json`) and the human summary.
+
+use crate::conflict::{describe, Differences};
+use crate::discover::Store;
+use crate::group::{Class, GroupClass, Grouping};
+use crate::scan::{Copy, ScanOutput};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub version: u32,
+    pub summary: Summary,
+    pub groups: Vec<GroupReport>,
+    pub conflicts: Vec<ConflictReport>,
+    pub skipped: Vec<SkippedReport>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub stores: usize,
+    pub maildir_stores: usize,
+    pub mbox_stores: usize,
+    pub messages: usize,
+    pub groups: usize,
+    pub extra_copies: usize,
+    pub same_time: usize,
+    pub different_time: usize,
+    pub mixed_groups: usize,
+    pub conflicts: usize,
+    pub reclaimable_bytes: u64,
+    pub skipped: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GroupReport {
+    pub message_id: Option<String>,
+    pub content_hash: String,
+    pub class: GroupClass,
+    pub copies: Vec<CopyReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CopyReport {
+    pub path: String,
+    pub offset: Option<u64>,
+    pub length: u64,
+    pub delivered_at: Option<String>,
+    pub time_source: Option<&'static str>,
+    pub flags: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<Option<Class>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConflictReport {
+    pub message_id: String,
+    /// How many different contents share this Message-ID.
+    pub variants: usize,
+    pub differs: Differences,
+    pub copies: Vec<CopyReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SkippedReport {
+    pub path: String,
+    pub offset: Option<u64>,
+    pub reason: String,
+}
+
+pub fn hex(d: &[u8]) -> String {
+    d.iter()
+        .fold(String::with_capacity(d.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+pub fn rfc3339(t: i64) -> Option<String> {
+    jiff::Timestamp::from_second(t).ok().map(|t| t.to_string())
+}
+
+fn copy_report(c: &Copy, stores: &[Store]) -> CopyReport {
+    CopyReport {
+        path: c.path(stores).to_string_lossy().into_owned(),
+        offset: c.offset(),
+        length: c.length,
+        delivered_at: c.delivered_at.and_then(rfc3339),
+        time_source: c.time_source.map(|t| t.as_str()),
+        flags: c.flags.to_string(),
+        keep: None,
+        class: None,
+        content_hash: None,
+    }
+}
+
+impl Report {
+    pub fn build(scan: &ScanOutput, grouping: &Grouping) -> Report {
+        let stores = &scan.stores;
+        let mut summary = Summary {
+            stores: stores.len(),
+            maildir_stores: stores
+                .iter()
+                .filter(|s| s.kind == crate::discover::StoreKind::Maildir)
+                .count(),
+            mbox_stores: stores
+                .iter()
+                .filter(|s| s.kind == crate::discover::StoreKind::Mbox)
+                .count(),
+            messages: scan.copies.len(),
+            groups: grouping.groups.len(),
+            conflicts: grouping.conflicts.len(),
+            skipped: scan.skipped.len(),
+            ..Summary::default()
+        };
+        let groups = grouping
+            .groups
+            .iter()
+            .map(|g| {
+                if g.class() == GroupClass::Mixed {
+                    summary.mixed_groups += 1;
+                }
+                GroupReport {
+                    message_id: g.message_id.as_deref().map(str::to_string),
+                    content_hash: hex(&g.content_hash),
+                    class: g.class(),
+                    copies: g
+                        .members
+                        .iter()
+                        .map(|m| {
+                            let c = &scan.copies[m.copy];
+                            if let Some(class) = m.class {
+                                summary.extra_copies += 1;
+                                summary.reclaimable_bytes += c.length;
+                                match class {
+                                    Class::SameTime => summary.same_time += 1,
+                                    Class::DifferentTime => summary.different_time += 1,
+                                }
+                            }
+                            CopyReport {
+                                keep: Some(m.class.is_none()),
+                                class: Some(m.class),
+                                ..copy_report(c, stores)
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let conflicts = grouping
+            .conflicts
+            .iter()
+            .map(|k| {
+                let copies: Vec<&Copy> = k.copies.iter().map(|&i| &scan.copies[i]).collect();
+                let mut hashes: Vec<_> = copies.iter().filter_map(|c| c.content_hash()).collect();
+                hashes.sort();
+                hashes.dedup();
+                // One representative per variant is enough to say what differs.
+                let reps: Vec<&Copy> = hashes
+                    .iter()
+                    .filter_map(|h| {
+                        copies
+                            .iter()
+                            .find(|c| c.content_hash().as_ref() == Some(h))
+                            .copied()
+                    })
+                    .collect();
+                ConflictReport {
+                    message_id: k.message_id.to_string(),
+                    variants: hashes.len(),
+                    differs: describe(&reps, stores),
+                    copies: copies
+                        .iter()
+                        .map(|c| CopyReport {
+                            content_hash: c.content_hash().map(|h| hex(&h)),
+                            ..copy_report(c, stores)
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let skipped = scan
+            .skipped
+            .iter()
+            .map(|s| SkippedReport {
+                path: s.path.to_string_lossy().into_owned(),
+                offset: s.offset,
+                reason: s.reason.clone(),
+            })
+            .collect();
+        Report {
+            version: REPORT_VERSION,
+            summary,
+            groups,
+            conflicts,
+            skipped,
+        }
+    }
+
+    /// The short summary printed without `--json`.
+    pub fn human(&self, verbose: bool, largest: usize) -> String {
+        let s = &self.summary;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "Scanned {} messages in {} stores ({} Maildir, {} mbox).",
+            s.messages, s.stores, s.maildir_stores, s.mbox_stores
+        );
+        let _ = writeln!(
+            o,
+            "Duplicate groups: {:>7}   extra copies: {} ({} same-time, {} different-time; {} mixed groups)",
+            s.groups, s.extra_copies, s.same_time, s.different_time, s.mixed_groups
+        );
+        let _ = writeln!(
+            o,
+            "Reclaimable:      {:>7}",
+            human_bytes(s.reclaimable_bytes)
+        );
+        let _ = writeln!(
+            o,
+            "Conflicts:        {:>7}   (same Message-ID, different content: reported, never moved)",
+            s.conflicts
+        );
+        let _ = writeln!(
+            o,
+            "Skipped:          {:>7}{}",
+            s.skipped,
+            if s.skipped > 0 && !verbose {
+                "   (-v lists them)"
+            } else {
+                ""
+            }
+        );
+        if !self.groups.is_empty() && largest > 0 {
+            let mut order: Vec<&GroupReport> = self.groups.iter().collect();
+            order.sort_by_key(|g| std::cmp::Reverse(g.copies.len()));
+            let _ = writeln!(o, "\nLargest groups:");
+            for g in order.iter().take(largest) {
+                let kept = g.copies.iter().find(|c| c.keep == Some(true));
+                let _ = writeln!(
+                    o,
+                    "  {} copies  {:<14}  {}\n            keep {}{}",
+                    g.copies.len(),
+                    serde_json::to_value(g.class)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    g.message_id.as_deref().unwrap_or("(no Message-ID)"),
+                    kept.map(|c| c.path.as_str()).unwrap_or("?"),
+                    kept.and_then(|c| c.offset)
+                        .map(|o| format!(" @{o}"))
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        if verbose {
+            if !self.conflicts.is_empty() {
+                let _ = writeln!(o, "\nConflicts:");
+                for k in &self.conflicts {
+                    let _ = writeln!(
+                        o,
+                        "  {}  {} variants; differ in: {}{}",
+                        k.message_id,
+                        k.variants,
+                        k.differs.headers.join(", "),
+                        if k.differs.body {
+                            if k.differs.headers.is_empty() {
+                                "body"
+                            } else {
+                                ", body"
+                            }
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+            if !self.skipped.is_empty() {
+                let _ = writeln!(o, "\nSkipped:");
+                for k in &self.skipped {
+                    let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
+                    let _ = writeln!(o, "  {}{}: {}", k.path, at, k.reason);
+                }
+            }
+        }
+        o
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
