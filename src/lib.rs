@@ -8,10 +8,17 @@
 pub mod cli;
 pub mod conflict;
 pub mod discover;
+pub mod fault;
 pub mod fingerprint;
+pub mod fsutil;
 pub mod group;
+pub mod lock;
+pub mod manifest;
 pub mod message;
+pub mod plan;
 pub mod progress;
+pub mod quarantine;
 pub mod read;
 pub mod report;
+pub mod restore;
 pub mod scan;

@@ -1,0 +1,146 @@
+//! Durable file operations: every change to a store is a rename or link that is fsynced
+//! together with the directories involved, and nothing is ever overwritten.
+
+use crate::fault;
+use rustix::fs::{renameat_with, RenameFlags, CWD};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+/// fsyncs a directory so that renames, links and unlinks in it are durable.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+pub fn parent(p: &Path) -> &Path {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Renames `from` to `to`, failing with `AlreadyExists` rather than replacing `to`.
+/// Falls back to link + unlink where the filesystem lacks `RENAME_NOREPLACE`.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+            std::fs::hard_link(from, to)?;
+            fault::point("rename.linked");
+            std::fs::remove_file(from)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Are two paths on the same filesystem?
+pub fn same_fs(a: &Path, b: &Path) -> io::Result<bool> {
+    Ok(std::fs::metadata(a)?.dev() == std::fs::metadata(b)?.dev())
+}
+
+/// Writes `data` to a new file `path` (failing if it exists), with `mode`, and fsyncs it.
+pub fn write_new_synced(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    let r = f.write_all(data).and_then(|_| f.sync_all());
+    if r.is_err() {
+        // Our own partial file, never mail that existed before.
+        let _ = std::fs::remove_file(path);
+    }
+    r
+}
+
+/// Moves a file to `to` without replacing anything, durably: a rename on one filesystem;
+/// across filesystems a copy to `tmp` (on the target's filesystem), fsync, link into
+/// place, then unlink of the source. The directories involved are fsynced.
+pub fn move_file(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
+    let from_dir = parent(from);
+    let to_dir = parent(to);
+    if same_fs(from_dir, to_dir)? {
+        rename_noreplace(from, to)?;
+        fault::point("move.renamed");
+    } else {
+        let data = std::fs::read(from)?;
+        let mode = std::fs::metadata(from)?.mode() & 0o777;
+        if tmp.exists() {
+            std::fs::remove_file(tmp)?; // our own leftover from an interrupted run
+        }
+        write_new_synced(tmp, &data, mode)?;
+        fault::point("move.copied");
+        std::fs::hard_link(tmp, to)?;
+        fsync_dir(to_dir)?;
+        fault::point("move.linked");
+        std::fs::remove_file(tmp)?;
+        std::fs::remove_file(from)?;
+        fault::point("move.unlinked");
+    }
+    fsync_dir(to_dir)?;
+    fsync_dir(from_dir)?;
+    fault::point("move.synced");
+    Ok(())
+}
+
+/// Writes `segments` to a new temporary file beside `path` (`.NAME.maildedup-tmp`), with
+/// the mode and owner of `meta` (the file it will replace), and fsyncs it. Returns the
+/// temporary path, the size written and its blake3. The caller renames it into place.
+pub fn write_sibling(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    segments: &[&[u8]],
+) -> io::Result<(std::path::PathBuf, u64, String)> {
+    let fname = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = parent(path).join(format!(".{fname}.maildedup-tmp"));
+    if tmp.exists() {
+        std::fs::remove_file(&tmp)?; // our own leftover, from a run that was killed
+    }
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(meta.mode() & 0o7777)
+        .open(&tmp)?;
+    let result = (|| -> io::Result<(u64, String)> {
+        let same_owner = meta.uid() == rustix::process::geteuid().as_raw()
+            && meta.gid() == rustix::process::getegid().as_raw();
+        if !same_owner {
+            rustix::fs::fchown(
+                &out,
+                Some(rustix::fs::Uid::from_raw(meta.uid())),
+                Some(rustix::fs::Gid::from_raw(meta.gid())),
+            )?;
+        }
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        {
+            let mut w = io::BufWriter::with_capacity(1 << 20, &mut out);
+            for s in segments {
+                w.write_all(s)?;
+                hasher.update(s);
+                size += s.len() as u64;
+            }
+            w.flush()?;
+        }
+        fault::point("sibling.written");
+        out.sync_all()?;
+        Ok((size, hasher.finalize().to_hex().to_string()))
+    })();
+    match result {
+        Ok((size, b3)) => {
+            fault::point("sibling.synced");
+            Ok((tmp, size, b3))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(io::Error::new(
+                e.kind(),
+                format!("{}: writing the new file: {e}", tmp.display()),
+            ))
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The quarantine manifest, `QDIR/manifest.jsonl`: one JSON object per line, appended and
+//! fsynced *before* the change it describes is made to a store. It is everything `restore`
+//! needs to put the stores back byte for byte.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST: &str = "manifest.jsonl";
+
+/// Which copy a group kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeptRef {
+    pub path: PathBuf,
+    pub offset: Option<u64>,
+}
+
+/// One manifest line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Record {
+    /// Starts each quarantine run: the stores it scanned (absolute), which bound what
+    /// restore may touch.
+    Run {
+        run: String,
+        version: u32,
+        started: String,
+        stores: Vec<PathBuf>,
+    },
+    /// A Maildir file moved, as it is, to `quarantined` (relative to QDIR).
+    MaildirMove {
+        id: String,
+        source: PathBuf,
+        quarantined: String,
+        /// blake3 of the file's bytes.
+        file_b3: String,
+        content_hash: String,
+        message_id: Option<String>,
+        group: String,
+        class: String,
+        kept: KeptRef,
+    },
+    /// The kept Maildir copy renamed to carry the union of the group's flags.
+    MaildirFlags {
+        id: String,
+        old: PathBuf,
+        new: PathBuf,
+        added: String,
+    },
+    /// An mbox message written to `quarantined` (From_ line removed, quoting undone).
+    MboxExtract {
+        id: String,
+        mbox: PathBuf,
+        offset: u64,
+        length: u64,
+        /// blake3 of the original entry bytes (From_ line to the next From_ line).
+        entry_b3: String,
+        /// The exact From_ line with its line break (base64).
+        from_line: String,
+        /// The separator bytes after the message (base64; usually one line break).
+        separator: String,
+        /// 0-based numbers of the lines whose `>From` quoting was undone (one `>` removed).
+        unquoted_lines: Vec<u32>,
+        quarantined: String,
+        content_hash: String,
+        message_id: Option<String>,
+        group: String,
+        class: String,
+        kept: KeptRef,
+    },
+    /// An mbox rewritten without its extra copies (and with merged flags on kept copies).
+    /// Written after the new file is complete and fsynced, before it replaces the old one.
+    MboxRewrite {
+        id: String,
+        mbox: PathBuf,
+        pre_size: u64,
+        pre_b3: String,
+        post_size: u64,
+        post_b3: String,
+        edits: Vec<Edit>,
+    },
+    /// `restore` finished undoing the record `id`.
+    Restored { id: String },
+}
+
+/// One change an mbox rewrite made: bytes `offset..offset+length` of the old file became
+/// `replacement_len` bytes in the new one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Edit {
+    pub offset: u64,
+    pub length: u64,
+    pub replacement_len: u64,
+    /// For a removed extra copy: the id of its `mbox-extract` record.
+    pub extract: Option<String>,
+    /// For a header edit (merged flags): the original bytes (base64).
+    pub original: Option<String>,
+}
+
+pub fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+pub fn unb64(s: &str) -> io::Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad base64 in manifest: {e}"),
+            )
+        })
+}
+
+pub fn b3hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+/// An open manifest, appended to under an exclusive lock so that two runs never interleave.
+pub struct Manifest {
+    file: File,
+}
+
+impl Manifest {
+    /// Opens (creating, mode 0600) `QDIR/manifest.jsonl` for appending and takes an
+    /// exclusive lock on it, failing at once if another maildedup holds it.
+    pub fn open(qdir: &Path) -> io::Result<Manifest> {
+        let path = qdir.join(MANIFEST);
+        let file = OpenOptions::new()
+            .append(true)
+            .read(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |_| {
+                io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "{}: another maildedup run is using this quarantine folder",
+                        path.display()
+                    ),
+                )
+            },
+        )?;
+        // A line cut short by a crash must not swallow the next record.
+        let len = file.metadata()?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            std::os::unix::fs::FileExt::read_exact_at(&file, &mut last, len - 1)?;
+            if last[0] != b'\n' {
+                (&file).write_all(b"\n")?;
+            }
+        }
+        Ok(Manifest { file })
+    }
+
+    /// Appends one record and fsyncs it.
+    pub fn append(&mut self, r: &Record) -> io::Result<()> {
+        let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()?;
+        crate::fault::point("manifest.appended");
+        Ok(())
+    }
+}
+
+/// Reads every record, and the numbers of lines that could not be read. A line cut short
+/// by a crash was never fsynced complete, so the change it announced was never started.
+pub fn read(qdir: &Path) -> io::Result<(Vec<Record>, Vec<usize>)> {
+    let path = qdir.join(MANIFEST);
+    let f = File::open(&path)?;
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in BufReader::new(f).split(b'\n').enumerate() {
+        let line = line?;
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match serde_json::from_slice(&line) {
+            Ok(r) => out.push(r),
+            Err(_) => bad.push(i + 1),
+        }
+    }
+    Ok((out, bad))
+}

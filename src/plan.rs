@@ -1,0 +1,82 @@
+//! The plan: which extra copies a quarantine moves and which kept copies gain flags.
+//! `--dry-run` prints exactly this plan; a real run carries it out.
+
+use crate::discover::StoreKind;
+use crate::fingerprint::Flags;
+use crate::group::{Class, Grouping};
+use crate::scan::ScanOutput;
+
+/// Flags merged into the kept copy: Seen, Replied, Flagged, Passed. Never Trashed (an
+/// extra copy marked deleted must not make the kept copy deleted) nor Draft, and never
+/// Dovecot's lowercase keyword letters (their meaning is per folder).
+pub const MERGEABLE: &[u8] = b"FPRS";
+/// What an mbox's Status/X-Status can carry of those.
+pub const MERGEABLE_MBOX: &[u8] = b"FRS";
+
+#[derive(Debug, Clone)]
+pub struct Move {
+    /// Index into `ScanOutput::copies`.
+    pub copy: usize,
+    /// Index into `Grouping::groups`.
+    pub group: usize,
+    pub class: Class,
+    pub kept: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct FlagMerge {
+    /// The kept copy.
+    pub copy: usize,
+    /// Flags it gains.
+    pub add: Flags,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub moves: Vec<Move>,
+    pub flag_merges: Vec<FlagMerge>,
+}
+
+fn only(mask: &[u8], f: Flags) -> Flags {
+    let mut out = Flags::default();
+    for &c in mask {
+        let mut one = Flags::default();
+        one.insert(c);
+        if f.contains_all(one) {
+            out.insert(c);
+        }
+    }
+    out
+}
+
+/// Builds the plan. `only_class` limits it to one class of extra copies.
+pub fn plan(scan: &ScanOutput, grouping: &Grouping, only_class: Option<Class>) -> Plan {
+    let mut p = Plan::default();
+    for (gi, g) in grouping.groups.iter().enumerate() {
+        let kept = g.kept();
+        let mut gained = Flags::default();
+        for m in g.extras() {
+            let Some(class) = m.class else { continue };
+            if only_class.is_some_and(|o| o != class) {
+                continue;
+            }
+            gained = gained.union(scan.copies[m.copy].flags);
+            p.moves.push(Move {
+                copy: m.copy,
+                group: gi,
+                class,
+                kept,
+            });
+        }
+        let k = &scan.copies[kept];
+        let mask = match scan.stores[k.store as usize].kind {
+            StoreKind::Maildir => MERGEABLE,
+            StoreKind::Mbox => MERGEABLE_MBOX,
+        };
+        let add = Flags(only(mask, gained).0 & !k.flags.0);
+        if !add.is_empty() {
+            p.flag_merges.push(FlagMerge { copy: kept, add });
+        }
+    }
+    p
+}

@@ -1,0 +1,685 @@
+//! Carrying out a plan: moving extra copies into the quarantine Maildir and merging flags
+//! into kept copies, with a manifest line fsynced before every change.
+//!
+//! Maildir copies are moved as they are (rename on one filesystem; copy, fsync, link,
+//! unlink across filesystems). mbox copies are extracted into QDIR, then the mbox is
+//! rewritten without them into a temporary file beside it and renamed over it, all under
+//! the mbox's dotlock and fcntl lock, after checking that what the scan saw is still there.
+
+use crate::discover::StoreKind;
+use crate::fault;
+use crate::fingerprint::{body_digest, content_hash, Flags, HeaderFacts};
+use crate::fsutil::{
+    fsync_dir, move_file, parent, rename_noreplace, write_new_synced, write_sibling,
+};
+use crate::group::{Class, Grouping};
+use crate::lock::{LockOptions, MboxLock};
+use crate::manifest::{b3hex, b64, Edit, KeptRef, Manifest, Record};
+use crate::message::line_at;
+use crate::plan::Plan;
+use crate::read::maildir::MaildirName;
+use crate::read::mbox;
+use crate::report::hex;
+use crate::scan::{Copy, Loc, ScanOutput};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub offset: Option<u64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    pub moved: usize,
+    pub moved_bytes: u64,
+    pub same_time: usize,
+    pub different_time: usize,
+    pub flags_merged: usize,
+    pub mboxes_rewritten: usize,
+    /// Copies left in place because they changed since the scan, vanished, or their mbox
+    /// could not be locked.
+    pub left: Vec<Problem>,
+}
+
+pub struct Quarantine<'a> {
+    pub scan: &'a ScanOutput,
+    pub grouping: &'a Grouping,
+    pub qdir: PathBuf,
+    pub lock: LockOptions,
+    run: String,
+    seq: usize,
+    manifest: Manifest,
+    pub outcome: Outcome,
+}
+
+/// Creates QDIR (mode 0700) as a Maildir, if it does not exist yet.
+pub fn create_qdir(qdir: &Path) -> io::Result<()> {
+    for sub in ["", "cur", "new", "tmp"] {
+        let d = qdir.join(sub);
+        match std::fs::DirBuilder::new().mode(0o700).create(&d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", d.display()))),
+        }
+    }
+    std::fs::set_permissions(qdir, std::fs::Permissions::from_mode(0o700))?;
+    fsync_dir(qdir)?;
+    if let Some(p) = qdir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fsync_dir(p)?;
+    }
+    Ok(())
+}
+
+fn abs(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn class_str(c: Class) -> &'static str {
+    match c {
+        Class::SameTime => "same-time",
+        Class::DifferentTime => "different-time",
+    }
+}
+
+/// Recomputes a message's content hash from its bytes.
+pub fn hash_message(msg: &[u8]) -> [u8; 32] {
+    let mut scratch = Vec::new();
+    let f = HeaderFacts::read(msg, &mut scratch);
+    let b = body_digest(&msg[f.body_start.min(msg.len())..], &mut scratch);
+    content_hash(&f.header_digest, &b)
+}
+
+/// A deterministic quarantine file name, so a re-run after a crash finds its own earlier
+/// work: `<delivery time>.M<hash>.maildedup:2,<flags>`.
+fn qname(c: &Copy, identity: &[u8], flags: Flags) -> String {
+    let h = blake3::hash(identity).to_hex();
+    format!(
+        "{}.M{}.maildedup:2,{}",
+        c.delivered_at.unwrap_or(0).max(0),
+        &h[..20],
+        flags
+    )
+}
+
+impl<'a> Quarantine<'a> {
+    pub fn start(
+        scan: &'a ScanOutput,
+        grouping: &'a Grouping,
+        qdir: &Path,
+        lock: LockOptions,
+    ) -> io::Result<Self> {
+        create_qdir(qdir)?;
+        let mut manifest = Manifest::open(qdir)?;
+        let now = jiff::Timestamp::now();
+        let run = format!("{}-{}", now.as_second(), std::process::id());
+        manifest.append(&Record::Run {
+            run: run.clone(),
+            version: 1,
+            started: now.to_string(),
+            stores: scan.stores.iter().map(|s| abs(&s.path)).collect(),
+        })?;
+        Ok(Quarantine {
+            scan,
+            grouping,
+            qdir: qdir.to_path_buf(),
+            lock,
+            run,
+            seq: 0,
+            manifest,
+            outcome: Outcome::default(),
+        })
+    }
+
+    fn next_id(&mut self) -> String {
+        self.seq += 1;
+        format!("{}-{}", self.run, self.seq)
+    }
+
+    fn left(&mut self, path: &Path, offset: Option<u64>, reason: impl Into<String>) {
+        self.outcome.left.push(Problem {
+            path: path.to_string_lossy().into_owned(),
+            offset,
+            reason: reason.into(),
+        });
+    }
+
+    fn kept_ref(&self, kept: usize) -> KeptRef {
+        let k = &self.scan.copies[kept];
+        KeptRef {
+            path: abs(&k.path(&self.scan.stores)),
+            offset: k.offset(),
+        }
+    }
+
+    /// Carries out the whole plan: Maildir flag merges and moves, then each mbox under
+    /// its locks. A failure that risks mail (disk full, read-only folder) stops the run.
+    pub fn run(&mut self, plan: &Plan) -> io::Result<()> {
+        let stores = &self.scan.stores;
+        let is_maildir =
+            |c: usize| stores[self.scan.copies[c].store as usize].kind == StoreKind::Maildir;
+        for fm in plan.flag_merges.iter().filter(|f| is_maildir(f.copy)) {
+            self.maildir_flags(fm.copy, fm.add)?;
+        }
+        for m in plan.moves.iter().filter(|m| is_maildir(m.copy)) {
+            self.maildir_move(m.copy, m.group, m.class, m.kept)?;
+        }
+        // Per mbox: its extra copies and its kept copies that gain flags.
+        let mut per_mbox: BTreeMap<u32, (Vec<&crate::plan::Move>, Vec<&crate::plan::FlagMerge>)> =
+            BTreeMap::new();
+        for m in plan.moves.iter().filter(|m| !is_maildir(m.copy)) {
+            per_mbox
+                .entry(self.scan.copies[m.copy].store)
+                .or_default()
+                .0
+                .push(m);
+        }
+        for f in plan.flag_merges.iter().filter(|f| !is_maildir(f.copy)) {
+            per_mbox
+                .entry(self.scan.copies[f.copy].store)
+                .or_default()
+                .1
+                .push(f);
+        }
+        for (store, (moves, flags)) in per_mbox {
+            self.rewrite_mbox(store, &moves, &flags)?;
+        }
+        Ok(())
+    }
+
+    /// Finds a Maildir copy's file now: where the scan saw it, or, if a mail client has
+    /// since renamed it (flags changed, or moved from new/ to cur/), by its unique name.
+    fn locate(&self, c: &Copy) -> Option<PathBuf> {
+        let p = c.path(&self.scan.stores);
+        if p.exists() {
+            return Some(p);
+        }
+        let Loc::Maildir { name, .. } = &c.loc else {
+            return None;
+        };
+        let name = name.to_string_lossy();
+        let unique = MaildirName::parse(&name).unique.to_string();
+        let store = &self.scan.stores[c.store as usize].path;
+        for sub in ["cur", "new"] {
+            let Ok(rd) = std::fs::read_dir(store.join(sub)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if MaildirName::parse(&e.file_name().to_string_lossy()).unique == unique {
+                    return Some(e.path());
+                }
+            }
+        }
+        None
+    }
+
+    fn maildir_flags(&mut self, kept: usize, add: Flags) -> io::Result<()> {
+        let c = &self.scan.copies[kept];
+        let Some(old) = self.locate(c) else {
+            let p = c.path(&self.scan.stores);
+            self.left(
+                &p,
+                None,
+                "kept copy vanished before its flags could be merged",
+            );
+            return Ok(());
+        };
+        let fname = old
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = MaildirName::parse(&fname);
+        let have = Flags::from_maildir(name.flags);
+        let union = have.union(add);
+        if union == have {
+            return Ok(());
+        }
+        // Keep the lowercase keyword letters and any other info as they were.
+        let new = parent(&old).join(name.with_flags(&union.to_string()));
+        let id = self.next_id();
+        self.manifest.append(&Record::MaildirFlags {
+            id,
+            old: abs(&old),
+            new: abs(&new),
+            added: Flags(union.0 & !have.0).to_string(),
+        })?;
+        rename_noreplace(&old, &new)?;
+        fsync_dir(parent(&new))?;
+        fault::point("maildir.flags");
+        self.outcome.flags_merged += 1;
+        Ok(())
+    }
+
+    fn maildir_move(
+        &mut self,
+        copy: usize,
+        group: usize,
+        class: Class,
+        kept: usize,
+    ) -> io::Result<()> {
+        let c = &self.scan.copies[copy];
+        let Some(src) = self.locate(c) else {
+            let p = c.path(&self.scan.stores);
+            self.left(&p, None, "vanished since the scan");
+            return Ok(());
+        };
+        let data = match std::fs::read(&src) {
+            Ok(d) => d,
+            Err(e) => {
+                self.left(&src, None, format!("cannot read: {e}"));
+                return Ok(());
+            }
+        };
+        if Some(hash_message(&data)) != c.content_hash() {
+            self.left(
+                &src,
+                None,
+                "changed since the scan (content hash differs): left in place",
+            );
+            return Ok(());
+        }
+        let file_b3 = b3hex(&data);
+        let src_abs = abs(&src);
+        let mut identity = src_abs.as_os_str().as_encoded_bytes().to_vec();
+        identity.extend_from_slice(file_b3.as_bytes());
+        let flags = Flags::from_maildir(
+            MaildirName::parse(
+                &src.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            )
+            .flags,
+        );
+        let name = qname(c, &identity, flags);
+        let target = self.qdir.join("cur").join(&name);
+        let g = &self.grouping.groups[group];
+        let record = Record::MaildirMove {
+            id: self.next_id(),
+            source: src_abs,
+            quarantined: format!("cur/{name}"),
+            file_b3: file_b3.clone(),
+            content_hash: hex(&g.content_hash),
+            message_id: g.message_id.as_deref().map(String::from),
+            group: hex(&g.content_hash),
+            class: class_str(class).into(),
+            kept: self.kept_ref(kept),
+        };
+        if target.exists() {
+            // An interrupted run already put these exact bytes here (cross-filesystem
+            // copy done, source not yet removed).
+            if std::fs::read(&target)
+                .map(|d| b3hex(&d) == file_b3)
+                .unwrap_or(false)
+            {
+                self.manifest.append(&record)?;
+                std::fs::remove_file(&src)?;
+                fsync_dir(parent(&src))?;
+                fault::point("maildir.finished-earlier-move");
+                self.count(class, c.length);
+                return Ok(());
+            }
+            self.left(
+                &src,
+                None,
+                format!("{} already exists with other content", target.display()),
+            );
+            return Ok(());
+        }
+        self.manifest.append(&record)?;
+        move_file(&src, &target, &self.qdir.join("tmp").join(&name))?;
+        self.count(class, c.length);
+        Ok(())
+    }
+
+    fn count(&mut self, class: Class, bytes: u64) {
+        self.outcome.moved += 1;
+        self.outcome.moved_bytes += bytes;
+        match class {
+            Class::SameTime => self.outcome.same_time += 1,
+            Class::DifferentTime => self.outcome.different_time += 1,
+        }
+    }
+
+    fn rewrite_mbox(
+        &mut self,
+        store: u32,
+        moves: &[&crate::plan::Move],
+        flags: &[&crate::plan::FlagMerge],
+    ) -> io::Result<()> {
+        let path = self.scan.stores[store as usize].path.clone();
+        let lock = match MboxLock::acquire(&path, &self.lock) {
+            Ok(l) => l,
+            Err(e) => {
+                for m in moves {
+                    let off = self.scan.copies[m.copy].offset();
+                    self.left(&path, off, format!("not moved: {e}"));
+                }
+                return Ok(());
+            }
+        };
+        fault::point("mbox.locked");
+        // SAFETY: read-only map of a file we hold the dotlock and fcntl lock on; writers
+        // that honour either wait, and we never write to this inode.
+        let map = unsafe { memmap2::Mmap::map(&lock.file) }?;
+        let buf: &[u8] = &map;
+        let entries = mbox::split(buf).unwrap_or_default();
+        let find = |c: &Copy| -> Option<mbox::MboxEntry> {
+            let off = c.offset()? as usize;
+            let i = entries.binary_search_by_key(&off, |e| e.offset).ok()?;
+            let e = entries[i];
+            (e.len() as u64 == c.length && Some(hash_message(e.message(buf))) == c.content_hash())
+                .then_some(e)
+        };
+        // Check under the lock that every range involved is what the scan saw.
+        let mut edits: Vec<(mbox::MboxEntry, Option<&crate::plan::Move>, Option<Flags>)> =
+            Vec::new();
+        for m in moves {
+            let c = &self.scan.copies[m.copy];
+            match find(c) {
+                Some(e) => edits.push((e, Some(m), None)),
+                None => self.left(&path, c.offset(), "changed since the scan: left in place"),
+            }
+        }
+        for f in flags {
+            let c = &self.scan.copies[f.copy];
+            match find(c) {
+                Some(e) => edits.push((e, None, Some(f.add))),
+                None => self.left(
+                    &path,
+                    c.offset(),
+                    "kept copy changed since the scan: flags not merged",
+                ),
+            }
+        }
+        if edits.is_empty() {
+            return Ok(());
+        }
+        edits.sort_by_key(|(e, _, _)| e.offset);
+        let mbox_abs = abs(&path);
+        // 1. Extract every extra copy into QDIR, each announced in the manifest first.
+        let mut manifest_edits = Vec::new();
+        let mut pieces: Vec<(usize, usize, Vec<u8>)> = Vec::new(); // (offset, len, replacement)
+        for (e, m, add) in &edits {
+            if let Some(m) = m {
+                let id = self.extract(&mbox_abs, buf, e, m)?;
+                manifest_edits.push(Edit {
+                    offset: e.offset as u64,
+                    length: e.len() as u64,
+                    replacement_len: 0,
+                    extract: Some(id),
+                    original: None,
+                });
+                pieces.push((e.offset, e.len(), Vec::new()));
+            } else if let Some(add) = add {
+                let start = e.message_start;
+                let hb = HeaderFacts::read(e.message(buf), &mut Vec::new());
+                let end = start + hb.body_start;
+                let original = &buf[start..end];
+                let new = with_status(original, *add);
+                manifest_edits.push(Edit {
+                    offset: start as u64,
+                    length: original.len() as u64,
+                    replacement_len: new.len() as u64,
+                    extract: None,
+                    original: Some(b64(original)),
+                });
+                pieces.push((start, original.len(), new));
+            }
+        }
+        // 2. Write the new mbox beside the old one, with its mode and owner, and fsync it.
+        let meta = lock.file.metadata()?;
+        let dir = parent(&path);
+        let mut segments: Vec<&[u8]> = Vec::with_capacity(pieces.len() * 2 + 1);
+        let mut cursor = 0;
+        for (off, len, rep) in &pieces {
+            segments.push(&buf[cursor..*off]);
+            segments.push(rep);
+            cursor = off + len;
+        }
+        segments.push(&buf[cursor..]);
+        let (tmp, post_size, post_b3) = write_sibling(&path, &meta, &segments)?;
+        fault::point("mbox.tmp-synced");
+        // 3. Announce the rewrite, then replace the old file and make it durable.
+        let id = self.next_id();
+        self.manifest.append(&Record::MboxRewrite {
+            id,
+            mbox: mbox_abs,
+            pre_size: buf.len() as u64,
+            pre_b3: b3hex(buf),
+            post_size,
+            post_b3,
+            edits: manifest_edits,
+        })?;
+        std::fs::rename(&tmp, &path)?;
+        fault::point("mbox.renamed");
+        fsync_dir(dir)?;
+        fault::point("mbox.dir-synced");
+        for (_, m, add) in &edits {
+            if let Some(m) = m {
+                self.count(m.class, self.scan.copies[m.copy].length);
+            }
+            if add.is_some() {
+                self.outcome.flags_merged += 1;
+            }
+        }
+        self.outcome.mboxes_rewritten += 1;
+        let old = lock.file.try_clone()?;
+        let pre_size = buf.len() as u64;
+        drop(map);
+        drop(lock);
+        // A writer that honours only the fcntl lock and was waiting on the old file gets it
+        // now and appends to the replaced inode. Take its lock once more and carry any such
+        // bytes over to the new mbox.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let late = old.metadata()?.len();
+        if late > pre_size {
+            let relock = MboxLock::acquire(&path, &self.lock)?;
+            let mut extra = vec![0u8; (late - pre_size) as usize];
+            std::os::unix::fs::FileExt::read_exact_at(&old, &mut extra, pre_size)?;
+            let mut f = &relock.file;
+            std::io::Seek::seek(&mut f, io::SeekFrom::End(0))?;
+            f.write_all(&extra)?;
+            f.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Writes one mbox message into QDIR (From_ line removed, `>From` quoting undone) and
+    /// records it. Returns the record id.
+    fn extract(
+        &mut self,
+        mbox_abs: &Path,
+        buf: &[u8],
+        e: &mbox::MboxEntry,
+        m: &crate::plan::Move,
+    ) -> io::Result<String> {
+        let c = &self.scan.copies[m.copy];
+        let (msg, unquoted) = unquote(e.message(buf));
+        let entry = &buf[e.offset..e.end];
+        let entry_b3 = b3hex(entry);
+        let mut identity = mbox_abs.as_os_str().as_encoded_bytes().to_vec();
+        identity.extend_from_slice(format!("@{}:{entry_b3}", e.offset).as_bytes());
+        let name = qname(c, &identity, c.flags);
+        let target = self.qdir.join("cur").join(&name);
+        let g = &self.grouping.groups[m.group];
+        let id = self.next_id();
+        self.manifest.append(&Record::MboxExtract {
+            id: id.clone(),
+            mbox: mbox_abs.to_path_buf(),
+            offset: e.offset as u64,
+            length: e.len() as u64,
+            entry_b3,
+            from_line: b64(&buf[e.offset..e.message_start]),
+            separator: b64(&buf[e.message_end..e.end]),
+            unquoted_lines: unquoted,
+            quarantined: format!("cur/{name}"),
+            content_hash: hex(&g.content_hash),
+            message_id: g.message_id.as_deref().map(String::from),
+            group: hex(&g.content_hash),
+            class: class_str(m.class).into(),
+            kept: self.kept_ref(m.kept),
+        })?;
+        if target.exists() && std::fs::read(&target).map(|d| d == msg).unwrap_or(false) {
+            return Ok(id); // written by an interrupted earlier run
+        }
+        let tmp = self.qdir.join("tmp").join(&name);
+        if tmp.exists() {
+            std::fs::remove_file(&tmp)?;
+        }
+        write_new_synced(&tmp, &msg, 0o600)?;
+        fault::point("mbox.extract-written");
+        std::fs::hard_link(&tmp, &target)?;
+        fsync_dir(&self.qdir.join("cur"))?;
+        std::fs::remove_file(&tmp)?;
+        fault::point("mbox.extract-linked");
+        Ok(id)
+    }
+}
+
+/// Undoes one level of mboxrd quoting (`>From ` → `From `, `>>From ` → `>From `), and
+/// says which lines (0-based) were changed so restore can quote exactly those again.
+pub fn unquote(msg: &[u8]) -> (Vec<u8>, Vec<u32>) {
+    let mut out = Vec::with_capacity(msg.len());
+    let mut lines = Vec::new();
+    let mut pos = 0;
+    let mut n = 0u32;
+    while pos < msg.len() {
+        let (_, next) = line_at(msg, pos);
+        let line = &msg[pos..next];
+        let gt = line.iter().take_while(|&&b| b == b'>').count();
+        if gt > 0 && line[gt..].starts_with(b"From ") {
+            out.extend_from_slice(&line[1..]);
+            lines.push(n);
+        } else {
+            out.extend_from_slice(line);
+        }
+        pos = next;
+        n += 1;
+    }
+    (out, lines)
+}
+
+/// Quotes again the lines `unquote` changed.
+pub fn requote(msg: &[u8], lines: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len() + lines.len());
+    let mut pos = 0;
+    let mut n = 0u32;
+    let mut want = lines.iter().peekable();
+    while pos < msg.len() {
+        let (_, next) = line_at(msg, pos);
+        if want.peek() == Some(&&n) {
+            out.push(b'>');
+            want.next();
+        }
+        out.extend_from_slice(&msg[pos..next]);
+        pos = next;
+        n += 1;
+    }
+    out
+}
+
+/// The header block with `Status:`/`X-Status:` carrying `add` as well (Seen → `R` in
+/// Status; Replied → `A`, Flagged → `F` in X-Status). Missing fields are added before the
+/// blank line.
+pub fn with_status(block: &[u8], add: Flags) -> Vec<u8> {
+    let eol: &[u8] = if memchr::memmem::find(block, b"\r\n").is_some() {
+        b"\r\n"
+    } else {
+        b"\n"
+    };
+    let has = |c: u8| {
+        let mut f = Flags::default();
+        f.insert(c);
+        add.contains_all(f)
+    };
+    let mut status_add = Vec::new();
+    if has(b'S') {
+        status_add.push(b'R');
+    }
+    let mut xstatus_add = Vec::new();
+    if has(b'R') {
+        xstatus_add.push(b'A');
+    }
+    if has(b'F') {
+        xstatus_add.push(b'F');
+    }
+    let mut out = Vec::with_capacity(block.len() + 32);
+    let (mut seen_status, mut seen_x) = (false, false);
+    let mut pos = 0;
+    let mut blank_at = block.len();
+    while pos < block.len() {
+        let (end, next) = line_at(block, pos);
+        let line = &block[pos..end];
+        if line.is_empty() {
+            blank_at = pos;
+            break;
+        }
+        let merge = |name_len: usize, adds: &[u8], out: &mut Vec<u8>| {
+            out.extend_from_slice(&line[..name_len]);
+            let value = &line[name_len..];
+            out.extend_from_slice(value);
+            for &a in adds {
+                if !value.contains(&a) {
+                    out.push(a);
+                }
+            }
+            out.extend_from_slice(&block[end..next]);
+        };
+        if line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"Status:") {
+            seen_status = true;
+            merge(7, &status_add, &mut out);
+        } else if line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"X-Status:") {
+            seen_x = true;
+            merge(9, &xstatus_add, &mut out);
+        } else {
+            out.extend_from_slice(&block[pos..next]);
+        }
+        pos = next;
+    }
+    if !seen_status && !status_add.is_empty() {
+        out.extend_from_slice(b"Status: ");
+        out.extend_from_slice(&status_add);
+        out.extend_from_slice(eol);
+    }
+    if !seen_x && !xstatus_add.is_empty() {
+        out.extend_from_slice(b"X-Status: ");
+        out.extend_from_slice(&xstatus_add);
+        out.extend_from_slice(eol);
+    }
+    out.extend_from_slice(&block[blank_at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unquote_requote_round_trip() {
+        let m = b"A: b\n\n>From x\n>>From y\nFrom z\n>Fromage\n";
+        let (u, lines) = unquote(m);
+        assert_eq!(u, b"A: b\n\nFrom x\n>From y\nFrom z\n>Fromage\n");
+        assert_eq!(lines, vec![2, 3]);
+        assert_eq!(requote(&u, &lines), m);
+    }
+
+    #[test]
+    fn status_headers_gain_flags() {
+        let mut add = Flags::default();
+        add.insert(b'S');
+        add.insert(b'F');
+        assert_eq!(
+            with_status(b"A: b\nStatus: O\n\n", add),
+            b"A: b\nStatus: OR\nX-Status: F\n\n"
+        );
+        assert_eq!(
+            with_status(b"A: b\r\n\r\n", add),
+            b"A: b\r\nStatus: R\r\nX-Status: F\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,548 @@
+//! Undoing quarantines: every quarantined copy goes back where it came from, byte for
+//! byte, and every flag merge is undone. Records are undone newest first, so a second
+//! quarantine into the same QDIR is undone before the first. Each undone record gets a
+//! `restored` line, so a restore that was interrupted can simply be run again.
+
+use crate::fault;
+use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace, write_sibling};
+use crate::lock::{LockOptions, MboxLock};
+use crate::manifest::{b3hex, read, unb64, Edit, Manifest, Record};
+use crate::quarantine::{requote, Problem};
+use crate::read::maildir::MaildirName;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, Default, Serialize)]
+pub struct RestoreOutcome {
+    pub restored: usize,
+    pub flags_undone: usize,
+    pub mboxes_restored: usize,
+    /// Records found already undone (or never carried out by an interrupted run).
+    pub already: usize,
+    pub problems: Vec<Problem>,
+    /// What a dry run would do, one line per action.
+    pub actions: Vec<String>,
+}
+
+pub struct Restore {
+    qdir: PathBuf,
+    lock: LockOptions,
+    dry_run: bool,
+    manifest: Manifest,
+    pub outcome: RestoreOutcome,
+}
+
+/// Is `p` absolute, free of `..`, and inside one of `stores` (a Maildir store's
+/// `cur/`/`new/` file, or an mbox file itself)?
+fn allowed(p: &Path, stores: &[PathBuf]) -> bool {
+    if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return false;
+    }
+    stores.iter().any(|s| {
+        p == s
+            || p.parent().and_then(Path::parent) == Some(s.as_path())
+                && p.parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|n| n == "cur" || n == "new")
+    })
+}
+
+/// A quarantined file name must be `cur/NAME` with a plain NAME.
+fn quarantined_ok(q: &str) -> bool {
+    match q.strip_prefix("cur/") {
+        Some(name) => !name.is_empty() && !name.contains('/') && name != "." && name != "..",
+        None => false,
+    }
+}
+
+impl Restore {
+    pub fn open(qdir: &Path, lock: LockOptions, dry_run: bool) -> io::Result<Restore> {
+        if !qdir.join(crate::manifest::MANIFEST).is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{}: no {} here: not a maildedup quarantine folder",
+                    qdir.display(),
+                    crate::manifest::MANIFEST
+                ),
+            ));
+        }
+        Ok(Restore {
+            qdir: qdir.to_path_buf(),
+            lock,
+            dry_run,
+            manifest: Manifest::open(qdir)?,
+            outcome: RestoreOutcome::default(),
+        })
+    }
+
+    fn problem(&mut self, path: &Path, offset: Option<u64>, reason: impl Into<String>) {
+        self.outcome.problems.push(Problem {
+            path: path.to_string_lossy().into_owned(),
+            offset,
+            reason: reason.into(),
+        });
+    }
+
+    fn done(&mut self, id: &str) -> io::Result<()> {
+        if !self.dry_run {
+            self.manifest
+                .append(&Record::Restored { id: id.to_string() })?;
+        }
+        Ok(())
+    }
+
+    pub fn run(&mut self) -> io::Result<()> {
+        let (records, bad) = read(&self.qdir)?;
+        for line in bad {
+            let m = self.qdir.join(crate::manifest::MANIFEST);
+            self.problem(&m, None, format!("line {line} cannot be read; ignored"));
+        }
+        let restored: HashSet<String> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Restored { id } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        // The stores each record's run scanned.
+        let mut stores_of: Vec<Vec<PathBuf>> = Vec::with_capacity(records.len());
+        let mut current: Vec<PathBuf> = Vec::new();
+        for r in &records {
+            if let Record::Run { stores, .. } = r {
+                current = stores.clone();
+            }
+            stores_of.push(current.clone());
+        }
+        let extracts: HashMap<&str, &Record> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::MboxExtract { id, .. } => Some((id.as_str(), r)),
+                _ => None,
+            })
+            .collect();
+        let mut handled: HashSet<String> = HashSet::new();
+        for (i, r) in records.iter().enumerate().rev() {
+            let stores = &stores_of[i];
+            match r {
+                Record::MaildirMove {
+                    id,
+                    source,
+                    quarantined,
+                    file_b3,
+                    ..
+                } if !restored.contains(id) => {
+                    if !allowed(source, stores) || !quarantined_ok(quarantined) {
+                        self.problem(
+                            source,
+                            None,
+                            format!("record {id}: target outside the recorded stores; refused"),
+                        );
+                        continue;
+                    }
+                    self.maildir_move(id, source, quarantined, file_b3)?;
+                }
+                Record::MaildirFlags { id, old, new, .. } if !restored.contains(id) => {
+                    if !allowed(old, stores) || !allowed(new, stores) {
+                        self.problem(
+                            old,
+                            None,
+                            format!("record {id}: target outside the recorded stores; refused"),
+                        );
+                        continue;
+                    }
+                    self.maildir_flags(id, old, new)?;
+                }
+                Record::MboxRewrite {
+                    id,
+                    mbox,
+                    pre_size,
+                    pre_b3,
+                    post_size,
+                    post_b3,
+                    edits,
+                } if !restored.contains(id) => {
+                    if !allowed(mbox, stores) {
+                        self.problem(
+                            mbox,
+                            None,
+                            format!("record {id}: mbox outside the recorded stores; refused"),
+                        );
+                        continue;
+                    }
+                    let mut ex = Vec::new();
+                    for e in edits {
+                        if let Some(x) = &e.extract {
+                            handled.insert(x.clone());
+                            if let Some(r) = extracts.get(x.as_str()) {
+                                ex.push(*r);
+                            }
+                        }
+                    }
+                    let rw = Rewrite {
+                        mbox,
+                        pre_size: *pre_size,
+                        pre_b3,
+                        post_size: *post_size,
+                        post_b3,
+                        edits,
+                    };
+                    self.mbox_rewrite(id, &rw, &ex, &restored)?;
+                }
+                Record::MboxRewrite { edits, .. } => {
+                    handled.extend(edits.iter().filter_map(|e| e.extract.clone()));
+                }
+                Record::MboxExtract { id, mbox, .. }
+                    if !restored.contains(id) && !handled.contains(id) =>
+                {
+                    // Extracted, but the mbox was never rewritten (the run was interrupted).
+                    if !allowed(mbox, stores) {
+                        self.problem(
+                            mbox,
+                            None,
+                            format!("record {id}: mbox outside the recorded stores; refused"),
+                        );
+                        continue;
+                    }
+                    self.orphan_extract(r)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn maildir_move(
+        &mut self,
+        id: &str,
+        source: &Path,
+        quarantined: &str,
+        file_b3: &str,
+    ) -> io::Result<()> {
+        let q = self.qdir.join(quarantined);
+        let q_exists = q.exists();
+        let src_exists = source.exists();
+        if self.dry_run {
+            if q_exists && !src_exists {
+                self.outcome
+                    .actions
+                    .push(format!("move {} -> {}", q.display(), source.display()));
+                self.outcome.restored += 1;
+            }
+            return Ok(());
+        }
+        match (q_exists, src_exists) {
+            (true, false) => {
+                let data = std::fs::read(&q)?;
+                if b3hex(&data) != file_b3 {
+                    self.problem(
+                        &q,
+                        None,
+                        "quarantined file no longer matches the manifest; left in QDIR",
+                    );
+                    return Ok(());
+                }
+                let dir = parent(source);
+                if !dir.is_dir() {
+                    self.problem(source, None, "its folder no longer exists; left in QDIR");
+                    return Ok(());
+                }
+                let name = source
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let tmp = dir.join(format!(".{name}.maildedup-restore"));
+                move_file(&q, source, &tmp)?;
+                self.outcome.restored += 1;
+            }
+            (true, true) => {
+                if std::fs::read(source)
+                    .map(|d| b3hex(&d) == file_b3)
+                    .unwrap_or(false)
+                {
+                    // Back already (an interrupted cross-filesystem move): drop our copy.
+                    std::fs::remove_file(&q)?;
+                    fsync_dir(parent(&q))?;
+                    self.outcome.already += 1;
+                } else {
+                    self.problem(
+                        source,
+                        None,
+                        "a different file now has this name; the copy stays in QDIR",
+                    );
+                    return Ok(());
+                }
+            }
+            (false, true) => self.outcome.already += 1,
+            (false, false) => {
+                self.problem(
+                    source,
+                    None,
+                    format!("{} is missing from QDIR", q.display()),
+                );
+                return Ok(());
+            }
+        }
+        self.done(id)
+    }
+
+    fn maildir_flags(&mut self, id: &str, old: &Path, new: &Path) -> io::Result<()> {
+        if self.dry_run {
+            if new.exists() && !old.exists() {
+                self.outcome
+                    .actions
+                    .push(format!("rename {} -> {}", new.display(), old.display()));
+                self.outcome.flags_undone += 1;
+            }
+            return Ok(());
+        }
+        match (new.exists(), old.exists()) {
+            (true, false) => {
+                rename_noreplace(new, old)?;
+                fsync_dir(parent(old))?;
+                fault::point("restore.flags");
+                self.outcome.flags_undone += 1;
+            }
+            (false, true) => self.outcome.already += 1,
+            (true, true) => {
+                self.problem(
+                    old,
+                    None,
+                    "both the flagged and the original name exist; left as they are",
+                );
+                return Ok(());
+            }
+            (false, false) => {
+                let name = old
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let unique = MaildirName::parse(&name).unique.to_string();
+                self.problem(
+                    old,
+                    None,
+                    format!("renamed since by a mail client (unique name {unique}); its flags are left as they are now"),
+                );
+            }
+        }
+        self.done(id)
+    }
+
+    /// Rebuilds the entry an extract record describes from its quarantined file.
+    fn rebuild_entry(&self, r: &Record) -> io::Result<Vec<u8>> {
+        let Record::MboxExtract {
+            from_line,
+            separator,
+            unquoted_lines,
+            quarantined,
+            entry_b3,
+            ..
+        } = r
+        else {
+            return Err(io::Error::other("not an extract record"));
+        };
+        if !quarantined_ok(quarantined) {
+            return Err(io::Error::other("bad quarantined name"));
+        }
+        let msg = std::fs::read(self.qdir.join(quarantined))?;
+        let mut entry = unb64(from_line)?;
+        entry.extend_from_slice(&requote(&msg, unquoted_lines));
+        entry.extend_from_slice(&unb64(separator)?);
+        if &b3hex(&entry) != entry_b3 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "rebuilt entry does not match the manifest",
+            ));
+        }
+        Ok(entry)
+    }
+
+    fn remove_extracts(&mut self, ex: &[&Record]) -> io::Result<()> {
+        for r in ex {
+            if let Record::MboxExtract {
+                id, quarantined, ..
+            } = r
+            {
+                let q = self.qdir.join(quarantined);
+                if q.exists() {
+                    std::fs::remove_file(&q)?;
+                }
+                self.done(id)?;
+            }
+        }
+        fsync_dir(&self.qdir.join("cur"))?;
+        fault::point("restore.extracts-removed");
+        Ok(())
+    }
+
+    fn mbox_rewrite(
+        &mut self,
+        id: &str,
+        rw: &Rewrite,
+        ex: &[&Record],
+        restored: &HashSet<String>,
+    ) -> io::Result<()> {
+        let ex: Vec<&Record> = ex
+            .iter()
+            .copied()
+            .filter(|r| matches!(r, Record::MboxExtract { id, .. } if !restored.contains(id)))
+            .collect();
+        if self.dry_run {
+            self.outcome.actions.push(format!(
+                "reinsert {} messages into {}",
+                ex.len(),
+                rw.mbox.display()
+            ));
+            self.outcome.restored += ex.len();
+            return Ok(());
+        }
+        let lock = match MboxLock::acquire(rw.mbox, &self.lock) {
+            Ok(l) => l,
+            Err(e) => {
+                self.problem(rw.mbox, None, format!("not restored: {e}"));
+                return Ok(());
+            }
+        };
+        // SAFETY: read-only map of a file we hold both locks on; we never write this inode.
+        let map = unsafe { memmap2::Mmap::map(&lock.file) }?;
+        let cur: &[u8] = &map;
+        let prefix_is =
+            |size: u64, b3: &str| cur.len() as u64 >= size && b3hex(&cur[..size as usize]) == b3;
+        if prefix_is(rw.post_size, rw.post_b3) {
+            // Rebuild the file as it was before the quarantine, plus what arrived since.
+            let mut rebuilt: HashMap<String, Vec<u8>> = HashMap::new();
+            for r in &ex {
+                if let Record::MboxExtract { id, .. } = r {
+                    match self.rebuild_entry(r) {
+                        Ok(e) => {
+                            rebuilt.insert(id.clone(), e);
+                        }
+                        Err(e) => {
+                            self.problem(
+                                rw.mbox,
+                                None,
+                                format!("cannot restore: extract {id}: {e}"),
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            let mut originals: Vec<Vec<u8>> = Vec::new();
+            for e in rw.edits {
+                originals.push(match (&e.extract, &e.original) {
+                    (Some(x), _) => match rebuilt.get(x) {
+                        Some(b) => b.clone(),
+                        None => {
+                            self.problem(
+                                rw.mbox,
+                                None,
+                                format!("cannot restore: extract {x} already undone elsewhere"),
+                            );
+                            return Ok(());
+                        }
+                    },
+                    (None, Some(o)) => unb64(o)?,
+                    (None, None) => Vec::new(),
+                });
+            }
+            let mut segments: Vec<&[u8]> = Vec::new();
+            let (mut pre_cur, mut post_cur) = (0usize, 0usize);
+            for (e, orig) in rw.edits.iter().zip(&originals) {
+                let gap = e.offset as usize - pre_cur;
+                segments.push(&cur[post_cur..post_cur + gap]);
+                segments.push(orig);
+                post_cur += gap + e.replacement_len as usize;
+                pre_cur = (e.offset + e.length) as usize;
+            }
+            segments.push(&cur[post_cur..rw.post_size as usize]);
+            let pre: usize = segments.iter().map(|s| s.len()).sum();
+            let mut h = blake3::Hasher::new();
+            segments.iter().for_each(|s| {
+                h.update(s);
+            });
+            if pre as u64 != rw.pre_size || h.finalize().to_hex().as_str() != rw.pre_b3 {
+                self.problem(
+                    rw.mbox,
+                    None,
+                    "rebuilt mbox does not match the manifest; nothing changed",
+                );
+                return Ok(());
+            }
+            segments.push(&cur[rw.post_size as usize..]);
+            let meta = lock.file.metadata()?;
+            let (tmp, _, _) = write_sibling(rw.mbox, &meta, &segments)?;
+            std::fs::rename(&tmp, rw.mbox)?;
+            fault::point("restore.mbox-renamed");
+            fsync_dir(parent(rw.mbox))?;
+            drop(map);
+            drop(lock);
+            self.outcome.restored += ex.len();
+            self.outcome.mboxes_restored += 1;
+            self.remove_extracts(&ex)?;
+            self.done(id)
+        } else if prefix_is(rw.pre_size, rw.pre_b3) {
+            // Never replaced (interrupted before the rename) or restored already: every
+            // extracted message is in the mbox, so our copies in QDIR can go.
+            drop(map);
+            drop(lock);
+            self.outcome.already += ex.len();
+            self.remove_extracts(&ex)?;
+            self.done(id)
+        } else {
+            self.problem(
+                rw.mbox,
+                None,
+                "changed since the quarantine (not only appended to): its messages stay in QDIR",
+            );
+            Ok(())
+        }
+    }
+
+    fn orphan_extract(&mut self, r: &Record) -> io::Result<()> {
+        let Record::MboxExtract {
+            id,
+            mbox,
+            offset,
+            length,
+            entry_b3,
+            quarantined,
+            ..
+        } = r
+        else {
+            return Ok(());
+        };
+        if self.dry_run {
+            return Ok(());
+        }
+        let data = std::fs::read(mbox)?;
+        let (o, l) = (*offset as usize, *length as usize);
+        if data.len() >= o + l && &b3hex(&data[o..o + l]) == entry_b3 {
+            let q = self.qdir.join(quarantined);
+            if q.exists() {
+                std::fs::remove_file(&q)?;
+                fsync_dir(parent(&q))?;
+            }
+            self.outcome.already += 1;
+            self.done(id)
+        } else {
+            self.problem(
+                mbox,
+                Some(*offset),
+                format!("{quarantined}: the mbox changed; the copy stays in QDIR"),
+            );
+            Ok(())
+        }
+    }
+}
+
+struct Rewrite<'a> {
+    mbox: &'a Path,
+    pre_size: u64,
+    pre_b3: &'a str,
+    post_size: u64,
+    post_b3: &'a str,
+    edits: &'a [Edit],
+}
