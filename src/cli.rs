@@ -292,20 +292,21 @@ fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
     use crate::quarantine::Quarantine;
     let sel = &args.selection;
     let progress = Progress::new(!args.no_progress && !args.json);
-    // The quarantine folder must not be scanned as a store.
-    let out = scan_selection(sel, &progress)?;
-    if let Ok(q) = std::fs::canonicalize(&args.to) {
-        if out.stores.iter().any(|s| {
-            std::fs::canonicalize(&s.path)
-                .map(|p| p.starts_with(&q))
-                .unwrap_or(false)
-        }) {
+    // The quarantine folder must not be inside a scanned path: it would be scanned as a
+    // store next time, and its copies taken for duplicates.
+    let qabs = std::path::absolute(&args.to)?;
+    for p in &sel.paths {
+        let pabs = std::fs::canonicalize(p).unwrap_or(std::path::absolute(p)?);
+        let qcanon = std::fs::canonicalize(&args.to).unwrap_or_else(|_| qabs.clone());
+        if qabs.starts_with(&pabs) || qcanon.starts_with(&pabs) || pabs.starts_with(&qcanon) {
             anyhow::bail!(
-                "{}: the quarantine folder is inside the scanned paths; put it elsewhere",
-                args.to.display()
+                "{}: the quarantine folder must not be inside (or contain) the scanned path {}",
+                args.to.display(),
+                p.display()
             );
         }
     }
+    let out = scan_selection(sel, &progress)?;
     let grouping = group(&out, &sel.group_options());
     let plan = crate::plan::plan(&out, &grouping, args.only);
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();

@@ -163,10 +163,32 @@ impl<'a> Quarantine<'a> {
         let stores = &self.scan.stores;
         let is_maildir =
             |c: usize| stores[self.scan.copies[c].store as usize].kind == StoreKind::Maildir;
+        // Never leave a group without its kept copy: check every kept copy is still there,
+        // unchanged, before moving anything.
+        let mut kept_ok: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
+        for m in &plan.moves {
+            if !*kept_ok
+                .entry(m.kept)
+                .or_insert_with(|| self.verify_kept(m.kept))
+            {
+                let c = &self.scan.copies[m.copy];
+                let p = c.path(stores);
+                self.left(
+                    &p,
+                    c.offset(),
+                    "the copy to keep vanished or changed since the scan: left in place",
+                );
+            }
+        }
+        let moves: Vec<&crate::plan::Move> = plan
+            .moves
+            .iter()
+            .filter(|m| kept_ok.get(&m.kept) == Some(&true))
+            .collect();
         for fm in plan.flag_merges.iter().filter(|f| is_maildir(f.copy)) {
             self.maildir_flags(fm.copy, fm.add)?;
         }
-        for m in plan.moves.iter().filter(|m| is_maildir(m.copy)) {
+        for m in moves.iter().filter(|m| is_maildir(m.copy)) {
             self.maildir_move(m.copy, m.group, m.class, m.kept)?;
         }
         // Per mbox: its extra copies and its kept copies that gain flags.
@@ -190,6 +212,17 @@ impl<'a> Quarantine<'a> {
             self.rewrite_mbox(store, &moves, &flags)?;
         }
         Ok(())
+    }
+
+    /// Is the kept copy still where the scan saw it (or renamed by a mail client), with the
+    /// content the scan hashed?
+    fn verify_kept(&self, kept: usize) -> bool {
+        let c = &self.scan.copies[kept];
+        let bytes = match c.loc {
+            Loc::Maildir { .. } => self.locate(c).and_then(|p| std::fs::read(p).ok()),
+            Loc::Mbox { .. } => crate::scan::message_bytes(c, &self.scan.stores).ok(),
+        };
+        bytes.is_some_and(|b| Some(hash_message(&b)) == c.content_hash())
     }
 
     /// Finds a Maildir copy's file now: where the scan saw it, or, if a mail client has

@@ -139,7 +139,7 @@ struct Buffers {
 pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanOutput {
     let (stores, mut skipped) = discover(paths);
     progress.stage("reading", "messages", None);
-    let read: Vec<(Vec<Copy>, Vec<Skipped>, Option<Mmap>)> = stores
+    let read: Vec<(Vec<Copy>, Vec<Skipped>, Option<MappedMbox>)> = stores
         .par_iter()
         .enumerate()
         .map(|(i, store)| read_store(i as u32, store, progress))
@@ -209,11 +209,11 @@ fn candidates(copies: &[Copy], all: bool) -> Vec<bool> {
 fn digest_body(
     c: &mut Copy,
     stores: &[Store],
-    maps: &[Option<Mmap>],
+    maps: &[Option<MappedMbox>],
     bufs: &mut Buffers,
 ) -> Result<(), Skipped> {
     match (&c.loc, &maps[c.store as usize]) {
-        (Loc::Mbox { offset }, Some(map)) => {
+        (Loc::Mbox { offset }, Some(MappedMbox { map, .. })) => {
             let entry_end = (*offset + c.length) as usize;
             let msg_end = entry_message_end(map, *offset as usize, entry_end);
             let start = (c.body_offset as usize).min(msg_end);
@@ -255,7 +255,7 @@ fn read_store(
     index: u32,
     store: &Store,
     progress: &Progress,
-) -> (Vec<Copy>, Vec<Skipped>, Option<Mmap>) {
+) -> (Vec<Copy>, Vec<Skipped>, Option<MappedMbox>) {
     match store.kind {
         StoreKind::Maildir => {
             let (c, s) = read_maildir(index, &store.path, progress);
@@ -432,25 +432,44 @@ fn header_time(facts: &HeaderFacts) -> (Option<i64>, Option<TimeSource>) {
     }
 }
 
+/// A mapped mbox with the file that holds its read lock.
+pub struct MappedMbox {
+    map: Mmap,
+    _file: File,
+}
+
 fn read_mbox(
     index: u32,
     path: &Path,
     progress: &Progress,
-) -> Result<(Vec<Copy>, Option<Mmap>), Skipped> {
+) -> Result<(Vec<Copy>, Option<MappedMbox>), Skipped> {
     let fail = |e: io::Error| Skipped::new(path, format!("cannot read: {e}"));
     let f = File::open(path).map_err(fail)?;
     let len = f.metadata().map_err(fail)?.len();
     if len == 0 {
         return Err(Skipped::new(path, "empty file"));
     }
-    // SAFETY: the map is read-only. Another process truncating the file while it is mapped
-    // would fault; delivery agents only append and mail clients rewrite through a new file
-    // and rename, under the locks that `quarantine` also takes.
+    // A shared fcntl lock keeps writers that lock (delivery agents, mail clients) from
+    // truncating or rewriting the file in place while it is mapped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !crate::lock::try_read_lock(&f) {
+        if std::time::Instant::now() >= deadline {
+            return Err(Skipped::new(
+                path,
+                "locked by another program for more than 10 s",
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: the map is read-only and the file is read-locked (see above) for as long as
+    // the map lives (the map and the file are kept together). A writer that ignores locks
+    // and truncates the file in place could still fault this process; none of the
+    // delivery agents and clients we know of does.
     let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
     let entries = mbox::split(&map)
         .ok_or_else(|| Skipped::new(path, "not mail: no mbox From_ line at the start"))?;
     let copies = fingerprint_mbox(index, &map, &entries, progress);
-    Ok((copies, Some(map)))
+    Ok((copies, Some(MappedMbox { map, _file: f })))
 }
 
 /// Stage 1 for every entry of an mbox, in parallel.
