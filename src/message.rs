@@ -115,6 +115,17 @@ pub fn scan_fields<'a>(buf: &'a [u8], mut field: impl FnMut(&'a [u8], &'a [u8]))
 /// Writes `value` with folding undone and every run of whitespace (including line breaks)
 /// collapsed to one space, trimmed at both ends.
 pub fn normalise_value(value: &[u8], out: &mut Vec<u8>) {
+    // Fast path: a single-line value with single spaces only needs trimming.
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let first = value.iter().position(|b| !ws(b)).unwrap_or(value.len());
+    let last = value.iter().rposition(|b| !ws(b)).map_or(first, |i| i + 1);
+    let trimmed = &value[first..last];
+    if !trimmed.iter().any(|&b| matches!(b, b'\t' | b'\r' | b'\n'))
+        && memchr::memmem::find(trimmed, b"  ").is_none()
+    {
+        out.extend_from_slice(trimmed);
+        return;
+    }
     let mut pending_space = false;
     let start = out.len();
     for &b in value {
@@ -161,6 +172,9 @@ mod tests {
             let mut norm = Vec::new();
             normalise_value(f[1].1.as_bytes(), &mut norm);
             assert_eq!(norm, b"x y");
+            let mut fast = Vec::new();
+            normalise_value(b" \x0cx y\x0c ", &mut fast);
+            assert_eq!(fast, b"\x0cx y\x0c");
             assert!(hb.complete);
             assert_eq!(
                 &msg.as_bytes()[hb.body_start..],
