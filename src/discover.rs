@@ -99,16 +99,32 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Store>, Vec<Skipped>) {
     (stores, skipped)
 }
 
+/// Should the walk descend into `entry`? Not into a Maildir's own `cur/`, `new/` and
+/// `tmp/` (they are read with the store) nor into dot-folders that are not Maildir++
+/// folders (.git, .cache, ...). Checked before walkdir reads a directory, so a Maildir's
+/// hundreds of thousands of files are listed once, not twice.
+fn descend(entry: &walkdir::DirEntry) -> bool {
+    if entry.depth() == 0 || !entry.file_type().is_dir() {
+        return true;
+    }
+    let name = entry.file_name().to_string_lossy();
+    let path = entry.path();
+    if matches!(name.as_ref(), "cur" | "new" | "tmp") && path.parent().is_some_and(is_maildir) {
+        return false;
+    }
+    !(name.starts_with('.') && !is_maildir(path))
+}
+
 fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
-    let mut it = WalkDir::new(root)
+    let it = WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
-        .into_iter();
-    loop {
-        let entry = match it.next() {
-            None => break,
-            Some(Ok(e)) => e,
-            Some(Err(e)) => {
+        .into_iter()
+        .filter_entry(descend);
+    for entry in it {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
                 let path = e
                     .path()
                     .map(Path::to_path_buf)
@@ -119,23 +135,12 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
         };
         let path = entry.path();
         let name = entry.file_name().to_string_lossy();
-        let parent_is_maildir = entry.depth() > 0 && path.parent().is_some_and(is_maildir);
         let ft = entry.file_type();
         if ft.is_symlink() {
             skipped.push(Skipped::new(path, "symbolic link: not followed"));
             continue;
         }
         if ft.is_dir() {
-            if parent_is_maildir && matches!(name.as_ref(), "cur" | "new" | "tmp") {
-                // A Maildir's own message folders: listed when the store is read.
-                it.skip_current_dir();
-                continue;
-            }
-            if entry.depth() > 0 && name.starts_with('.') && !is_maildir(path) {
-                // Dot-folders that are not Maildir++ folders (.git, .cache, ...).
-                it.skip_current_dir();
-                continue;
-            }
             if is_maildir(path) {
                 stores.push(Store {
                     path: path.to_path_buf(),
@@ -148,12 +153,11 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
             skipped.push(Skipped::new(path, "not a regular file"));
             continue;
         }
-        if entry.depth() > 0
-            && (name.starts_with('.') || (parent_is_maildir && is_index_file(&name)))
-        {
+        if entry.depth() > 0 && name.starts_with('.') {
             continue;
         }
-        if is_known_non_mail(&name) {
+        let parent_is_maildir = entry.depth() > 0 && path.parent().is_some_and(is_maildir);
+        if (parent_is_maildir && is_index_file(&name)) || is_known_non_mail(&name) {
             continue;
         }
         match sniff_mbox(path) {

@@ -160,7 +160,8 @@ pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
             out.groups.push(ranker.make_group(None, hash, v));
         }
     }
-    out.groups.sort_by_key(|g| ranker.location_key(g.kept()));
+    out.groups
+        .sort_by_cached_key(|g| ranker.location_key(g.kept()));
     out.conflicts
         .sort_by(|a, b| a.message_id.cmp(&b.message_id));
     out

@@ -7,7 +7,7 @@
 //! test suite checks that both give the same groups.
 
 use crate::discover::{discover, Skipped, Store, StoreKind};
-use crate::fingerprint::{body_digest, content_hash, Digest, Flags, HeaderFacts};
+use crate::fingerprint::{header_digest, message_hash, Digest, Flags, HeaderFacts};
 use crate::progress::Progress;
 use crate::read::maildir::MaildirName;
 use crate::read::mbox::{self, MboxEntry};
@@ -78,12 +78,12 @@ pub struct Copy {
     pub loc: Loc,
     /// Maildir: the file size. mbox: the entry length, From_ line to the next From_ line.
     pub length: u64,
-    /// Offset of the body within the file.
-    pub body_offset: u64,
     pub message_id: Option<Box<str>>,
-    pub header_digest: Digest,
-    /// Set in stage 2 (or in stage 1 when the whole file was read anyway).
-    pub body_digest: Option<Digest>,
+    /// Digest of the header fields, computed in stage 1 only for copies without a
+    /// Message-ID (it is their key for finding candidates).
+    pub header_key: Option<Digest>,
+    /// The content hash, set in stage 2 for copies that can have a duplicate.
+    pub content: Option<Digest>,
     /// Unix seconds.
     pub delivered_at: Option<i64>,
     pub time_source: Option<TimeSource>,
@@ -92,8 +92,7 @@ pub struct Copy {
 
 impl Copy {
     pub fn content_hash(&self) -> Option<Digest> {
-        self.body_digest
-            .map(|b| content_hash(&self.header_digest, &b))
+        self.content
     }
 
     /// The message file (Maildir) or the mbox file.
@@ -126,7 +125,7 @@ pub struct ScanOutput {
 }
 
 /// Bytes of a Maildir file read in stage 1. Most messages fit whole.
-const HEAD_CHUNK: usize = 16 * 1024;
+const HEAD_CHUNK: usize = 8 * 1024;
 
 /// Per-thread reusable buffers.
 #[derive(Default)]
@@ -158,7 +157,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     let failures: Vec<(usize, Skipped)> = copies
         .par_iter_mut()
         .enumerate()
-        .filter(|(i, c)| need[*i] && c.body_digest.is_none())
+        .filter(|(i, c)| need[*i] && c.content.is_none())
         .map_init(Buffers::default, |bufs, (i, c)| {
             progress.inc(1);
             let r = digest_body(c, &stores, &maps, bufs);
@@ -190,18 +189,18 @@ fn candidates(copies: &[Copy], all: bool) -> Vec<bool> {
         return vec![true; copies.len()];
     }
     let mut by_id: HashMap<&str, u32> = HashMap::new();
-    let mut by_header: HashMap<&Digest, u32> = HashMap::new();
+    let mut by_header: HashMap<Option<&Digest>, u32> = HashMap::new();
     for c in copies {
         match &c.message_id {
             Some(id) => *by_id.entry(id).or_default() += 1,
-            None => *by_header.entry(&c.header_digest).or_default() += 1,
+            None => *by_header.entry(c.header_key.as_ref()).or_default() += 1,
         }
     }
     copies
         .iter()
         .map(|c| match &c.message_id {
             Some(id) => by_id.get(id.as_ref()).copied().unwrap_or(0) > 1,
-            None => by_header.get(&c.header_digest).copied().unwrap_or(0) > 1,
+            None => by_header.get(&c.header_key.as_ref()).copied().unwrap_or(0) > 1,
         })
         .collect()
 }
@@ -214,27 +213,25 @@ fn digest_body(
 ) -> Result<(), Skipped> {
     match (&c.loc, &maps[c.store as usize]) {
         (Loc::Mbox { offset }, Some(MappedMbox { map, .. })) => {
-            let entry_end = (*offset + c.length) as usize;
-            let msg_end = entry_message_end(map, *offset as usize, entry_end);
-            let start = (c.body_offset as usize).min(msg_end);
-            c.body_digest = Some(body_digest(&map[start..msg_end], &mut bufs.scratch));
+            let offset = *offset as usize;
+            let (_, start) = crate::message::line_at(map, offset);
+            let end = entry_message_end(map, offset, offset + c.length as usize);
+            c.content = Some(message_hash(&map[start..end], &mut bufs.scratch));
             Ok(())
         }
         (Loc::Maildir { .. }, _) => {
             let path = c.path(stores);
-            let fail = |e: io::Error| Skipped::new(&path, format!("cannot read body: {e}"));
+            let fail = |e: io::Error| Skipped::new(&path, format!("cannot read: {e}"));
             let mut f = File::open(&path).map_err(fail)?;
-            let len = f.metadata().map_err(fail)?.len();
-            if len != c.length {
+            bufs.data.clear();
+            f.read_to_end(&mut bufs.data).map_err(fail)?;
+            if bufs.data.len() as u64 != c.length {
                 return Err(Skipped::new(
                     &path,
                     "changed during the scan (size differs)",
                 ));
             }
-            f.seek(SeekFrom::Start(c.body_offset)).map_err(fail)?;
-            bufs.data.clear();
-            f.read_to_end(&mut bufs.data).map_err(fail)?;
-            c.body_digest = Some(body_digest(&bufs.data, &mut bufs.scratch));
+            c.content = Some(message_hash(&bufs.data, &mut bufs.scratch));
             Ok(())
         }
         (Loc::Mbox { .. }, None) => Err(Skipped::new(
@@ -304,29 +301,43 @@ fn read_maildir(index: u32, dir: &Path, progress: &Progress) -> (Vec<Copy>, Vec<
         }
     }
     files.sort();
+    // Files are opened relative to their folder: one path component for the kernel to
+    // resolve instead of the whole path.
+    let open_dir = |sub: Sub| {
+        use rustix::fs::{open, Mode, OFlags};
+        open(
+            dir.join(sub.as_str()),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+    };
+    let dir_fds = [open_dir(Sub::Cur), open_dir(Sub::New)];
     let results: Vec<Result<Copy, Skipped>> = files
         .into_par_iter()
         .map_init(Buffers::default, |bufs, (sub, name)| {
             progress.inc(1);
-            let path = dir.join(sub.as_str()).join(&*name);
-            read_maildir_file(&path, bufs).map(|(facts, length, mtime, body)| {
-                let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
-                let info = MaildirName::parse(&name.to_string_lossy())
-                    .flags
-                    .to_string();
-                Copy {
-                    store: index,
-                    loc: Loc::Maildir { sub, name },
-                    length,
-                    body_offset: facts.body_start as u64,
-                    message_id: facts.message_id.map(String::into_boxed_str),
-                    header_digest: facts.header_digest,
-                    body_digest: body,
-                    delivered_at,
-                    time_source,
-                    flags: Flags::from_maildir(&info),
-                }
-            })
+            let dir_fd = dir_fds[sub as usize].as_ref();
+            let path = || dir.join(sub.as_str()).join(&*name);
+            read_maildir_file(dir_fd, &name, &path, bufs).map(
+                |(facts, length, mtime, header_key, content)| {
+                    let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
+                    let info = MaildirName::parse(&name.to_string_lossy())
+                        .flags
+                        .to_string();
+                    Copy {
+                        store: index,
+                        loc: Loc::Maildir { sub, name },
+                        length,
+                        message_id: facts.message_id.map(String::into_boxed_str),
+                        header_key,
+                        content,
+                        delivered_at,
+                        time_source,
+                        flags: Flags::from_maildir(&info),
+                    }
+                },
+            )
         })
         .collect();
     let mut copies = Vec::with_capacity(results.len());
@@ -339,27 +350,54 @@ fn read_maildir(index: u32, dir: &Path, progress: &Progress) -> (Vec<Copy>, Vec<
     (copies, skipped)
 }
 
-/// Reads the header block of a Maildir file (and the body too when the file is small
-/// enough to have been read whole).
+/// What stage 1 learns of a Maildir file: its header facts, size and mtime, the header
+/// key (no Message-ID only) and, when the whole file was read anyway and it has no
+/// Message-ID, its content hash.
+type MaildirFacts = (
+    HeaderFacts,
+    u64,
+    Option<i64>,
+    Option<Digest>,
+    Option<Digest>,
+);
+
+/// Reads the header block of a Maildir file: the first 8 KiB, more only if the header
+/// block is longer. The body is not read.
 fn read_maildir_file(
-    path: &Path,
+    dir_fd: Option<&rustix::fd::OwnedFd>,
+    name: &OsStr,
+    path: &dyn Fn() -> PathBuf,
     bufs: &mut Buffers,
-) -> Result<(HeaderFacts, u64, Option<i64>, Option<Digest>), Skipped> {
+) -> Result<MaildirFacts, Skipped> {
     let fail = |e: io::Error| {
         if e.kind() == io::ErrorKind::NotFound {
             Skipped::new(
-                path,
+                path(),
                 "vanished during the scan (renamed or removed by another program)",
             )
         } else {
-            Skipped::new(path, format!("cannot read: {e}"))
+            Skipped::new(path(), format!("cannot read: {e}"))
         }
     };
-    let mut f = File::open(path).map_err(fail)?;
+    let mut f = match dir_fd {
+        Some(fd) => {
+            use rustix::fs::{openat, Mode, OFlags};
+            File::from(
+                openat(
+                    fd,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| fail(e.into()))?,
+            )
+        }
+        None => File::open(path()).map_err(fail)?,
+    };
     let meta = f.metadata().map_err(fail)?;
     let size = meta.len();
     if size == 0 {
-        return Err(Skipped::new(path, "empty file"));
+        return Err(Skipped::new(path(), "empty file"));
     }
     let mtime = meta
         .modified()
@@ -374,17 +412,16 @@ fn read_maildir_file(
         let n = read_full(&mut f, &mut bufs.data[have..]).map_err(fail)?;
         bufs.data.truncate(have + n);
         let at_eof = n < want - have || bufs.data.len() as u64 >= size;
-        let facts = HeaderFacts::read(&bufs.data, &mut bufs.scratch);
+        let facts = HeaderFacts::read_facts(&bufs.data);
         if facts.complete || at_eof {
-            let body = if at_eof {
-                Some(body_digest(
-                    &bufs.data[facts.body_start.min(bufs.data.len())..],
-                    &mut bufs.scratch,
-                ))
+            let (key, content) = if facts.message_id.is_some() {
+                (None, None)
             } else {
-                None
+                let key = header_digest(&bufs.data, &mut bufs.scratch);
+                let content = at_eof.then(|| message_hash(&bufs.data, &mut bufs.scratch));
+                (Some(key), content)
             };
-            return Ok((facts, size, mtime, body));
+            return Ok((facts, size, mtime, key, content));
         }
         want = (want * 4).min(size as usize).max(want + 1);
     }
@@ -484,7 +521,11 @@ pub fn fingerprint_mbox(
         .map_init(Buffers::default, |bufs, e| {
             progress.inc(1);
             let msg = e.message(map);
-            let facts = HeaderFacts::read(msg, &mut bufs.scratch);
+            let facts = HeaderFacts::read_facts(msg);
+            let header_key = facts
+                .message_id
+                .is_none()
+                .then(|| header_digest(msg, &mut bufs.scratch));
             let (delivered_at, time_source) = match mbox::from_line_time(e.from_line(map)) {
                 Some(t) => (Some(t), Some(TimeSource::MboxFromLine)),
                 None => header_time(&facts),
@@ -495,10 +536,9 @@ pub fn fingerprint_mbox(
                     offset: e.offset as u64,
                 },
                 length: e.len() as u64,
-                body_offset: (e.message_start + facts.body_start) as u64,
                 message_id: facts.message_id.map(String::into_boxed_str),
-                header_digest: facts.header_digest,
-                body_digest: None,
+                header_key,
+                content: None,
                 delivered_at,
                 time_source,
                 flags: facts.mbox_flags,
