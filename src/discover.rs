@@ -112,7 +112,7 @@ fn descend(entry: &walkdir::DirEntry) -> bool {
     if matches!(name.as_ref(), "cur" | "new" | "tmp") && path.parent().is_some_and(is_maildir) {
         return false;
     }
-    !(name.starts_with('.') && !is_maildir(path))
+    !name.starts_with('.') || is_maildir(path)
 }
 
 fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
