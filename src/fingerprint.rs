@@ -193,24 +193,28 @@ pub fn message_hash(msg: &[u8], scratch: &mut Vec<u8>) -> Digest {
 /// Normalises a Message-ID header value: the first `<...>` with whitespace removed, or
 /// failing that the first whitespace-free token; `None` when empty.
 pub fn normalise_message_id(value: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(value);
-    let id: String = match (text.find('<'), text.find('>')) {
-        (Some(a), Some(b)) if b > a + 1 => text[a + 1..b]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect(),
-        _ => text
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_matches(['<', '>'])
-            .to_string(),
+    let ws = |b: &u8| b.is_ascii_whitespace();
+    let inner: &[u8] = match (memchr::memchr(b'<', value), memchr::memchr(b'>', value)) {
+        (Some(a), Some(b)) if b > a + 1 => &value[a + 1..b],
+        _ => {
+            let start = value.iter().position(|b| !ws(b)).unwrap_or(value.len());
+            let rest = &value[start..];
+            let token = &rest[..rest.iter().position(ws).unwrap_or(rest.len())];
+            let token = token.strip_prefix(b"<").unwrap_or(token);
+            token.strip_suffix(b">").unwrap_or(token)
+        }
     };
-    if id.is_empty() {
-        None
-    } else {
-        Some(format!("<{id}>"))
+    let mut id = Vec::with_capacity(inner.len() + 2);
+    id.push(b'<');
+    id.extend(inner.iter().filter(|b| !ws(b)));
+    if id.len() == 1 {
+        return None;
     }
+    id.push(b'>');
+    Some(
+        String::from_utf8(id)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 /// Parses an RFC 5322 date (as in `Date:`, `Delivery-date:` or after `;` in `Received:`)
