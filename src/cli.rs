@@ -251,7 +251,8 @@ fn run_scan(args: &ScanArgs) -> anyhow::Result<i32> {
     );
     let grouping = group(&out, &sel.group_options());
     let report = Report::build(&out, &grouping);
-    let mut stdout = std::io::stdout().lock();
+    // Buffered: the report can have hundreds of thousands of lines.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut stdout, &report)?;
         writeln!(stdout)?;
@@ -282,9 +283,10 @@ fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<crate:
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut stdout, v)?;
     writeln!(stdout)?;
+    stdout.flush()?;
     Ok(())
 }
 
