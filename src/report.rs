@@ -9,13 +9,63 @@ use std::fmt::Write as _;
 
 pub const REPORT_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize)]
-pub struct Report {
+/// The report. Groups are not held as strings: they are serialized one at a time from
+/// the scan (a store with a million duplicates would otherwise need a million paths as
+/// strings at once).
+#[derive(Serialize)]
+pub struct Report<'a> {
     pub version: u32,
     pub summary: Summary,
-    pub groups: Vec<GroupReport>,
+    pub groups: Groups<'a>,
     pub conflicts: Vec<ConflictReport>,
     pub skipped: Vec<SkippedReport>,
+}
+
+/// The groups of a report, serialized lazily.
+pub struct Groups<'a> {
+    scan: &'a ScanOutput,
+    grouping: &'a Grouping,
+}
+
+impl Groups<'_> {
+    pub fn len(&self) -> usize {
+        self.grouping.groups.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.grouping.groups.is_empty()
+    }
+    /// The report of group `i`.
+    pub fn get(&self, i: usize) -> GroupReport {
+        group_report(&self.grouping.groups[i], self.scan)
+    }
+}
+
+impl Serialize for Groups<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = ser.serialize_seq(Some(self.len()))?;
+        for i in 0..self.len() {
+            seq.serialize_element(&self.get(i))?;
+        }
+        seq.end()
+    }
+}
+
+fn group_report(g: &crate::group::Group, scan: &ScanOutput) -> GroupReport {
+    GroupReport {
+        message_id: g.message_id.as_deref().map(str::to_string),
+        content_hash: hex(&g.content_hash),
+        class: g.class(),
+        copies: g
+            .members
+            .iter()
+            .map(|m| CopyReport {
+                keep: Some(m.class.is_none()),
+                class: Some(m.class),
+                ..copy_report(&scan.copies[m.copy], &scan.stores)
+            })
+            .collect(),
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -100,8 +150,8 @@ fn copy_report(c: &Copy, stores: &[Store]) -> CopyReport {
     }
 }
 
-impl Report {
-    pub fn build(scan: &ScanOutput, grouping: &Grouping) -> Report {
+impl<'a> Report<'a> {
+    pub fn build(scan: &'a ScanOutput, grouping: &'a Grouping) -> Report<'a> {
         let stores = &scan.stores;
         let mut summary = Summary {
             stores: stores.len(),
@@ -119,40 +169,21 @@ impl Report {
             skipped: scan.skipped.len(),
             ..Summary::default()
         };
-        let groups = grouping
-            .groups
-            .iter()
-            .map(|g| {
-                if g.class() == GroupClass::Mixed {
-                    summary.mixed_groups += 1;
+        for g in &grouping.groups {
+            if g.class() == GroupClass::Mixed {
+                summary.mixed_groups += 1;
+            }
+            for m in g.extras() {
+                summary.extra_copies += 1;
+                summary.reclaimable_bytes += scan.copies[m.copy].length;
+                match m.class {
+                    Some(Class::SameTime) => summary.same_time += 1,
+                    Some(Class::DifferentTime) => summary.different_time += 1,
+                    None => {}
                 }
-                GroupReport {
-                    message_id: g.message_id.as_deref().map(str::to_string),
-                    content_hash: hex(&g.content_hash),
-                    class: g.class(),
-                    copies: g
-                        .members
-                        .iter()
-                        .map(|m| {
-                            let c = &scan.copies[m.copy];
-                            if let Some(class) = m.class {
-                                summary.extra_copies += 1;
-                                summary.reclaimable_bytes += c.length;
-                                match class {
-                                    Class::SameTime => summary.same_time += 1,
-                                    Class::DifferentTime => summary.different_time += 1,
-                                }
-                            }
-                            CopyReport {
-                                keep: Some(m.class.is_none()),
-                                class: Some(m.class),
-                                ..copy_report(c, stores)
-                            }
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
+            }
+        }
+        let groups = Groups { scan, grouping };
         let conflicts = grouping
             .conflicts
             .iter()
@@ -238,10 +269,11 @@ impl Report {
             }
         );
         if !self.groups.is_empty() && largest > 0 {
-            let mut order: Vec<&GroupReport> = self.groups.iter().collect();
-            order.sort_by_key(|g| std::cmp::Reverse(g.copies.len()));
+            let mut order: Vec<usize> = (0..self.groups.len()).collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(self.groups.grouping.groups[i].members.len()));
             let _ = writeln!(o, "\nLargest groups:");
-            for g in order.iter().take(largest) {
+            for &i in order.iter().take(largest) {
+                let g = self.groups.get(i);
                 let kept = g.copies.iter().find(|c| c.keep == Some(true));
                 let _ = writeln!(
                     o,

@@ -7,7 +7,9 @@
 //! test suite checks that both give the same groups.
 
 use crate::discover::{discover, Skipped, Store, StoreKind};
-use crate::fingerprint::{header_digest, message_hash, Digest, Flags, HeaderFacts};
+use crate::fingerprint::{
+    body_digest, content_hash, header_digest, message_hash, Digest, Flags, HeaderFacts,
+};
 use crate::progress::Progress;
 use crate::read::maildir::MaildirName;
 use crate::read::mbox::{self, MboxEntry};
@@ -70,29 +72,35 @@ pub enum Loc {
     Mbox { offset: u64 },
 }
 
-/// One copy of a message, fingerprinted.
+/// One copy of a message, fingerprinted. Kept small (about 100 bytes plus its file
+/// name): a scan holds one per message.
 #[derive(Debug, Clone)]
 pub struct Copy {
     /// Index into [`ScanOutput::stores`].
     pub store: u32,
+    pub time_source: Option<TimeSource>,
     pub loc: Loc,
     /// Maildir: the file size. mbox: the entry length, From_ line to the next From_ line.
     pub length: u64,
+    /// A 64-bit key of the normalised Message-ID (0: the copy has none). Stage 1 finds
+    /// candidates with it; grouping uses the full Message-ID and content hash.
+    pub id_key: u64,
+    /// The normalised Message-ID, kept only for copies that can have a duplicate (set in
+    /// stage 2): a unique message never needs it.
     pub message_id: Option<Box<str>>,
     /// Digest of the header fields, computed in stage 1 only for copies without a
     /// Message-ID (it is their key for finding candidates).
-    pub header_key: Option<Digest>,
+    pub header_key: Option<Box<Digest>>,
     /// The content hash, set in stage 2 for copies that can have a duplicate.
-    pub content: Option<Digest>,
+    pub content: Option<Box<Digest>>,
     /// Unix seconds.
     pub delivered_at: Option<i64>,
-    pub time_source: Option<TimeSource>,
     pub flags: Flags,
 }
 
 impl Copy {
     pub fn content_hash(&self) -> Option<Digest> {
-        self.content
+        self.content.as_deref().copied()
     }
 
     /// The message file (Maildir) or the mbox file.
@@ -124,7 +132,7 @@ pub struct ScanOutput {
     pub skipped: Vec<Skipped>,
 }
 
-/// Bytes of a Maildir file read in stage 1. Most messages fit whole.
+/// Bytes of a Maildir file read in stage 1: enough for almost every header block.
 const HEAD_CHUNK: usize = 8 * 1024;
 
 /// Per-thread reusable buffers.
@@ -134,22 +142,63 @@ struct Buffers {
     scratch: Vec<u8>,
 }
 
+/// One unit of stage-1 work: a Maildir file or an mbox entry.
+enum Work {
+    File {
+        store: u32,
+        sub: Sub,
+        name: Box<OsStr>,
+    },
+    Entry {
+        store: u32,
+        entry: MboxEntry,
+    },
+}
+
+/// What listing a store gives: its Maildir folders (open, for openat) or its mapped mbox.
+#[derive(Default)]
+struct Opened {
+    dirs: [Option<rustix::fd::OwnedFd>; 2],
+    mbox: Option<MappedMbox>,
+}
+
 /// Runs discovery and both fingerprint stages.
 pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanOutput {
     let (stores, mut skipped) = discover(paths);
     progress.stage("reading", "messages", None);
-    let read: Vec<(Vec<Copy>, Vec<Skipped>, Option<MappedMbox>)> = stores
+    // List every store (in parallel), then fingerprint all messages in one parallel pass
+    // that writes straight into the final vector (no per-store copies to merge).
+    let listed: Vec<(Opened, Vec<Work>, Vec<Skipped>)> = stores
         .par_iter()
         .enumerate()
-        .map(|(i, store)| read_store(i as u32, store, progress))
+        .map(|(i, store)| list_store(i as u32, store))
         .collect();
-    let mut copies = Vec::new();
-    let mut maps = Vec::with_capacity(read.len());
-    for (c, s, m) in read {
-        copies.extend(c);
+    let total = listed.iter().map(|(_, w, _)| w.len()).sum();
+    let mut work = Vec::with_capacity(total);
+    let mut opened = Vec::with_capacity(listed.len());
+    for (o, w, s) in listed {
+        work.extend(w);
         skipped.extend(s);
-        maps.push(m);
+        opened.push(o);
     }
+    let failed = std::sync::Mutex::new(Vec::new());
+    let mut copies: Vec<Copy> = work
+        .into_par_iter()
+        .map_init(Buffers::default, |bufs, w| {
+            progress.inc(1);
+            match fingerprint(w, &stores, &opened, bufs) {
+                Ok(c) => c,
+                Err(s) => {
+                    if let Ok(mut f) = failed.lock() {
+                        f.push(s);
+                    }
+                    FAILED
+                }
+            }
+        })
+        .collect();
+    copies.retain(|c| c.length != FAILED.length);
+    skipped.extend(failed.into_inner().unwrap_or_default());
 
     let need = candidates(&copies, opts.hash_all);
     let todo: usize = need.iter().filter(|&&n| n).count();
@@ -160,8 +209,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
         .filter(|(i, c)| need[*i] && c.content.is_none())
         .map_init(Buffers::default, |bufs, (i, c)| {
             progress.inc(1);
-            let r = digest_body(c, &stores, &maps, bufs);
-            r.err().map(|e| (i, e))
+            digest(c, &stores, &opened, bufs).err().map(|e| (i, e))
         })
         .flatten()
         .collect();
@@ -182,42 +230,79 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     }
 }
 
-/// Which copies need their body digested: those sharing a Message-ID with another copy,
+/// Placeholder for a message that could not be read (its `skipped` entry is recorded);
+/// removed before the scan returns.
+const FAILED: Copy = Copy {
+    store: u32::MAX,
+    time_source: None,
+    loc: Loc::Mbox { offset: u64::MAX },
+    length: u64::MAX,
+    id_key: 0,
+    message_id: None,
+    header_key: None,
+    content: None,
+    delivered_at: None,
+    flags: Flags(0),
+};
+
+/// A 64-bit key of a normalised Message-ID; never 0.
+fn id_key(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish().max(1)
+}
+
+/// Which copies need a content hash: those sharing a Message-ID key with another copy,
 /// or (without a Message-ID) sharing a header digest.
 fn candidates(copies: &[Copy], all: bool) -> Vec<bool> {
     if all {
         return vec![true; copies.len()];
     }
-    let mut by_id: HashMap<&str, u32> = HashMap::new();
-    let mut by_header: HashMap<Option<&Digest>, u32> = HashMap::new();
-    for c in copies {
-        match &c.message_id {
-            Some(id) => *by_id.entry(id).or_default() += 1,
-            None => *by_header.entry(c.header_key.as_ref()).or_default() += 1,
+    let mut need = vec![false; copies.len()];
+    // Sorting 12-byte keys costs less memory than a hash map of them.
+    let mut keys: Vec<(u64, u32)> = copies
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.id_key != 0)
+        .map(|(i, c)| (c.id_key, i as u32))
+        .collect();
+    keys.sort_unstable();
+    for run in keys.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            for &(_, i) in run {
+                need[i as usize] = true;
+            }
         }
     }
-    copies
-        .iter()
-        .map(|c| match &c.message_id {
-            Some(id) => by_id.get(id.as_ref()).copied().unwrap_or(0) > 1,
-            None => by_header.get(&c.header_key.as_ref()).copied().unwrap_or(0) > 1,
-        })
-        .collect()
+    drop(keys);
+    let mut by_header: HashMap<&Digest, Vec<usize>> = HashMap::new();
+    for (i, c) in copies.iter().enumerate() {
+        if let (0, Some(k)) = (c.id_key, &c.header_key) {
+            by_header.entry(k).or_default().push(i);
+        }
+    }
+    for v in by_header.values().filter(|v| v.len() > 1) {
+        for &i in v {
+            need[i] = true;
+        }
+    }
+    need
 }
 
-fn digest_body(
+/// Stage 2: the content hash (and the Message-ID) of a candidate, from its whole bytes.
+fn digest(
     c: &mut Copy,
     stores: &[Store],
-    maps: &[Option<MappedMbox>],
+    opened: &[Opened],
     bufs: &mut Buffers,
 ) -> Result<(), Skipped> {
-    match (&c.loc, &maps[c.store as usize]) {
+    let msg: &[u8] = match (&c.loc, &opened[c.store as usize].mbox) {
         (Loc::Mbox { offset }, Some(MappedMbox { map, .. })) => {
             let offset = *offset as usize;
             let (_, start) = crate::message::line_at(map, offset);
-            let end = entry_message_end(map, offset, offset + c.length as usize);
-            c.content = Some(message_hash(&map[start..end], &mut bufs.scratch));
-            Ok(())
+            let end = mbox::message_end(map, start, offset + c.length as usize);
+            &map[start..end]
         }
         (Loc::Maildir { .. }, _) => {
             let path = c.path(stores);
@@ -231,62 +316,68 @@ fn digest_body(
                     "changed during the scan (size differs)",
                 ));
             }
-            c.content = Some(message_hash(&bufs.data, &mut bufs.scratch));
-            Ok(())
+            &bufs.data
         }
-        (Loc::Mbox { .. }, None) => Err(Skipped::new(
-            &stores[c.store as usize].path,
-            "mbox no longer mapped",
-        )),
-    }
+        (Loc::Mbox { .. }, None) => {
+            return Err(Skipped::new(
+                &stores[c.store as usize].path,
+                "mbox no longer mapped",
+            ))
+        }
+    };
+    let facts = HeaderFacts::read(msg, &mut bufs.scratch);
+    let body = body_digest(&msg[facts.body_start.min(msg.len())..], &mut bufs.scratch);
+    c.content = Some(Box::new(content_hash(&facts.header_digest, &body)));
+    c.message_id = facts.message_id.map(String::into_boxed_str);
+    Ok(())
 }
 
-/// The end of an mbox entry's message bytes (without the separator blank line).
-fn entry_message_end(map: &[u8], offset: usize, end: usize) -> usize {
-    // Re-derive exactly as the splitter does.
-    let (_, start) = crate::message::line_at(map, offset);
-    mbox::message_end(map, start, end)
-}
-
-fn read_store(
-    index: u32,
-    store: &Store,
-    progress: &Progress,
-) -> (Vec<Copy>, Vec<Skipped>, Option<MappedMbox>) {
+/// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
+/// them: one path component for the kernel to resolve), or an mbox mapped and split.
+fn list_store(index: u32, store: &Store) -> (Opened, Vec<Work>, Vec<Skipped>) {
+    let mut opened = Opened::default();
+    let mut work = Vec::new();
+    let mut skipped = Vec::new();
     match store.kind {
         StoreKind::Maildir => {
-            let (c, s) = read_maildir(index, &store.path, progress);
-            (c, s, None)
-        }
-        StoreKind::Mbox => match read_mbox(index, &store.path, progress) {
-            Ok((c, m)) => (c, Vec::new(), m),
-            Err(s) => (Vec::new(), vec![s], None),
-        },
-    }
-}
-
-fn read_maildir(index: u32, dir: &Path, progress: &Progress) -> (Vec<Copy>, Vec<Skipped>) {
-    let mut files = Vec::new();
-    let mut skipped = Vec::new();
-    for sub in [Sub::Cur, Sub::New] {
-        let d = dir.join(sub.as_str());
-        let rd = match std::fs::read_dir(&d) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                skipped.push(Skipped::new(&d, format!("cannot list: {e}")));
-                continue;
-            }
-        };
-        for ent in rd {
-            match ent {
-                Ok(ent) => {
+            for sub in [Sub::Cur, Sub::New] {
+                let d = store.path.join(sub.as_str());
+                let rd = match std::fs::read_dir(&d) {
+                    Ok(rd) => rd,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        skipped.push(Skipped::new(&d, format!("cannot list: {e}")));
+                        continue;
+                    }
+                };
+                {
+                    use rustix::fs::{open, Mode, OFlags};
+                    opened.dirs[sub as usize] = open(
+                        &d,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .ok();
+                }
+                let first = work.len();
+                for ent in rd {
+                    let ent = match ent {
+                        Ok(ent) => ent,
+                        Err(e) => {
+                            skipped.push(Skipped::new(&d, format!("cannot list: {e}")));
+                            continue;
+                        }
+                    };
                     let name = ent.file_name();
                     if name.as_bytes().first() == Some(&b'.') {
                         continue;
                     }
                     match ent.file_type() {
-                        Ok(t) if t.is_file() => files.push((sub, name.into_boxed_os_str())),
+                        Ok(t) if t.is_file() => work.push(Work::File {
+                            store: index,
+                            sub,
+                            name: name.into_boxed_os_str(),
+                        }),
                         Ok(t) if t.is_symlink() => {
                             skipped.push(Skipped::new(ent.path(), "symbolic link: not followed"))
                         }
@@ -296,58 +387,92 @@ fn read_maildir(index: u32, dir: &Path, progress: &Progress) -> (Vec<Copy>, Vec<
                         }
                     }
                 }
-                Err(e) => skipped.push(Skipped::new(&d, format!("cannot list: {e}"))),
+                work[first..].sort_unstable_by(|a, b| match (a, b) {
+                    (Work::File { name: x, .. }, Work::File { name: y, .. }) => x.cmp(y),
+                    _ => std::cmp::Ordering::Equal,
+                });
             }
         }
-    }
-    files.sort();
-    // Files are opened relative to their folder: one path component for the kernel to
-    // resolve instead of the whole path.
-    let open_dir = |sub: Sub| {
-        use rustix::fs::{open, Mode, OFlags};
-        open(
-            dir.join(sub.as_str()),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()
-    };
-    let dir_fds = [open_dir(Sub::Cur), open_dir(Sub::New)];
-    let results: Vec<Result<Copy, Skipped>> = files
-        .into_par_iter()
-        .map_init(Buffers::default, |bufs, (sub, name)| {
-            progress.inc(1);
-            let dir_fd = dir_fds[sub as usize].as_ref();
-            let path = || dir.join(sub.as_str()).join(&*name);
-            read_maildir_file(dir_fd, &name, &path, bufs).map(
-                |(facts, length, mtime, header_key, content)| {
-                    let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
-                    let info = MaildirName::parse(&name.to_string_lossy())
-                        .flags
-                        .to_string();
-                    Copy {
-                        store: index,
-                        loc: Loc::Maildir { sub, name },
-                        length,
-                        message_id: facts.message_id.map(String::into_boxed_str),
-                        header_key,
-                        content,
-                        delivered_at,
-                        time_source,
-                        flags: Flags::from_maildir(&info),
-                    }
-                },
-            )
-        })
-        .collect();
-    let mut copies = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(c) => copies.push(c),
+        StoreKind::Mbox => match map_mbox(&store.path) {
+            Ok((m, entries)) => {
+                work.extend(entries.into_iter().map(|entry| Work::Entry {
+                    store: index,
+                    entry,
+                }));
+                opened.mbox = Some(m);
+            }
             Err(s) => skipped.push(s),
+        },
+    }
+    (opened, work, skipped)
+}
+
+/// Stage 1 for one message: header facts only, no digest unless it has no Message-ID.
+fn fingerprint(
+    w: Work,
+    stores: &[Store],
+    opened: &[Opened],
+    bufs: &mut Buffers,
+) -> Result<Copy, Skipped> {
+    match w {
+        Work::File { store, sub, name } => {
+            let dir = &stores[store as usize].path;
+            let path = || dir.join(sub.as_str()).join(&*name);
+            let dir_fd = opened[store as usize].dirs[sub as usize].as_ref();
+            let (facts, length, mtime, header_key, content) =
+                read_maildir_file(dir_fd, &name, &path, bufs)?;
+            let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
+            let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
+            let id = facts.message_id.as_deref().map_or(0, id_key);
+            Ok(Copy {
+                store,
+                time_source,
+                loc: Loc::Maildir { sub, name },
+                length,
+                id_key: id,
+                message_id: None,
+                header_key: header_key.map(Box::new),
+                content: content.map(Box::new),
+                delivered_at,
+                flags,
+            })
+        }
+        Work::Entry { store, entry } => {
+            let map: &[u8] = match &opened[store as usize].mbox {
+                Some(m) => &m.map,
+                None => {
+                    return Err(Skipped::new(
+                        &stores[store as usize].path,
+                        "mbox no longer mapped",
+                    ))
+                }
+            };
+            let msg = entry.message(map);
+            let facts = HeaderFacts::read_facts(msg);
+            let header_key = facts
+                .message_id
+                .is_none()
+                .then(|| Box::new(header_digest(msg, &mut bufs.scratch)));
+            let (delivered_at, time_source) = match mbox::from_line_time(entry.from_line(map)) {
+                Some(t) => (Some(t), Some(TimeSource::MboxFromLine)),
+                None => header_time(&facts),
+            };
+            Ok(Copy {
+                store,
+                time_source,
+                loc: Loc::Mbox {
+                    offset: entry.offset as u64,
+                },
+                length: entry.len() as u64,
+                id_key: facts.message_id.as_deref().map_or(0, id_key),
+                message_id: None,
+                header_key,
+                content: None,
+                delivered_at,
+                flags: facts.mbox_flags,
+            })
         }
     }
-    (copies, skipped)
 }
 
 /// What stage 1 learns of a Maildir file: its header facts, size and mtime, the header
@@ -475,11 +600,7 @@ pub struct MappedMbox {
     _file: File,
 }
 
-fn read_mbox(
-    index: u32,
-    path: &Path,
-    progress: &Progress,
-) -> Result<(Vec<Copy>, Option<MappedMbox>), Skipped> {
+fn map_mbox(path: &Path) -> Result<(MappedMbox, Vec<MboxEntry>), Skipped> {
     let fail = |e: io::Error| Skipped::new(path, format!("cannot read: {e}"));
     let f = File::open(path).map_err(fail)?;
     let len = f.metadata().map_err(fail)?.len();
@@ -505,46 +626,7 @@ fn read_mbox(
     let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
     let entries = mbox::split(&map)
         .ok_or_else(|| Skipped::new(path, "not mail: no mbox From_ line at the start"))?;
-    let copies = fingerprint_mbox(index, &map, &entries, progress);
-    Ok((copies, Some(MappedMbox { map, _file: f })))
-}
-
-/// Stage 1 for every entry of an mbox, in parallel.
-pub fn fingerprint_mbox(
-    index: u32,
-    map: &[u8],
-    entries: &[MboxEntry],
-    progress: &Progress,
-) -> Vec<Copy> {
-    entries
-        .par_iter()
-        .map_init(Buffers::default, |bufs, e| {
-            progress.inc(1);
-            let msg = e.message(map);
-            let facts = HeaderFacts::read_facts(msg);
-            let header_key = facts
-                .message_id
-                .is_none()
-                .then(|| header_digest(msg, &mut bufs.scratch));
-            let (delivered_at, time_source) = match mbox::from_line_time(e.from_line(map)) {
-                Some(t) => (Some(t), Some(TimeSource::MboxFromLine)),
-                None => header_time(&facts),
-            };
-            Copy {
-                store: index,
-                loc: Loc::Mbox {
-                    offset: e.offset as u64,
-                },
-                length: e.len() as u64,
-                message_id: facts.message_id.map(String::into_boxed_str),
-                header_key,
-                content: None,
-                delivered_at,
-                time_source,
-                flags: facts.mbox_flags,
-            }
-        })
-        .collect()
+    Ok((MappedMbox { map, _file: f }, entries))
 }
 
 /// The message bytes of a copy as it is stored: the whole Maildir file, or for an mbox
