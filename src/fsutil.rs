@@ -47,21 +47,37 @@ pub fn write_new_synced(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         .mode(mode)
         .open(path)?;
     let r = f.write_all(data).and_then(|_| f.sync_all());
-    if r.is_err() {
+    if let Err(e) = r {
         // Our own partial file, never mail that existed before.
         let _ = std::fs::remove_file(path);
+        return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())));
     }
-    r
+    Ok(())
 }
 
 /// Moves a file to `to` without replacing anything, durably: a rename on one filesystem;
-/// across filesystems a copy to `tmp` (on the target's filesystem), fsync, link into
-/// place, then unlink of the source. The directories involved are fsynced.
+/// across filesystems a copy to `tmp` (on the target's filesystem), fsync, rename into
+/// place (never replacing), then unlink of the source. The directories involved are fsynced.
 pub fn move_file(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
+    move_file_inner(from, to, tmp).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("moving {} to {}: {e}", from.display(), to.display()),
+        )
+    })
+}
+
+fn move_file_inner(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
     let from_dir = parent(from);
     let to_dir = parent(to);
-    if same_fs(from_dir, to_dir)? {
-        rename_noreplace(from, to)?;
+    let renamed = same_fs(from_dir, to_dir)?
+        && match rename_noreplace(from, to) {
+            Ok(()) => true,
+            // The same filesystem under another mount (a bind mount): copy instead.
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => false,
+            Err(e) => return Err(e),
+        };
+    if renamed {
         fault::point("move.renamed");
     } else {
         let data = std::fs::read(from)?;
@@ -71,10 +87,11 @@ pub fn move_file(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
         }
         write_new_synced(tmp, &data, mode)?;
         fault::point("move.copied");
-        std::fs::hard_link(tmp, to)?;
+        // A rename, not link + unlink: a crash must not leave the temporary copy behind
+        // (in a store, on restore, it would stay there for good).
+        rename_noreplace(tmp, to)?;
         fsync_dir(to_dir)?;
         fault::point("move.linked");
-        std::fs::remove_file(tmp)?;
         std::fs::remove_file(from)?;
         fault::point("move.unlinked");
     }
@@ -82,6 +99,15 @@ pub fn move_file(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
     fsync_dir(from_dir)?;
     fault::point("move.synced");
     Ok(())
+}
+
+/// The temporary file [`write_sibling`] writes beside `path`: `.NAME.maildedup-tmp`.
+pub fn sibling_tmp(path: &Path) -> std::path::PathBuf {
+    let fname = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parent(path).join(format!(".{fname}.maildedup-tmp"))
 }
 
 /// Writes `segments` to a new temporary file beside `path` (`.NAME.maildedup-tmp`), with
@@ -92,11 +118,7 @@ pub fn write_sibling(
     meta: &std::fs::Metadata,
     segments: &[&[u8]],
 ) -> io::Result<(std::path::PathBuf, u64, String)> {
-    let fname = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent(path).join(format!(".{fname}.maildedup-tmp"));
+    let tmp = sibling_tmp(path);
     if tmp.exists() {
         std::fs::remove_file(&tmp)?; // our own leftover, from a run that was killed
     }

@@ -121,6 +121,7 @@ pub fn b3hex(data: &[u8]) -> String {
 /// An open manifest, appended to under an exclusive lock so that two runs never interleave.
 pub struct Manifest {
     file: File,
+    path: PathBuf,
 }
 
 impl Manifest {
@@ -154,15 +155,27 @@ impl Manifest {
                 (&file).write_all(b"\n")?;
             }
         }
-        Ok(Manifest { file })
+        Ok(Manifest { file, path })
     }
 
     /// Appends one record and fsyncs it.
     pub fn append(&mut self, r: &Record) -> io::Result<()> {
         let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.file.sync_data()?;
+        let len = self.file.metadata()?.len();
+        if let Err(e) = self
+            .file
+            .write_all(&line)
+            .and_then(|_| self.file.sync_data())
+        {
+            // Drop a line cut short (disk full): the manifest stays readable, and the
+            // change it announced is not made.
+            let _ = self.file.set_len(len);
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{}: {e}", self.path.display()),
+            ));
+        }
         crate::fault::point("manifest.appended");
         Ok(())
     }

@@ -1,10 +1,11 @@
 //! Carrying out a plan: moving extra copies into the quarantine Maildir and merging flags
 //! into kept copies, with a manifest line fsynced before every change.
 //!
-//! Maildir copies are moved as they are (rename on one filesystem; copy, fsync, link,
-//! unlink across filesystems). mbox copies are extracted into QDIR, then the mbox is
-//! rewritten without them into a temporary file beside it and renamed over it, all under
+//! Maildir copies are moved as they are (rename on one filesystem; copy, fsync, rename,
+//! unlink across filesystems or mounts). mbox copies are extracted into QDIR, then the mbox
+//! is rewritten without them into a temporary file beside it and renamed over it, all under
 //! the mbox's dotlock and fcntl lock, after checking that what the scan saw is still there.
+//! Every flag merge is made before any copy that gives the flags leaves its store.
 
 use crate::discover::StoreKind;
 use crate::fault;
@@ -55,6 +56,9 @@ pub struct Quarantine<'a> {
     run: String,
     seq: usize,
     manifest: Manifest,
+    /// Per mbox store: header edits an earlier rewrite in this run made, as (offset in
+    /// the scanned file, change in length), to find the scanned entries again.
+    shifts: BTreeMap<u32, Vec<(i64, i64)>>,
     pub outcome: Outcome,
 }
 
@@ -132,6 +136,7 @@ impl<'a> Quarantine<'a> {
             run,
             seq: 0,
             manifest,
+            shifts: BTreeMap::new(),
             outcome: Outcome::default(),
         })
     }
@@ -185,31 +190,55 @@ impl<'a> Quarantine<'a> {
             .iter()
             .filter(|m| kept_ok.get(&m.kept) == Some(&true))
             .collect();
-        for fm in plan.flag_merges.iter().filter(|f| is_maildir(f.copy)) {
+        // Flags are merged only into kept copies that passed the check (their extra copies
+        // stay, flags and all, otherwise).
+        let flag_merges: Vec<&crate::plan::FlagMerge> = plan
+            .flag_merges
+            .iter()
+            .filter(|f| kept_ok.get(&f.copy) == Some(&true))
+            .collect();
+        for fm in flag_merges.iter().filter(|f| is_maildir(f.copy)) {
             self.maildir_flags(fm.copy, fm.add)?;
+        }
+        // Kept mbox copies gain their flags before any copy that gives them leaves its
+        // store: after a crash in between, the re-run no longer sees that copy and the
+        // merge would be lost. An mbox whose own extra copies give flags to a kept copy in
+        // another store is therefore rewritten twice: flags first, extra copies last.
+        let scan = self.scan;
+        let store_of = |c: usize| scan.copies[c].store;
+        let merged: std::collections::HashSet<usize> = flag_merges
+            .iter()
+            .filter(|f| !is_maildir(f.copy))
+            .map(|f| f.copy)
+            .collect();
+        // Per mbox: its extra copies and its kept copies that gain flags.
+        let mut per_mbox: BTreeMap<u32, (Vec<&crate::plan::Move>, Vec<&crate::plan::FlagMerge>)> =
+            BTreeMap::new();
+        for m in moves.iter().filter(|m| !is_maildir(m.copy)) {
+            per_mbox.entry(store_of(m.copy)).or_default().0.push(m);
+        }
+        for f in flag_merges.iter().filter(|f| !is_maildir(f.copy)) {
+            per_mbox.entry(store_of(f.copy)).or_default().1.push(f);
+        }
+        let mut last: Vec<(u32, Vec<&crate::plan::Move>)> = Vec::new();
+        for (store, (moves, flags)) in per_mbox {
+            let gives_away = moves
+                .iter()
+                .any(|m| merged.contains(&m.kept) && store_of(m.kept) != store);
+            if flags.is_empty() || gives_away {
+                if !flags.is_empty() {
+                    self.rewrite_mbox(store, &[], &flags)?;
+                }
+                last.push((store, moves));
+            } else {
+                self.rewrite_mbox(store, &moves, &flags)?;
+            }
         }
         for m in moves.iter().filter(|m| is_maildir(m.copy)) {
             self.maildir_move(m.copy, m.group, m.class, m.kept)?;
         }
-        // Per mbox: its extra copies and its kept copies that gain flags.
-        let mut per_mbox: BTreeMap<u32, (Vec<&crate::plan::Move>, Vec<&crate::plan::FlagMerge>)> =
-            BTreeMap::new();
-        for m in plan.moves.iter().filter(|m| !is_maildir(m.copy)) {
-            per_mbox
-                .entry(self.scan.copies[m.copy].store)
-                .or_default()
-                .0
-                .push(m);
-        }
-        for f in plan.flag_merges.iter().filter(|f| !is_maildir(f.copy)) {
-            per_mbox
-                .entry(self.scan.copies[f.copy].store)
-                .or_default()
-                .1
-                .push(f);
-        }
-        for (store, (moves, flags)) in per_mbox {
-            self.rewrite_mbox(store, &moves, &flags)?;
+        for (store, moves) in last.into_iter().filter(|(_, m)| !m.is_empty()) {
+            self.rewrite_mbox(store, &moves, &[])?;
         }
         Ok(())
     }
@@ -401,8 +430,16 @@ impl<'a> Quarantine<'a> {
         let map = unsafe { memmap2::Mmap::map(&lock.file) }?;
         let buf: &[u8] = &map;
         let entries = mbox::split(buf).unwrap_or_default();
+        let shifts = self.shifts.get(&store).cloned().unwrap_or_default();
         let find = |c: &Copy| -> Option<mbox::MboxEntry> {
-            let off = c.offset()? as usize;
+            // Where an earlier rewrite in this run (merged flags) moved the entry.
+            let off = c.offset()? as i64;
+            let delta: i64 = shifts
+                .iter()
+                .filter(|(at, _)| *at < off)
+                .map(|(_, d)| d)
+                .sum();
+            let off = (off + delta) as usize;
             let i = entries.binary_search_by_key(&off, |e| e.offset).ok()?;
             let e = entries[i];
             (e.len() as u64 == c.length && Some(hash_message(e.message(buf))) == c.content_hash())
@@ -492,6 +529,10 @@ impl<'a> Quarantine<'a> {
         fault::point("mbox.renamed");
         fsync_dir(dir)?;
         fault::point("mbox.dir-synced");
+        let shifts = self.shifts.entry(store).or_default();
+        for (off, len, rep) in &pieces {
+            shifts.push((*off as i64, rep.len() as i64 - *len as i64));
+        }
         for (_, m, add) in &edits {
             if let Some(m) = m {
                 self.count(m.class, self.scan.copies[m.copy].length);
@@ -566,9 +607,9 @@ impl<'a> Quarantine<'a> {
         }
         write_new_synced(&tmp, &msg, 0o600)?;
         fault::point("mbox.extract-written");
-        std::fs::hard_link(&tmp, &target)?;
+        // Renamed (never replacing), so a crash leaves no copy behind in QDIR/tmp.
+        rename_noreplace(&tmp, &target)?;
         fsync_dir(&self.qdir.join("cur"))?;
-        std::fs::remove_file(&tmp)?;
         fault::point("mbox.extract-linked");
         Ok(id)
     }

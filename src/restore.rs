@@ -34,18 +34,21 @@ pub struct Restore {
     pub outcome: RestoreOutcome,
 }
 
-/// Is `p` absolute, free of `..`, and inside one of `stores` (a Maildir store's
-/// `cur/`/`new/` file, or an mbox file itself)?
-fn allowed(p: &Path, stores: &[PathBuf]) -> bool {
+/// Is `p` absolute, free of `..`, and inside one of `stores`: for a Maildir record a file
+/// in a store's `cur/` or `new/`, for an mbox record the mbox file itself?
+fn allowed(p: &Path, stores: &[PathBuf], maildir: bool) -> bool {
     if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
         return false;
     }
     stores.iter().any(|s| {
-        p == s
-            || p.parent().and_then(Path::parent) == Some(s.as_path())
+        if maildir {
+            p.parent().and_then(Path::parent) == Some(s.as_path())
                 && p.parent()
                     .and_then(Path::file_name)
                     .is_some_and(|n| n == "cur" || n == "new")
+        } else {
+            p == s
+        }
     })
 }
 
@@ -88,8 +91,22 @@ impl Restore {
 
     fn done(&mut self, id: &str) -> io::Result<()> {
         if !self.dry_run {
-            self.manifest
-                .append(&Record::Restored { id: id.to_string() })?;
+            match self
+                .manifest
+                .append(&Record::Restored { id: id.to_string() })
+            {
+                // QDIR's filesystem is full: restoring frees room there, and a record
+                // left unmarked is found already undone by the next restore.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+                    ) =>
+                {
+                    Ok(())
+                }
+                r => r,
+            }?;
         }
         Ok(())
     }
@@ -134,7 +151,7 @@ impl Restore {
                     file_b3,
                     ..
                 } if !restored.contains(id) => {
-                    if !allowed(source, stores) || !quarantined_ok(quarantined) {
+                    if !allowed(source, stores, true) || !quarantined_ok(quarantined) {
                         self.problem(
                             source,
                             None,
@@ -145,7 +162,7 @@ impl Restore {
                     self.maildir_move(id, source, quarantined, file_b3)?;
                 }
                 Record::MaildirFlags { id, old, new, .. } if !restored.contains(id) => {
-                    if !allowed(old, stores) || !allowed(new, stores) {
+                    if !allowed(old, stores, true) || !allowed(new, stores, true) {
                         self.problem(
                             old,
                             None,
@@ -164,7 +181,7 @@ impl Restore {
                     post_b3,
                     edits,
                 } if !restored.contains(id) => {
-                    if !allowed(mbox, stores) {
+                    if !allowed(mbox, stores, false) {
                         self.problem(
                             mbox,
                             None,
@@ -198,7 +215,7 @@ impl Restore {
                     if !restored.contains(id) && !handled.contains(id) =>
                 {
                     // Extracted, but the mbox was never rewritten (the run was interrupted).
-                    if !allowed(mbox, stores) {
+                    if !allowed(mbox, stores, false) {
                         self.problem(
                             mbox,
                             None,
@@ -209,6 +226,49 @@ impl Restore {
                     self.orphan_extract(r)?;
                 }
                 _ => {}
+            }
+        }
+        if !self.dry_run {
+            self.remove_leftovers(&records)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the temporary copy of an mbox (`.NAME.maildedup-tmp`) that a quarantine
+    /// killed before its rename left beside it, under the mbox's locks (a running
+    /// quarantine into another QDIR writes that file only while it holds them).
+    fn remove_leftovers(&mut self, records: &[Record]) -> io::Result<()> {
+        let mut mboxes: Vec<&PathBuf> = records
+            .iter()
+            .flat_map(|r| match r {
+                Record::Run { stores, .. } => stores.iter().collect(),
+                _ => Vec::new(),
+            })
+            .filter(|s| s.is_file())
+            .collect();
+        mboxes.sort();
+        mboxes.dedup();
+        for mbox in mboxes {
+            let tmp = crate::fsutil::sibling_tmp(mbox);
+            if !tmp.is_file() {
+                continue;
+            }
+            let Ok(lock) = MboxLock::acquire(mbox, &self.lock) else {
+                continue;
+            };
+            if tmp.is_file() {
+                std::fs::remove_file(&tmp)?;
+                fsync_dir(parent(&tmp))?;
+            }
+            drop(lock);
+        }
+        // QDIR/tmp holds only copies a killed quarantine had not renamed into QDIR/cur yet;
+        // their originals were never removed (that comes after the rename).
+        if let Ok(rd) = std::fs::read_dir(self.qdir.join("tmp")) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_file()) {
+                    std::fs::remove_file(e.path())?;
+                }
             }
         }
         Ok(())
@@ -410,7 +470,11 @@ impl Restore {
         let cur: &[u8] = &map;
         let prefix_is =
             |size: u64, b3: &str| cur.len() as u64 >= size && b3hex(&cur[..size as usize]) == b3;
-        if prefix_is(rw.post_size, rw.post_b3) {
+        // The file as it was before the quarantine comes first: when the removed messages
+        // were at the end (or were all of it), the rewritten file is a prefix of the
+        // original, and an mbox already put back would be taken for one still rewritten
+        // and get those messages a second time.
+        if !prefix_is(rw.pre_size, rw.pre_b3) && prefix_is(rw.post_size, rw.post_b3) {
             // Rebuild the file as it was before the quarantine, plus what arrived since.
             let mut rebuilt: HashMap<String, Vec<u8>> = HashMap::new();
             for r in &ex {

@@ -1,0 +1,393 @@
+//! Crash safety: SIGKILL a `quarantine` run and a `restore` run at every fault point they
+//! reach (`MAILDEDUP_FAULT_AT=N`, N = 1..=K, K from `MAILDEDUP_FAULT_COUNT=1`), on several
+//! trees so that every step of the Maildir (same filesystem and across filesystems) and
+//! mbox paths is hit. After each kill:
+//!
+//! * every original message exists byte-exact in the stores or in `QDIR/cur` (Maildir
+//!   files by their bytes; mbox entries in their mbox, or unquoted in `QDIR/cur`);
+//! * quarantine killed: re-running `quarantine` finishes the job (a scan finds 0 groups,
+//!   and the stores are exactly what an uninterrupted run leaves, merged flags included,
+//!   but for the dead process's dotlock) and `restore` then gives back the original tree
+//!   byte for byte; and, killed again at the same point, `restore` straight away gives
+//!   back the original tree too (stale dotlocks of the dead process aside);
+//! * restore killed: re-running `restore` gives back the original tree byte for byte;
+//! * after every restore, QDIR's `cur/`, `new/` and `tmp/` are empty.
+//!
+//! Trees: Maildir only (same filesystem), mbox only (including two mboxes that each keep
+//! a copy gaining flags from the other), and a mixed one with QDIR on another filesystem.
+//! They live on a tmpfs when one can be mounted (fast fsync); otherwise on disk.
+#![cfg(feature = "fault-injection")]
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tempfile::TempDir;
+
+/// Where a configuration's tree and QDIR live.
+struct Area {
+    tree: PathBuf,
+    qdir: PathBuf,
+    template: PathBuf,
+    where_: String,
+    // Dropped in this order after the paths: unmount, then remove the temporary dirs.
+    _mounts: Vec<Mount>,
+    _shm: Option<TempDir>,
+    _td: TempDir,
+}
+
+/// The tree on a tmpfs (or on disk if none can be mounted); QDIR beside it, or with
+/// `cross_fs` on a second tmpfs (or in /dev/shm if that is another filesystem).
+fn area(cross_fs: bool) -> Option<Area> {
+    let td = TempDir::new().unwrap();
+    let root = td.path().canonicalize().unwrap();
+    let a = root.join("a");
+    let mut mounts = Vec::new();
+    let mut where_ = match Mount::tmpfs(&a, "64m") {
+        Ok(m) => {
+            mounts.push(m);
+            "store on a tmpfs".to_string()
+        }
+        Err(e) => {
+            fs::create_dir_all(&a).unwrap();
+            format!("store on disk (cannot mount tmpfs: {e})")
+        }
+    };
+    let mut shm = None;
+    let qbase = if !cross_fs {
+        where_.push_str(", QDIR beside it");
+        a.clone()
+    } else {
+        let b = root.join("b");
+        match Mount::tmpfs(&b, "64m") {
+            Ok(m) => {
+                mounts.push(m);
+                where_.push_str(", QDIR on another tmpfs");
+                b
+            }
+            Err(e) => {
+                let dir = Path::new("/dev/shm");
+                if !dir.is_dir() || dev(dir) == dev(&a) {
+                    eprintln!("skipped: no second filesystem (cannot mount tmpfs: {e})");
+                    return None;
+                }
+                let t = TempDir::new_in(dir).unwrap();
+                let p = t.path().to_path_buf();
+                shm = Some(t);
+                where_.push_str(", QDIR in /dev/shm");
+                p
+            }
+        }
+    };
+    if cross_fs {
+        assert_ne!(dev(&a), dev(&qbase), "two filesystems");
+    }
+    Some(Area {
+        tree: a.join("tree"),
+        qdir: qbase.join("q"),
+        template: root.join("template"),
+        where_,
+        _mounts: mounts,
+        _shm: shm,
+        _td: td,
+    })
+}
+
+impl Area {
+    fn reset(&self) {
+        for p in [&self.tree, &self.qdir] {
+            if p.exists() {
+                fs::remove_dir_all(p).unwrap();
+            }
+        }
+        copy_dir(&self.template, &self.tree);
+    }
+}
+
+fn maildir_tree(dst: &Path) {
+    copy_dir(
+        &fixtures().join("cases/Maildir"),
+        &dst.join("cases/Maildir"),
+    );
+    copy_dir(
+        &fixtures().join("real/maildirpp"),
+        &dst.join("real/maildirpp"),
+    );
+    copy_dir(&repo().join("demo/Maildir"), &dst.join("demo/Maildir"));
+}
+
+fn mbox_tree(dst: &Path) {
+    copy_dir(&fixtures().join("cases/mbox"), &dst.join("cases/mbox"));
+    copy_dir(&fixtures().join("real/mbox"), &dst.join("real/mbox"));
+    copy_dir(&repo().join("demo/mbox"), &dst.join("demo/mbox"));
+    flag_mboxes(&dst.join("flags"));
+}
+
+fn mixed_tree(dst: &Path) {
+    copy_dir(&fixtures().join("cases"), &dst.join("cases"));
+    flag_mboxes(&dst.join("flags"));
+}
+
+fn fault_count(out: &Out) -> usize {
+    let line = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("fault-injection: "))
+        .and_then(|l| l.strip_suffix(" points"))
+        .unwrap_or_else(|| panic!("no fault count:\n{}", out.show()));
+    line.parse().unwrap()
+}
+
+/// The name of the point a killed run reports, checking it was killed there.
+fn killed_at(out: &Out, n: usize, what: &str) -> String {
+    assert_eq!(
+        out.signal,
+        Some(9),
+        "{what} at point {n} was not killed:\n{}",
+        out.show()
+    );
+    let prefix = format!("fault-injection: SIGKILL at point {n} (");
+    out.stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|l| l.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{what}: no kill report for point {n}:\n{}", out.show()))
+        .to_string()
+}
+
+struct Report {
+    quarantine_kills: usize,
+    restore_kills: usize,
+    points: BTreeMap<String, usize>,
+}
+
+fn check_lost(orig: &Originals, area: &Area, what: &str) {
+    let lost = lost_messages(orig, &area.tree, &area.qdir);
+    assert!(
+        lost.is_empty(),
+        "{what}: messages lost:\n  {}",
+        lost.join("\n  ")
+    );
+}
+
+/// The snapshot without dotlocks (`*.lock`) holding the pid of a dead process: what a
+/// killed run leaves, for the next locker to remove as stale.
+fn without_dead_locks(s: &Snapshot) -> Snapshot {
+    let dead = |n: &Node| match n {
+        Node::File { data, .. } => String::from_utf8_lossy(data)
+            .trim()
+            .parse::<i32>()
+            // SAFETY: kill with signal 0 only checks whether the process exists.
+            .is_ok_and(|pid| pid > 0 && unsafe { libc::kill(pid, 0) } == -1),
+        _ => false,
+    };
+    Snapshot(
+        s.0.iter()
+            .filter(|(p, n)| p.extension().is_none_or(|e| e != "lock") || !dead(n))
+            .map(|(p, n)| (p.clone(), n.clone()))
+            .collect(),
+    )
+}
+
+/// After a restore, QDIR holds no message and no leftover temporary file.
+fn assert_qdir_clean(q: &Path, what: &str) {
+    for sub in ["cur", "new", "tmp"] {
+        let left = names(&q.join(sub));
+        assert!(
+            left.is_empty(),
+            "{what}: QDIR/{sub} not empty after restore: {left:?}"
+        );
+    }
+}
+
+fn assert_no_groups(area: &Area, what: &str) {
+    let scan = scan_json(&[&area.tree]);
+    assert_eq!(
+        scan["summary"]["groups"].as_u64(),
+        Some(0),
+        "{what}: duplicates left: {}",
+        scan["groups"]
+    );
+}
+
+/// Kills quarantine and restore at every point on one tree.
+fn kill_everywhere(name: &str, build: fn(&Path), cross_fs: bool) -> Option<Report> {
+    let started = Instant::now();
+    let area = area(cross_fs)?;
+    build(&area.template);
+    let orig_snap = snapshot(&area.template);
+    let orig = originals(&orig_snap);
+    let tree = area.tree.clone();
+    let q = area.qdir.clone();
+    let mut rep = Report {
+        quarantine_kills: 0,
+        restore_kills: 0,
+        points: BTreeMap::new(),
+    };
+
+    // How many points a whole quarantine and a whole restore reach.
+    area.reset();
+    let full = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_COUNT", "1")]);
+    full.expect_code(0, "quarantine");
+    let kq = fault_count(&full);
+    assert_no_groups(&area, "after a whole quarantine");
+    let clean = snapshot(&tree);
+    let full_r = restore_env(&q, &[], &[("MAILDEDUP_FAULT_COUNT", "1")]);
+    full_r.expect_code(0, "restore");
+    let kr = fault_count(&full_r);
+    assert_same(
+        &orig_snap,
+        &snapshot(&tree),
+        &format!("{name}: a whole round trip"),
+    );
+
+    for n in 1..=kq {
+        let what = format!("{name}: quarantine killed at point {n}/{kq}");
+        area.reset();
+        let nstr = n.to_string();
+        let out = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_AT", &nstr)]);
+        let point = killed_at(&out, n, &what);
+        let what = format!("{what} ({point})");
+        *rep.points.entry(point).or_default() += 1;
+        rep.quarantine_kills += 1;
+        check_lost(&orig, &area, &what);
+        let again = quarantine(&[&tree], &q, &[]);
+        again.expect_code(0, &format!("{what}: re-run"));
+        assert_no_groups(&area, &format!("{what}: after the re-run"));
+        // The re-run leaves the stores as an uninterrupted run does (flags merged too);
+        // only a dotlock of the killed process may be left, for the next locker to remove.
+        assert_same(
+            &without_dead_locks(&clean),
+            &without_dead_locks(&snapshot(&tree)),
+            &format!("{what}: after the re-run, compared with an uninterrupted run"),
+        );
+        check_lost(&orig, &area, &format!("{what}: after the re-run"));
+        let r = restore(&q, &[]);
+        r.expect_code(0, &format!("{what}: restore"));
+        assert_same(
+            &orig_snap,
+            &snapshot(&tree),
+            &format!("{what}: then re-run, restore"),
+        );
+        assert_qdir_clean(&q, &what);
+
+        // The same crash, then `restore` straight away (the user gives up on the
+        // quarantine): the original tree, byte for byte.
+        area.reset();
+        let out = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_AT", &nstr)]);
+        killed_at(&out, n, &what);
+        if q.join("manifest.jsonl").exists() {
+            let r = restore(&q, &[]);
+            r.expect_code(0, &format!("{what}: restore straight after the crash"));
+            assert_qdir_clean(&q, &format!("{what}: restore straight after the crash"));
+        }
+        assert_same(
+            &orig_snap,
+            &without_dead_locks(&snapshot(&tree)),
+            &format!("{what}: restore straight after the crash"),
+        );
+    }
+
+    for n in 1..=kr {
+        let what = format!("{name}: restore killed at point {n}/{kr}");
+        area.reset();
+        quarantine(&[&tree], &q, &[]).expect_code(0, &format!("{what}: quarantine"));
+        let nstr = n.to_string();
+        let out = restore_env(&q, &[], &[("MAILDEDUP_FAULT_AT", &nstr)]);
+        let point = killed_at(&out, n, &what);
+        let what = format!("{what} ({point})");
+        *rep.points.entry(format!("restore:{point}")).or_default() += 1;
+        rep.restore_kills += 1;
+        check_lost(&orig, &area, &what);
+        let r = restore(&q, &[]);
+        r.expect_code(0, &format!("{what}: re-run"));
+        assert_same(
+            &orig_snap,
+            &snapshot(&tree),
+            &format!("{what}: after the re-run"),
+        );
+        assert_qdir_clean(&q, &what);
+    }
+    eprintln!(
+        "{name} ({}): {} quarantine kills, {} restore kills in {:.1?}; points: {:?}",
+        area.where_,
+        rep.quarantine_kills,
+        rep.restore_kills,
+        started.elapsed(),
+        rep.points
+    );
+    Some(rep)
+}
+
+fn assert_hit(rep: &Report, points: &[&str]) {
+    for p in points {
+        assert!(
+            rep.points.contains_key(*p),
+            "point {p} was never hit: {:?}",
+            rep.points
+        );
+    }
+}
+
+#[test]
+fn kill_anywhere_maildir_same_filesystem() {
+    let rep = kill_everywhere("maildir", maildir_tree, false).expect("same-fs area");
+    assert_hit(
+        &rep,
+        &[
+            "manifest.appended",
+            "maildir.flags",
+            "move.renamed",
+            "move.synced",
+            "restore:manifest.appended",
+            "restore:move.renamed",
+            "restore:restore.flags",
+        ],
+    );
+}
+
+#[test]
+fn kill_anywhere_mbox() {
+    let rep = kill_everywhere("mbox", mbox_tree, false).expect("same-fs area");
+    assert_hit(
+        &rep,
+        &[
+            "mbox.locked",
+            "mbox.extract-written",
+            "mbox.extract-linked",
+            "sibling.written",
+            "sibling.synced",
+            "mbox.tmp-synced",
+            "mbox.renamed",
+            "mbox.dir-synced",
+            "restore:sibling.written",
+            "restore:restore.mbox-renamed",
+            "restore:restore.extracts-removed",
+        ],
+    );
+}
+
+#[test]
+fn kill_anywhere_mixed_across_filesystems() {
+    let Some(rep) = kill_everywhere("mixed, cross-fs", mixed_tree, true) else {
+        return;
+    };
+    assert_hit(
+        &rep,
+        &[
+            "maildir.flags",
+            "move.copied",
+            "move.linked",
+            "move.unlinked",
+            "move.synced",
+            "mbox.renamed",
+            "restore:move.copied",
+            "restore:move.linked",
+            "restore:move.unlinked",
+            "restore:restore.mbox-renamed",
+        ],
+    );
+}
