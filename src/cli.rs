@@ -26,7 +26,8 @@ hash of what the sender wrote that ignores what delivery and mail stores add (Re
 Status, list headers, line endings, >From quoting). Copies with the same Message-ID but \
 different content (a list copy with a [tag] in its subject) are conflicts: reported, never moved.\n\n\
 Start with `maildedup scan PATH...`; it never writes to a store.",
-    after_help = "Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error."
+    after_help = "Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error; \
+3 `quarantine`/`restore` done, but some copies were left as they were (each is listed)."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -308,6 +308,17 @@ fn digest(
             let path = c.path(stores);
             let fail = |e: io::Error| Skipped::new(&path, format!("cannot read: {e}"));
             let mut f = File::open(&path).map_err(fail)?;
+            let len = f.metadata().map_err(fail)?.len();
+            if len >= BIG_FILE && len == c.length {
+                // SAFETY: read-only map of a Maildir message file. Maildir files are never
+                // written in place (delivery writes to tmp/ and renames; clients rename to
+                // change flags; deleting unlinks), so the mapped bytes cannot shrink.
+                let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
+                let (content, message_id) = content_of(&map, &mut bufs.scratch);
+                c.content = Some(Box::new(content));
+                c.message_id = message_id;
+                return Ok(());
+            }
             bufs.data.clear();
             f.read_to_end(&mut bufs.data).map_err(fail)?;
             if bufs.data.len() as u64 != c.length {
@@ -325,11 +336,23 @@ fn digest(
             ))
         }
     };
-    let facts = HeaderFacts::read(msg, &mut bufs.scratch);
-    let body = body_digest(&msg[facts.body_start.min(msg.len())..], &mut bufs.scratch);
-    c.content = Some(Box::new(content_hash(&facts.header_digest, &body)));
-    c.message_id = facts.message_id.map(String::into_boxed_str);
+    let (content, message_id) = content_of(msg, &mut bufs.scratch);
+    c.content = Some(Box::new(content));
+    c.message_id = message_id;
     Ok(())
+}
+
+/// Files at least this big are memory-mapped in stage 2 instead of copied into a buffer.
+const BIG_FILE: u64 = 256 * 1024;
+
+/// The content hash and the Message-ID of a whole message.
+fn content_of(msg: &[u8], scratch: &mut Vec<u8>) -> (Digest, Option<Box<str>>) {
+    let facts = HeaderFacts::read(msg, scratch);
+    let body = body_digest(&msg[facts.body_start.min(msg.len())..], scratch);
+    (
+        content_hash(&facts.header_digest, &body),
+        facts.message_id.map(String::into_boxed_str),
+    )
 }
 
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
