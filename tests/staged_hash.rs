@@ -74,3 +74,36 @@ print(total)
         .unwrap();
     assert_eq!(ours, py);
 }
+
+#[test]
+fn big_maildir_duplicates_are_found() {
+    // Files of 256 KiB and more are memory-mapped in stage 2: make sure that path groups.
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(md.join(sub)).unwrap();
+    }
+    let mut body = String::new();
+    while body.len() < 600 * 1024 {
+        body.push_str("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\n");
+    }
+    let msg = |rcvd: &str| {
+        format!(
+            "Received: {rcvd}\nFrom: a@example.com\nSubject: big\nMessage-ID: <big@example.com>\n\n{body}"
+        )
+    };
+    std::fs::write(md.join("cur/1700000000.M1P1.host:2,S"), msg("by a")).unwrap();
+    std::fs::write(md.join("cur/1700086400.M2P2.host:2,S"), msg("by b")).unwrap();
+    // A different big message with the same Message-ID: a conflict, not a duplicate.
+    std::fs::write(
+        md.join("cur/1700090000.M3P3.host:2,"),
+        msg("by c").replace("big\n", "big!\n"),
+    )
+    .unwrap();
+    let p = md.to_str().unwrap();
+    let staged = scan(&[p]);
+    assert_eq!(staged["summary"]["groups"], 1);
+    assert_eq!(staged["summary"]["conflicts"], 1);
+    assert_eq!(staged["groups"][0]["copies"][1]["class"], "different-time");
+    assert_eq!(staged, scan(&["--hash-all", p]));
+}
