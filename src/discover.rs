@@ -94,8 +94,11 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Store>, Vec<Skipped>) {
             Ok(_) => walk(root, &mut stores, &mut skipped),
         }
     }
+    // The walk is unsorted (walkdir sorts a directory by reading it whole, even one it
+    // is told to skip, such as a Maildir's cur/): sort here, for a deterministic report.
     stores.sort_by(|a, b| a.path.cmp(&b.path));
     stores.dedup_by(|a, b| a.path == b.path);
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
     (stores, skipped)
 }
 
@@ -118,7 +121,6 @@ fn descend(entry: &walkdir::DirEntry) -> bool {
 fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
     let it = WalkDir::new(root)
         .follow_links(false)
-        .sort_by_file_name()
         .into_iter()
         .filter_entry(descend);
     for entry in it {
