@@ -40,6 +40,19 @@ fn allowed(p: &Path, stores: &[PathBuf], maildir: bool) -> bool {
     if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
         return false;
     }
+    // A target, its folder or its store replaced by a symlink since the quarantine must
+    // not carry a restore elsewhere (discovery never follows symlinks, so none of them
+    // was one when the record was written).
+    let is_link = |q: &Path| std::fs::symlink_metadata(q).is_ok_and(|m| m.file_type().is_symlink());
+    let folder = p.parent();
+    let store = if maildir {
+        folder.and_then(Path::parent)
+    } else {
+        None
+    };
+    if is_link(p) || folder.is_some_and(|f| maildir && is_link(f)) || store.is_some_and(is_link) {
+        return false;
+    }
     stores.iter().any(|s| {
         if maildir {
             p.parent().and_then(Path::parent) == Some(s.as_path())

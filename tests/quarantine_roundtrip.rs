@@ -1321,3 +1321,38 @@ fn extras_stay_when_their_kept_copy_changed_after_the_scan() {
         "no extract record for export.mbox @ 0"
     );
 }
+
+#[test]
+fn restore_refuses_a_folder_replaced_by_a_symlink() {
+    let st = setup();
+    quarantine(&[&st.tree], &st.qdir, &[]).expect_code(0, "quarantine");
+    let m = manifest(&st.qdir);
+    let mv = records(&m, "maildir-move")[0];
+    let source = PathBuf::from(mv["source"].as_str().unwrap());
+    let folder = source.parent().unwrap().to_path_buf();
+    // The folder the copy came from is swapped for a symlink to somewhere else.
+    let elsewhere = st.qdir.parent().unwrap().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let moved_aside = folder.with_file_name("cur-moved-aside");
+    fs::rename(&folder, &moved_aside).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
+
+    let out = restore(&st.qdir, &[]);
+    out.expect_code(3, "restore with a symlinked folder");
+    assert!(out.stdout.contains("refused"), "{}", out.stdout);
+    assert_eq!(
+        names(&elsewhere),
+        Vec::<String>::new(),
+        "nothing may be written through the symlink"
+    );
+    assert!(
+        st.qdir.join(mv["quarantined"].as_str().unwrap()).is_file(),
+        "the copy stays in QDIR"
+    );
+
+    // Put the real folder back: the same restore now completes.
+    fs::remove_file(&folder).unwrap();
+    fs::rename(&moved_aside, &folder).unwrap();
+    restore(&st.qdir, &[]).expect_code(0, "restore after the folder is back");
+    assert!(source.is_file());
+}
