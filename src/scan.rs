@@ -142,17 +142,21 @@ struct Buffers {
     scratch: Vec<u8>,
 }
 
-/// One unit of stage-1 work: a Maildir file or an mbox entry.
-enum Work {
-    File {
-        store: u32,
-        sub: Sub,
-        name: Box<OsStr>,
-    },
-    Entry {
-        store: u32,
-        entry: MboxEntry,
-    },
+/// One unit of stage-1 work: a Maildir file. (mbox entries are fingerprinted while
+/// their file is listed, window by window, so their pages can be released behind.)
+struct Work {
+    store: u32,
+    sub: Sub,
+    name: Box<OsStr>,
+}
+
+/// A listed store: the Maildir files still to read, or the mbox copies already
+/// fingerprinted, and what was skipped.
+struct Listed {
+    opened: Opened,
+    work: Vec<Work>,
+    ready: Vec<Copy>,
+    skipped: Vec<Skipped>,
 }
 
 /// What listing a store gives: its Maildir folders (open, for openat) or its mapped mbox.
@@ -168,35 +172,39 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     progress.stage("reading", "messages", None);
     // List every store (in parallel), then fingerprint all messages in one parallel pass
     // that writes straight into the final vector (no per-store copies to merge).
-    let listed: Vec<(Opened, Vec<Work>, Vec<Skipped>)> = stores
+    let listed: Vec<Listed> = stores
         .par_iter()
         .enumerate()
-        .map(|(i, store)| list_store(i as u32, store))
+        .map(|(i, store)| list_store(i as u32, store, progress))
         .collect();
-    let total = listed.iter().map(|(_, w, _)| w.len()).sum();
-    let mut work = Vec::with_capacity(total);
+    let files: usize = listed.iter().map(|l| l.work.len()).sum();
+    let ready: usize = listed.iter().map(|l| l.ready.len()).sum();
+    let mut work = Vec::with_capacity(files);
     let mut opened = Vec::with_capacity(listed.len());
-    for (o, w, s) in listed {
-        work.extend(w);
-        skipped.extend(s);
-        opened.push(o);
+    let mut mbox_copies = Vec::with_capacity(listed.len());
+    for l in listed {
+        work.extend(l.work);
+        mbox_copies.push(l.ready);
+        skipped.extend(l.skipped);
+        opened.push(l.opened);
     }
     let failed = std::sync::Mutex::new(Vec::new());
-    let mut copies: Vec<Copy> = work
-        .into_par_iter()
-        .map_init(Buffers::default, |bufs, w| {
-            progress.inc(1);
-            match fingerprint(w, &stores, &opened, bufs) {
-                Ok(c) => c,
-                Err(s) => {
-                    if let Ok(mut f) = failed.lock() {
-                        f.push(s);
-                    }
-                    FAILED
+    let mut copies: Vec<Copy> = Vec::with_capacity(files + ready);
+    copies.par_extend(work.into_par_iter().map_init(Buffers::default, |bufs, w| {
+        progress.inc(1);
+        match fingerprint(w, &stores, &opened, bufs) {
+            Ok(c) => c,
+            Err(s) => {
+                if let Ok(mut f) = failed.lock() {
+                    f.push(s);
                 }
+                FAILED
             }
-        })
-        .collect();
+        }
+    }));
+    for r in mbox_copies {
+        copies.extend(r);
+    }
     copies.retain(|c| c.length != FAILED.length);
     skipped.extend(failed.into_inner().unwrap_or_default());
 
@@ -298,11 +306,22 @@ fn digest(
     bufs: &mut Buffers,
 ) -> Result<(), Skipped> {
     let msg: &[u8] = match (&c.loc, &opened[c.store as usize].mbox) {
-        (Loc::Mbox { offset }, Some(MappedMbox { map, .. })) => {
+        (Loc::Mbox { offset }, Some(m)) => {
             let offset = *offset as usize;
-            let (_, start) = crate::message::line_at(map, offset);
-            let end = mbox::message_end(map, start, offset + c.length as usize);
-            &map[start..end]
+            let (_, start) = crate::message::line_at(&m.map, offset);
+            let end = mbox::message_end(&m.map, start, offset + c.length as usize);
+            let (content, message_id) = content_of(&m.map[start..end], &mut bufs.scratch);
+            c.content = Some(Box::new(content));
+            c.message_id = message_id;
+            // A page fault maps the pages around it too (fault-around, and whole large
+            // folios of up to 2 MiB): release that much on both sides, or scattered
+            // candidates keep most of the file resident.
+            let margin = 2 << 20;
+            m.release(
+                offset.saturating_sub(margin),
+                c.length as usize + 2 * margin,
+            );
+            return Ok(());
         }
         (Loc::Maildir { .. }, _) => {
             let path = c.path(stores);
@@ -357,9 +376,10 @@ fn content_of(msg: &[u8], scratch: &mut Vec<u8>) -> (Digest, Option<Box<str>>) {
 
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
 /// them: one path component for the kernel to resolve), or an mbox mapped and split.
-fn list_store(index: u32, store: &Store) -> (Opened, Vec<Work>, Vec<Skipped>) {
+fn list_store(index: u32, store: &Store, progress: &Progress) -> Listed {
     let mut opened = Opened::default();
     let mut work = Vec::new();
+    let mut ready = Vec::new();
     let mut skipped = Vec::new();
     match store.kind {
         StoreKind::Maildir => {
@@ -396,7 +416,7 @@ fn list_store(index: u32, store: &Store) -> (Opened, Vec<Work>, Vec<Skipped>) {
                         continue;
                     }
                     match ent.file_type() {
-                        Ok(t) if t.is_file() => work.push(Work::File {
+                        Ok(t) if t.is_file() => work.push(Work {
                             store: index,
                             sub,
                             name: name.into_boxed_os_str(),
@@ -410,24 +430,84 @@ fn list_store(index: u32, store: &Store) -> (Opened, Vec<Work>, Vec<Skipped>) {
                         }
                     }
                 }
-                work[first..].sort_unstable_by(|a, b| match (a, b) {
-                    (Work::File { name: x, .. }, Work::File { name: y, .. }) => x.cmp(y),
-                    _ => std::cmp::Ordering::Equal,
-                });
+                work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
             }
         }
         StoreKind::Mbox => match map_mbox(&store.path) {
             Ok((m, entries)) => {
-                work.extend(entries.into_iter().map(|entry| Work::Entry {
-                    store: index,
-                    entry,
-                }));
+                ready = fingerprint_mbox(index, &m, &entries, progress);
                 opened.mbox = Some(m);
             }
             Err(s) => skipped.push(s),
         },
     }
-    (opened, work, skipped)
+    Listed {
+        opened,
+        work,
+        ready,
+        skipped,
+    }
+}
+
+/// mbox files smaller than this are left resident while they are scanned.
+const RELEASE_ABOVE: usize = 64 << 20;
+
+/// Bytes of an mbox fingerprinted between two releases of its pages.
+const MBOX_WINDOW: usize = 32 << 20;
+
+/// Stage 1 for every entry of an mbox: in parallel, window by window, dropping each
+/// window's pages from the map once it is done.
+fn fingerprint_mbox(
+    store: u32,
+    m: &MappedMbox,
+    entries: &[MboxEntry],
+    progress: &Progress,
+) -> Vec<Copy> {
+    let map: &[u8] = &m.map;
+    let mut copies = Vec::with_capacity(entries.len());
+    let mut rest = entries;
+    while !rest.is_empty() {
+        let start = rest[0].offset;
+        let n = rest
+            .partition_point(|e| e.offset < start + MBOX_WINDOW)
+            .max(1);
+        let (window, tail) = rest.split_at(n);
+        copies.par_extend(window.par_iter().map_init(Buffers::default, |bufs, e| {
+            progress.inc(1);
+            mbox_copy(store, map, e, bufs)
+        }));
+        let end = window[n - 1].end;
+        m.release(start, end - start);
+        rest = tail;
+    }
+    copies
+}
+
+fn mbox_copy(store: u32, map: &[u8], entry: &MboxEntry, bufs: &mut Buffers) -> Copy {
+    let msg = entry.message(map);
+    let facts = HeaderFacts::read_facts(msg);
+    let header_key = facts
+        .message_id
+        .is_none()
+        .then(|| Box::new(header_digest(msg, &mut bufs.scratch)));
+    let (delivered_at, time_source) = match mbox::from_line_time(entry.from_line(map)) {
+        Some(t) => (Some(t), Some(TimeSource::MboxFromLine)),
+        None => header_time(&facts),
+    };
+    Copy {
+        store,
+        time_source,
+        loc: Loc::Mbox {
+            offset: entry.offset as u64,
+        },
+        length: entry.len() as u64,
+        id_key: facts.message_id.as_deref().map_or(0, id_key),
+        message_id: None,
+        header_key,
+        content: None,
+        delivered_at,
+        flags: facts.mbox_flags,
+    }
 }
 
 /// Stage 1 for one message: header facts only, no digest unless it has no Message-ID.
@@ -437,65 +517,26 @@ fn fingerprint(
     opened: &[Opened],
     bufs: &mut Buffers,
 ) -> Result<Copy, Skipped> {
-    match w {
-        Work::File { store, sub, name } => {
-            let dir = &stores[store as usize].path;
-            let path = || dir.join(sub.as_str()).join(&*name);
-            let dir_fd = opened[store as usize].dirs[sub as usize].as_ref();
-            let (facts, length, mtime, header_key, content) =
-                read_maildir_file(dir_fd, &name, &path, bufs)?;
-            let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
-            let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
-            let id = facts.message_id.as_deref().map_or(0, id_key);
-            Ok(Copy {
-                store,
-                time_source,
-                loc: Loc::Maildir { sub, name },
-                length,
-                id_key: id,
-                message_id: None,
-                header_key: header_key.map(Box::new),
-                content: content.map(Box::new),
-                delivered_at,
-                flags,
-            })
-        }
-        Work::Entry { store, entry } => {
-            let map: &[u8] = match &opened[store as usize].mbox {
-                Some(m) => &m.map,
-                None => {
-                    return Err(Skipped::new(
-                        &stores[store as usize].path,
-                        "mbox no longer mapped",
-                    ))
-                }
-            };
-            let msg = entry.message(map);
-            let facts = HeaderFacts::read_facts(msg);
-            let header_key = facts
-                .message_id
-                .is_none()
-                .then(|| Box::new(header_digest(msg, &mut bufs.scratch)));
-            let (delivered_at, time_source) = match mbox::from_line_time(entry.from_line(map)) {
-                Some(t) => (Some(t), Some(TimeSource::MboxFromLine)),
-                None => header_time(&facts),
-            };
-            Ok(Copy {
-                store,
-                time_source,
-                loc: Loc::Mbox {
-                    offset: entry.offset as u64,
-                },
-                length: entry.len() as u64,
-                id_key: facts.message_id.as_deref().map_or(0, id_key),
-                message_id: None,
-                header_key,
-                content: None,
-                delivered_at,
-                flags: facts.mbox_flags,
-            })
-        }
-    }
+    let Work { store, sub, name } = w;
+    let dir = &stores[store as usize].path;
+    let path = || dir.join(sub.as_str()).join(&*name);
+    let dir_fd = opened[store as usize].dirs[sub as usize].as_ref();
+    let (facts, length, mtime, header_key, content) =
+        read_maildir_file(dir_fd, &name, &path, bufs)?;
+    let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
+    let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
+    Ok(Copy {
+        store,
+        time_source,
+        loc: Loc::Maildir { sub, name },
+        length,
+        id_key: facts.message_id.as_deref().map_or(0, id_key),
+        message_id: None,
+        header_key: header_key.map(Box::new),
+        content: content.map(Box::new),
+        delivered_at,
+        flags,
+    })
 }
 
 /// What stage 1 learns of a Maildir file: its header facts, size and mtime, the header
@@ -623,6 +664,34 @@ pub struct MappedMbox {
     _file: File,
 }
 
+impl MappedMbox {
+    /// Drops `len` bytes at `off` of the map from this process's memory (see
+    /// [`release_pages`]).
+    fn release(&self, off: usize, len: usize) {
+        release_pages(&self.map, off, len);
+    }
+}
+
+/// Tells the kernel this process is done with a range of a read-only file map, so its
+/// pages stop counting towards our memory: a multi-GB mbox is read window by window
+/// instead of ending up resident whole. Touching the range again reads it back from
+/// the page cache.
+fn release_pages(map: &Mmap, off: usize, len: usize) {
+    if map.len() < RELEASE_ABOVE {
+        return; // a small file costs less resident than re-faulting it would
+    }
+    // SAFETY: the map is a read-only shared mapping of a file; MADV_DONTNEED on it only
+    // drops page-table entries, and any later access faults the same bytes back in from
+    // the file. No memory is freed or changed under a live reference.
+    let _ = unsafe {
+        map.unchecked_advise_range(
+            memmap2::UncheckedAdvice::DontNeed,
+            off,
+            len.min(map.len() - off.min(map.len())),
+        )
+    };
+}
+
 fn map_mbox(path: &Path) -> Result<(MappedMbox, Vec<MboxEntry>), Skipped> {
     let fail = |e: io::Error| Skipped::new(path, format!("cannot read: {e}"));
     let f = File::open(path).map_err(fail)?;
@@ -647,7 +716,8 @@ fn map_mbox(path: &Path) -> Result<(MappedMbox, Vec<MboxEntry>), Skipped> {
     // and truncates the file in place could still fault this process; none of the
     // delivery agents and clients we know of does.
     let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
-    let entries = mbox::split(&map)
+    let release = |off: usize, len: usize| release_pages(&map, off, len);
+    let entries = mbox::split_releasing(&map, &release)
         .ok_or_else(|| Skipped::new(path, "not mail: no mbox From_ line at the start"))?;
     Ok((MappedMbox { map, _file: f }, entries))
 }

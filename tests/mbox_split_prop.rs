@@ -98,3 +98,48 @@ proptest! {
         }
     }
 }
+
+/// Above 8 MiB the file is searched in 16 MiB chunks on every core: the result must be
+/// the same message by message, including messages that straddle a chunk boundary.
+#[test]
+fn a_big_mbox_splits_across_chunks_exactly() {
+    let mut file = Vec::new();
+    let mut expected = Vec::new();
+    let mut i = 0u32;
+    while file.len() < 40 << 20 {
+        let eol = if i.is_multiple_of(3) { "\r\n" } else { "\n" };
+        let from = format!(
+            "From s{i}@example.com Sat Jan  3 01:05:{:02} 2022{eol}",
+            i % 60
+        );
+        let mut msg = format!("Message-ID: <{i}@example.com>{eol}Subject: n{i}{eol}{eol}");
+        for l in 0..(i % 50) {
+            msg.push_str(&format!("line {l} of {i}{eol}"));
+            if l % 17 == 3 {
+                msg.push_str(&format!(">From quoted {l}{eol}"));
+            }
+        }
+        if i.is_multiple_of(7) {
+            // A big body so that some messages straddle chunk boundaries.
+            msg.push_str(&"x".repeat(300_000));
+            msg.push_str(eol);
+        }
+        file.extend_from_slice(from.as_bytes());
+        file.extend_from_slice(msg.as_bytes());
+        file.extend_from_slice(eol.as_bytes());
+        expected.push(msg);
+        i += 1;
+    }
+    let released = std::sync::atomic::AtomicUsize::new(0);
+    let entries = maildedup::read::mbox::split_releasing(&file, &|_, len| {
+        released.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+    })
+    .expect("an mbox");
+    assert_eq!(entries.len(), expected.len());
+    for (e, want) in entries.iter().zip(&expected) {
+        assert_eq!(e.message(&file), want.as_bytes());
+    }
+    assert_eq!(entries.last().map(|e| e.end), Some(file.len()));
+    // Every byte after the first From_ line's start was handed back exactly once.
+    assert_eq!(released.into_inner(), file.len() - 1);
+}

@@ -109,62 +109,87 @@ fn candidates_in(buf: &[u8], lo: usize, hi: usize, first: usize) -> Vec<usize> {
     out
 }
 
-/// Below this size one thread finds the separators; above it the file is cut into one
-/// chunk per thread.
+/// Below this size one thread finds the separators; above it the file is cut into
+/// chunks of `CHUNK` bytes searched on every core.
 const PARALLEL_THRESHOLD: usize = 8 << 20;
+const CHUNK: usize = 16 << 20;
+
+/// What the split needs to know of one candidate separator, found while its chunk of the
+/// file is being read, so the file need not be read again to assemble the entries.
+#[derive(Clone, Copy)]
+struct Candidate {
+    offset: usize,
+    /// Start of the message after the From_ line.
+    message_start: usize,
+    /// Where the entry's `Content-Length:` says its body ends, if it has one.
+    cl_target: Option<usize>,
+    /// Separator bytes (the blank line) just before this From_ line.
+    sep_before: usize,
+}
+
+fn candidate(buf: &[u8], offset: usize) -> Candidate {
+    Candidate {
+        offset,
+        message_start: line_at(buf, offset).1,
+        cl_target: content_length_end(buf, offset),
+        sep_before: offset - message_end(buf, offset.saturating_sub(4), offset),
+    }
+}
 
 /// Splits an mbox into its messages. Returns `None` if the buffer is not an mbox.
 pub fn split(buf: &[u8]) -> Option<Vec<MboxEntry>> {
+    split_releasing(buf, &|_, _| {})
+}
+
+/// Like [`split`], calling `release(offset, len)` on each part of the file it is done
+/// reading, so the caller can drop those pages of a memory map (the split of a
+/// multi-GB mbox then never holds the whole file in memory).
+pub fn split_releasing(
+    buf: &[u8],
+    release: &(dyn Fn(usize, usize) + Sync),
+) -> Option<Vec<MboxEntry>> {
     if !looks_like_mbox(buf) {
         return None;
     }
     let first = preamble_len(buf);
-    let mut cands = vec![first];
+    let scan_chunk = |lo: usize, hi: usize| -> Vec<Candidate> {
+        let found = candidates_in(buf, lo, hi, first);
+        let out = found.into_iter().map(|c| candidate(buf, c)).collect();
+        release(lo, hi - lo);
+        out
+    };
+    let mut cands = vec![candidate(buf, first)];
     if buf.len() < PARALLEL_THRESHOLD {
-        cands.extend(candidates_in(buf, first + 1, buf.len(), first));
+        cands.extend(scan_chunk(first + 1, buf.len()));
     } else {
-        let chunks = rayon::current_num_threads().max(1) * 4;
-        let step = buf.len().div_ceil(chunks);
-        let parts: Vec<Vec<usize>> = (0..chunks)
+        let chunks = buf.len().div_ceil(CHUNK);
+        let parts: Vec<Vec<Candidate>> = (0..chunks)
             .into_par_iter()
-            .map(|i| {
-                candidates_in(
-                    buf,
-                    (first + 1).max(i * step),
-                    ((i + 1) * step).min(buf.len()),
-                    first,
-                )
-            })
+            .map(|i| scan_chunk((first + 1).max(i * CHUNK), ((i + 1) * CHUNK).min(buf.len())))
             .collect();
         cands.extend(parts.into_iter().flatten());
     }
-    // Where each candidate's Content-Length, if any, would end its message.
-    let cl_targets: Vec<Option<usize>> = if buf.len() < PARALLEL_THRESHOLD {
-        cands.iter().map(|&c| content_length_end(buf, c)).collect()
-    } else {
-        cands
-            .par_iter()
-            .map(|&c| content_length_end(buf, c))
-            .collect()
-    };
+    let offsets: Vec<usize> = cands.iter().map(|c| c.offset).collect();
+    let eof_sep = buf.len() - message_end(buf, buf.len().saturating_sub(4), buf.len());
     let mut entries = Vec::with_capacity(cands.len());
     let mut i = 0;
     while i < cands.len() {
-        let offset = cands[i];
+        let c = cands[i];
         let mut next_i = i + 1;
-        if let Some(target) = cl_targets[i] {
+        if let Some(target) = c.cl_target {
             // Obey Content-Length only where it lands on a separator or the end of file.
-            if let Some(j) = landing(buf, &cands, i, target) {
+            if let Some(j) = landing(buf, &offsets, i, target) {
                 next_i = j;
             }
         }
-        let end = cands.get(next_i).copied().unwrap_or(buf.len());
-        let (_, message_start) = line_at(buf, offset);
-        let message_end = message_end(buf, message_start, end);
+        let (end, sep) = match cands.get(next_i) {
+            Some(n) => (n.offset, n.sep_before),
+            None => (buf.len(), eof_sep),
+        };
         entries.push(MboxEntry {
-            offset,
-            message_start,
-            message_end,
+            offset: c.offset,
+            message_start: c.message_start,
+            message_end: (end - sep).max(c.message_start),
             end,
         });
         i = next_i;
