@@ -480,6 +480,11 @@ fn fingerprint_mbox(
         m.release(start, end - start);
         rest = tail;
     }
+    // A small mbox was kept resident while it was read; drop it now, or a folder of
+    // many small mbox files would end up resident whole until the scan ends.
+    if m.map.len() < RELEASE_ABOVE {
+        release_range(&m.map, 0, m.map.len());
+    }
     copies
 }
 
@@ -677,9 +682,12 @@ impl MappedMbox {
 /// instead of ending up resident whole. Touching the range again reads it back from
 /// the page cache.
 fn release_pages(map: &Mmap, off: usize, len: usize) {
-    if map.len() < RELEASE_ABOVE {
-        return; // a small file costs less resident than re-faulting it would
+    if map.len() >= RELEASE_ABOVE {
+        release_range(map, off, len);
     }
+}
+
+fn release_range(map: &Mmap, off: usize, len: usize) {
     // SAFETY: the map is a read-only shared mapping of a file; MADV_DONTNEED on it only
     // drops page-table entries, and any later access faults the same bytes back in from
     // the file. No memory is freed or changed under a live reference.
