@@ -184,7 +184,7 @@ if [[ -z $MD_REASON ]]; then
     mkdir -p "$WORKDIR/bin"
     cp "$MAILDEDUP" "$WORKDIR/bin/maildedup"
     MAILDEDUP=$WORKDIR/bin/maildedup
-    MD_VERSION="$("$MAILDEDUP" --version 2>/dev/null || echo maildedup), git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$REPO" status --porcelain 2>/dev/null | grep -q . && echo '+dirty')"
+    MD_VERSION="$("$MAILDEDUP" --version 2>/dev/null || echo maildedup), git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$REPO" status --porcelain 2>/dev/null | grep -q . && echo '+dirty' || true)"
 fi
 TAG=$SEED-a$ATT_RATE-d$DUP_RATE
 STORE=$WORKDIR/store-$LAYOUT-$MESSAGES-$TAG
