@@ -211,16 +211,58 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     let need = candidates(&copies, opts.hash_all);
     let todo: usize = need.iter().filter(|&&n| n).count();
     progress.stage("hashing", "candidate bodies", Some(todo as u64));
-    let failures: Vec<(usize, Skipped)> = copies
+    let is_mbox = |c: &Copy| matches!(c.loc, Loc::Mbox { .. });
+    let mut failures: Vec<(usize, Skipped)> = copies
         .par_iter_mut()
         .enumerate()
-        .filter(|(i, c)| need[*i] && c.content.is_none())
+        .filter(|(i, c)| need[*i] && c.content.is_none() && !is_mbox(c))
         .map_init(Buffers::default, |bufs, (i, c)| {
             progress.inc(1);
             digest(c, &stores, &opened, bufs).err().map(|e| (i, e))
         })
         .flatten()
         .collect();
+    // mbox candidates: in file order, window by window, releasing each window behind.
+    let jobs: Vec<usize> = (0..copies.len())
+        .filter(|&i| need[i] && is_mbox(&copies[i]))
+        .collect();
+    let runs: Vec<&[usize]> = jobs
+        .chunk_by(|&a, &b| copies[a].store == copies[b].store)
+        .collect();
+    for run in runs {
+        let Some(m) = opened[copies[run[0]].store as usize].mbox.as_ref() else {
+            let path = &stores[copies[run[0]].store as usize].path;
+            failures.extend(
+                run.iter()
+                    .map(|&i| (i, Skipped::new(path, "mbox no longer mapped"))),
+            );
+            continue;
+        };
+        let mut rest = run;
+        while !rest.is_empty() {
+            let start = copies[rest[0]].offset().unwrap_or(0);
+            let n = rest
+                .partition_point(|&i| copies[i].offset().unwrap_or(0) < start + MBOX_WINDOW as u64)
+                .max(1);
+            let (window, tail) = rest.split_at(n);
+            let done: Vec<(usize, Digest, Option<Box<str>>)> = window
+                .par_iter()
+                .map_init(Buffers::default, |bufs, &i| {
+                    progress.inc(1);
+                    let (content, id) = mbox_content(m, &copies[i], &mut bufs.scratch);
+                    (i, content, id)
+                })
+                .collect();
+            let last = &copies[window[n - 1]];
+            let end = last.offset().unwrap_or(0) + last.length;
+            m.release(start as usize, (end - start) as usize);
+            for (i, content, id) in done {
+                copies[i].content = Some(Box::new(content));
+                copies[i].message_id = id;
+            }
+            rest = tail;
+        }
+    }
     if !failures.is_empty() {
         let bad: std::collections::HashSet<usize> = failures.iter().map(|(i, _)| *i).collect();
         skipped.extend(failures.into_iter().map(|(_, s)| s));
@@ -306,23 +348,6 @@ fn digest(
     bufs: &mut Buffers,
 ) -> Result<(), Skipped> {
     let msg: &[u8] = match (&c.loc, &opened[c.store as usize].mbox) {
-        (Loc::Mbox { offset }, Some(m)) => {
-            let offset = *offset as usize;
-            let (_, start) = crate::message::line_at(&m.map, offset);
-            let end = mbox::message_end(&m.map, start, offset + c.length as usize);
-            let (content, message_id) = content_of(&m.map[start..end], &mut bufs.scratch);
-            c.content = Some(Box::new(content));
-            c.message_id = message_id;
-            // A page fault maps the pages around it too (fault-around, and whole large
-            // folios of up to 2 MiB): release that much on both sides, or scattered
-            // candidates keep most of the file resident.
-            let margin = 2 << 20;
-            m.release(
-                offset.saturating_sub(margin),
-                c.length as usize + 2 * margin,
-            );
-            return Ok(());
-        }
         (Loc::Maildir { .. }, _) => {
             let path = c.path(stores);
             let fail = |e: io::Error| Skipped::new(&path, format!("cannot read: {e}"));
@@ -348,10 +373,10 @@ fn digest(
             }
             &bufs.data
         }
-        (Loc::Mbox { .. }, None) => {
+        (Loc::Mbox { .. }, _) => {
             return Err(Skipped::new(
                 &stores[c.store as usize].path,
-                "mbox no longer mapped",
+                "mbox copies are hashed window by window",
             ))
         }
     };
@@ -359,6 +384,14 @@ fn digest(
     c.content = Some(Box::new(content));
     c.message_id = message_id;
     Ok(())
+}
+
+/// The content hash and Message-ID of an mbox copy, from the map.
+fn mbox_content(m: &MappedMbox, c: &Copy, scratch: &mut Vec<u8>) -> (Digest, Option<Box<str>>) {
+    let offset = c.offset().unwrap_or(0) as usize;
+    let (_, start) = crate::message::line_at(&m.map, offset);
+    let end = mbox::message_end(&m.map, start, offset + c.length as usize);
+    content_of(&m.map[start..end], scratch)
 }
 
 /// Files at least this big are memory-mapped in stage 2 instead of copied into a buffer.
