@@ -102,6 +102,15 @@ impl Restore {
         });
     }
 
+    /// A record whose target is outside the stores its run recorded: never carried out.
+    fn refuse(&mut self, path: &Path, id: &str, what: &str) {
+        self.problem(
+            path,
+            None,
+            format!("record {id}: {what} outside the recorded stores; refused"),
+        );
+    }
+
     fn done(&mut self, id: &str) -> io::Result<()> {
         if !self.dry_run {
             match self
@@ -165,22 +174,14 @@ impl Restore {
                     ..
                 } if !restored.contains(id) => {
                     if !allowed(source, stores, true) || !quarantined_ok(quarantined) {
-                        self.problem(
-                            source,
-                            None,
-                            format!("record {id}: target outside the recorded stores; refused"),
-                        );
+                        self.refuse(source, id, "target");
                         continue;
                     }
                     self.maildir_move(id, source, quarantined, file_b3)?;
                 }
                 Record::MaildirFlags { id, old, new, .. } if !restored.contains(id) => {
                     if !allowed(old, stores, true) || !allowed(new, stores, true) {
-                        self.problem(
-                            old,
-                            None,
-                            format!("record {id}: target outside the recorded stores; refused"),
-                        );
+                        self.refuse(old, id, "target");
                         continue;
                     }
                     self.maildir_flags(id, old, new)?;
@@ -195,11 +196,7 @@ impl Restore {
                     edits,
                 } if !restored.contains(id) => {
                     if !allowed(mbox, stores, false) {
-                        self.problem(
-                            mbox,
-                            None,
-                            format!("record {id}: mbox outside the recorded stores; refused"),
-                        );
+                        self.refuse(mbox, id, "mbox");
                         continue;
                     }
                     let mut ex = Vec::new();
@@ -229,11 +226,7 @@ impl Restore {
                 {
                     // Extracted, but the mbox was never rewritten (the run was interrupted).
                     if !allowed(mbox, stores, false) {
-                        self.problem(
-                            mbox,
-                            None,
-                            format!("record {id}: mbox outside the recorded stores; refused"),
-                        );
+                        self.refuse(mbox, id, "mbox");
                         continue;
                     }
                     self.orphan_extract(r)?;
