@@ -185,9 +185,14 @@ pub fn header_digest(msg: &[u8], scratch: &mut Vec<u8>) -> Digest {
 
 /// The content hash of a whole message, from its bytes.
 pub fn message_hash(msg: &[u8], scratch: &mut Vec<u8>) -> Digest {
+    message_hash_and_id(msg, scratch).0
+}
+
+/// The content hash of a whole message and its normalised Message-ID.
+pub fn message_hash_and_id(msg: &[u8], scratch: &mut Vec<u8>) -> (Digest, Option<String>) {
     let facts = HeaderFacts::read(msg, scratch);
     let body = body_digest(&msg[facts.body_start.min(msg.len())..], scratch);
-    content_hash(&facts.header_digest, &body)
+    (content_hash(&facts.header_digest, &body), facts.message_id)
 }
 
 /// Normalises a Message-ID header value: the first `<...>` with whitespace removed, or

@@ -9,7 +9,7 @@
 
 use crate::discover::StoreKind;
 use crate::fault;
-use crate::fingerprint::{body_digest, content_hash, Flags, HeaderFacts};
+use crate::fingerprint::{message_hash, Flags, HeaderFacts};
 use crate::fsutil::{
     fsync_dir, move_file, parent, rename_noreplace, write_new_synced, write_sibling,
 };
@@ -89,14 +89,6 @@ fn class_str(c: Class) -> &'static str {
         Class::SameTime => "same-time",
         Class::DifferentTime => "different-time",
     }
-}
-
-/// Recomputes a message's content hash from its bytes.
-pub fn hash_message(msg: &[u8]) -> [u8; 32] {
-    let mut scratch = Vec::new();
-    let f = HeaderFacts::read(msg, &mut scratch);
-    let b = body_digest(&msg[f.body_start.min(msg.len())..], &mut scratch);
-    content_hash(&f.header_digest, &b)
 }
 
 /// A deterministic quarantine file name, so a re-run after a crash finds its own earlier
@@ -251,7 +243,7 @@ impl<'a> Quarantine<'a> {
             Loc::Maildir { .. } => self.locate(c).and_then(|p| std::fs::read(p).ok()),
             Loc::Mbox { .. } => crate::scan::message_bytes(c, &self.scan.stores).ok(),
         };
-        bytes.is_some_and(|b| Some(hash_message(&b)) == c.content_hash())
+        bytes.is_some_and(|b| Some(message_hash(&b, &mut Vec::new())) == c.content_hash())
     }
 
     /// Finds a Maildir copy's file now: where the scan saw it, or, if a mail client has
@@ -337,7 +329,7 @@ impl<'a> Quarantine<'a> {
                 return Ok(());
             }
         };
-        if Some(hash_message(&data)) != c.content_hash() {
+        if Some(message_hash(&data, &mut Vec::new())) != c.content_hash() {
             self.left(
                 &src,
                 None,
@@ -442,8 +434,9 @@ impl<'a> Quarantine<'a> {
             let off = (off + delta) as usize;
             let i = entries.binary_search_by_key(&off, |e| e.offset).ok()?;
             let e = entries[i];
-            (e.len() as u64 == c.length && Some(hash_message(e.message(buf))) == c.content_hash())
-                .then_some(e)
+            (e.len() as u64 == c.length
+                && Some(message_hash(e.message(buf), &mut Vec::new())) == c.content_hash())
+            .then_some(e)
         };
         // Check under the lock that every range involved is what the scan saw.
         let mut edits: Vec<(mbox::MboxEntry, Option<&crate::plan::Move>, Option<Flags>)> =

@@ -8,7 +8,7 @@
 
 use crate::discover::{discover, Skipped, Store, StoreKind};
 use crate::fingerprint::{
-    body_digest, content_hash, header_digest, message_hash, Digest, Flags, HeaderFacts,
+    header_digest, message_hash, message_hash_and_id, Digest, Flags, HeaderFacts,
 };
 use crate::progress::Progress;
 use crate::read::maildir::MaildirName;
@@ -218,7 +218,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
         .filter(|(i, c)| need[*i] && c.content.is_none() && !is_mbox(c))
         .map_init(Buffers::default, |bufs, (i, c)| {
             progress.inc(1);
-            digest(c, &stores, &opened, bufs).err().map(|e| (i, e))
+            digest(c, &stores, bufs).err().map(|e| (i, e))
         })
         .flatten()
         .collect();
@@ -226,42 +226,36 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     let jobs: Vec<usize> = (0..copies.len())
         .filter(|&i| need[i] && is_mbox(&copies[i]))
         .collect();
-    let runs: Vec<&[usize]> = jobs
-        .chunk_by(|&a, &b| copies[a].store == copies[b].store)
-        .collect();
-    for run in runs {
-        let Some(m) = opened[copies[run[0]].store as usize].mbox.as_ref() else {
-            let path = &stores[copies[run[0]].store as usize].path;
+    let mut hashed: Vec<(usize, Digest, Option<String>)> = Vec::with_capacity(jobs.len());
+    for run in jobs.chunk_by(|&a, &b| copies[a].store == copies[b].store) {
+        let store = copies[run[0]].store as usize;
+        let Some(m) = opened[store].mbox.as_ref() else {
+            let path = &stores[store].path;
             failures.extend(
                 run.iter()
                     .map(|&i| (i, Skipped::new(path, "mbox no longer mapped"))),
             );
             continue;
         };
-        let mut rest = run;
-        while !rest.is_empty() {
-            let start = copies[rest[0]].offset().unwrap_or(0);
-            let n = rest
-                .partition_point(|&i| copies[i].offset().unwrap_or(0) < start + MBOX_WINDOW as u64)
-                .max(1);
-            let (window, tail) = rest.split_at(n);
-            let done: Vec<(usize, Digest, Option<Box<str>>)> = window
-                .par_iter()
-                .map_init(Buffers::default, |bufs, &i| {
-                    progress.inc(1);
-                    let (content, id) = mbox_content(m, &copies[i], &mut bufs.scratch);
-                    (i, content, id)
-                })
-                .collect();
-            let last = &copies[window[n - 1]];
-            let end = last.offset().unwrap_or(0) + last.length;
-            m.release(start as usize, (end - start) as usize);
-            for (i, content, id) in done {
-                copies[i].content = Some(Box::new(content));
-                copies[i].message_id = id;
-            }
-            rest = tail;
-        }
+        let span = |&i: &usize| {
+            let off = copies[i].offset().unwrap_or(0) as usize;
+            (off, off + copies[i].length as usize)
+        };
+        by_window(m, run, span, |window| {
+            hashed.par_extend(window.par_iter().map_init(Buffers::default, |bufs, &i| {
+                progress.inc(1);
+                let (start, end) = span(&i);
+                let (_, msg_start) = crate::message::line_at(&m.map, start);
+                let msg_end = mbox::message_end(&m.map, msg_start, end);
+                let (content, id) =
+                    message_hash_and_id(&m.map[msg_start..msg_end], &mut bufs.scratch);
+                (i, content, id)
+            }));
+        });
+    }
+    for (i, content, id) in hashed {
+        copies[i].content = Some(Box::new(content));
+        copies[i].message_id = id.map(String::into_boxed_str);
     }
     if !failures.is_empty() {
         let bad: std::collections::HashSet<usize> = failures.iter().map(|(i, _)| *i).collect();
@@ -340,72 +334,37 @@ fn candidates(copies: &[Copy], all: bool) -> Vec<bool> {
     need
 }
 
-/// Stage 2: the content hash (and the Message-ID) of a candidate, from its whole bytes.
-fn digest(
-    c: &mut Copy,
-    stores: &[Store],
-    opened: &[Opened],
-    bufs: &mut Buffers,
-) -> Result<(), Skipped> {
-    let msg: &[u8] = match (&c.loc, &opened[c.store as usize].mbox) {
-        (Loc::Maildir { .. }, _) => {
-            let path = c.path(stores);
-            let fail = |e: io::Error| Skipped::new(&path, format!("cannot read: {e}"));
-            let mut f = File::open(&path).map_err(fail)?;
-            let len = f.metadata().map_err(fail)?.len();
-            if len >= BIG_FILE && len == c.length {
-                // SAFETY: read-only map of a Maildir message file. Maildir files are never
-                // written in place (delivery writes to tmp/ and renames; clients rename to
-                // change flags; deleting unlinks), so the mapped bytes cannot shrink.
-                let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
-                let (content, message_id) = content_of(&map, &mut bufs.scratch);
-                c.content = Some(Box::new(content));
-                c.message_id = message_id;
-                return Ok(());
-            }
-            bufs.data.clear();
-            f.read_to_end(&mut bufs.data).map_err(fail)?;
-            if bufs.data.len() as u64 != c.length {
-                return Err(Skipped::new(
-                    &path,
-                    "changed during the scan (size differs)",
-                ));
-            }
-            &bufs.data
+/// Stage 2 for a Maildir candidate: its content hash and Message-ID, from its whole file.
+fn digest(c: &mut Copy, stores: &[Store], bufs: &mut Buffers) -> Result<(), Skipped> {
+    let path = c.path(stores);
+    let fail = |e: io::Error| Skipped::new(&path, format!("cannot read: {e}"));
+    let changed = || Skipped::new(&path, "changed during the scan (size differs)");
+    let mut f = File::open(&path).map_err(fail)?;
+    let len = f.metadata().map_err(fail)?.len();
+    if len != c.length {
+        return Err(changed());
+    }
+    let (content, id) = if len >= BIG_FILE {
+        // SAFETY: read-only map of a Maildir message file. Maildir files are never
+        // written in place (delivery writes to tmp/ and renames; clients rename to
+        // change flags; deleting unlinks), so the mapped bytes cannot shrink.
+        let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
+        message_hash_and_id(&map, &mut bufs.scratch)
+    } else {
+        bufs.data.clear();
+        f.read_to_end(&mut bufs.data).map_err(fail)?;
+        if bufs.data.len() as u64 != c.length {
+            return Err(changed());
         }
-        (Loc::Mbox { .. }, _) => {
-            return Err(Skipped::new(
-                &stores[c.store as usize].path,
-                "mbox copies are hashed window by window",
-            ))
-        }
+        message_hash_and_id(&bufs.data, &mut bufs.scratch)
     };
-    let (content, message_id) = content_of(msg, &mut bufs.scratch);
     c.content = Some(Box::new(content));
-    c.message_id = message_id;
+    c.message_id = id.map(String::into_boxed_str);
     Ok(())
-}
-
-/// The content hash and Message-ID of an mbox copy, from the map.
-fn mbox_content(m: &MappedMbox, c: &Copy, scratch: &mut Vec<u8>) -> (Digest, Option<Box<str>>) {
-    let offset = c.offset().unwrap_or(0) as usize;
-    let (_, start) = crate::message::line_at(&m.map, offset);
-    let end = mbox::message_end(&m.map, start, offset + c.length as usize);
-    content_of(&m.map[start..end], scratch)
 }
 
 /// Files at least this big are memory-mapped in stage 2 instead of copied into a buffer.
 const BIG_FILE: u64 = 256 * 1024;
-
-/// The content hash and the Message-ID of a whole message.
-fn content_of(msg: &[u8], scratch: &mut Vec<u8>) -> (Digest, Option<Box<str>>) {
-    let facts = HeaderFacts::read(msg, scratch);
-    let body = body_digest(&msg[facts.body_start.min(msg.len())..], scratch);
-    (
-        content_hash(&facts.header_digest, &body),
-        facts.message_id.map(String::into_boxed_str),
-    )
-}
 
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
 /// them: one path component for the kernel to resolve), or an mbox mapped and split.
@@ -498,27 +457,44 @@ fn fingerprint_mbox(
 ) -> Vec<Copy> {
     let map: &[u8] = &m.map;
     let mut copies = Vec::with_capacity(entries.len());
-    let mut rest = entries;
-    while !rest.is_empty() {
-        let start = rest[0].offset;
-        let n = rest
-            .partition_point(|e| e.offset < start + MBOX_WINDOW)
-            .max(1);
-        let (window, tail) = rest.split_at(n);
-        copies.par_extend(window.par_iter().map_init(Buffers::default, |bufs, e| {
-            progress.inc(1);
-            mbox_copy(store, map, e, bufs)
-        }));
-        let end = window[n - 1].end;
-        m.release(start, end - start);
-        rest = tail;
-    }
+    by_window(
+        m,
+        entries,
+        |e| (e.offset, e.end),
+        |window| {
+            copies.par_extend(window.par_iter().map_init(Buffers::default, |bufs, e| {
+                progress.inc(1);
+                mbox_copy(store, map, e, bufs)
+            }));
+        },
+    );
     // A small mbox was kept resident while it was read; drop it now, or a folder of
     // many small mbox files would end up resident whole until the scan ends.
     if m.map.len() < RELEASE_ABOVE {
         release_range(&m.map, 0, m.map.len());
     }
     copies
+}
+
+/// Calls `f` on runs of `items` (in file order, `span` giving each one's byte range)
+/// that cover about `MBOX_WINDOW` bytes of the map, releasing each run's bytes after it.
+fn by_window<T>(
+    m: &MappedMbox,
+    items: &[T],
+    span: impl Fn(&T) -> (usize, usize),
+    mut f: impl FnMut(&[T]),
+) {
+    let mut rest = items;
+    while let Some(first) = rest.first() {
+        let start = span(first).0;
+        let n = rest
+            .partition_point(|x| span(x).0 < start + MBOX_WINDOW)
+            .max(1);
+        let (window, tail) = rest.split_at(n);
+        f(window);
+        m.release(start, span(&window[n - 1]).1 - start);
+        rest = tail;
+    }
 }
 
 fn mbox_copy(store: u32, map: &[u8], entry: &MboxEntry, bufs: &mut Buffers) -> Copy {
