@@ -63,6 +63,27 @@ pub enum GroupClass {
     Mixed,
 }
 
+impl Class {
+    /// The name used in reports and the manifest (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::SameTime => "same-time",
+            Class::DifferentTime => "different-time",
+        }
+    }
+}
+
+impl GroupClass {
+    /// The name used in reports (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupClass::SameTime => "same-time",
+            GroupClass::DifferentTime => "different-time",
+            GroupClass::Mixed => "mixed",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Member {
     /// Index into [`ScanOutput::copies`].
@@ -248,6 +269,25 @@ impl<'a> Ranker<'a> {
             message_id,
             content_hash,
             members,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_names_match_their_serialized_form() {
+        for c in [Class::SameTime, Class::DifferentTime] {
+            assert_eq!(serde_json::to_value(c).ok(), Some(c.as_str().into()));
+        }
+        for g in [
+            GroupClass::SameTime,
+            GroupClass::DifferentTime,
+            GroupClass::Mixed,
+        ] {
+            assert_eq!(serde_json::to_value(g).ok(), Some(g.as_str().into()));
         }
     }
 }

@@ -84,13 +84,6 @@ fn abs(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn class_str(c: Class) -> &'static str {
-    match c {
-        Class::SameTime => "same-time",
-        Class::DifferentTime => "different-time",
-    }
-}
-
 /// A deterministic quarantine file name, so a re-run after a crash finds its own earlier
 /// work: `<delivery time>.M<hash>.maildedup:2,<flags>`.
 fn qname(c: &Copy, identity: &[u8], flags: Flags) -> String {
@@ -360,7 +353,7 @@ impl<'a> Quarantine<'a> {
             content_hash: hex(&g.content_hash),
             message_id: g.message_id.as_deref().map(String::from),
             group: hex(&g.content_hash),
-            class: class_str(class).into(),
+            class: class.as_str().into(),
             kept: self.kept_ref(kept),
         };
         if target.exists() {
@@ -588,7 +581,7 @@ impl<'a> Quarantine<'a> {
             content_hash: hex(&g.content_hash),
             message_id: g.message_id.as_deref().map(String::from),
             group: hex(&g.content_hash),
-            class: class_str(m.class).into(),
+            class: m.class.as_str().into(),
             kept: self.kept_ref(m.kept),
         })?;
         if target.exists() && std::fs::read(&target).map(|d| d == msg).unwrap_or(false) {

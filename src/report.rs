@@ -279,10 +279,7 @@ impl<'a> Report<'a> {
                     o,
                     "  {} copies  {:<14}  {}\n            keep {}{}",
                     g.copies.len(),
-                    serde_json::to_value(g.class)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
+                    g.class.as_str(),
                     g.message_id.as_deref().unwrap_or("(no Message-ID)"),
                     kept.map(|c| c.path.as_str()).unwrap_or("?"),
                     kept.and_then(|c| c.offset)
