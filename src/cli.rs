@@ -3,9 +3,12 @@
 use crate::group::{group, GroupOptions, KeepRule, DEFAULT_WINDOW_SECS};
 use crate::progress::Progress;
 use crate::report::Report;
+use crate::runlog::RunLog;
 use crate::scan::{scan, ScanOptions};
-use clap::{Args, Parser, Subcommand};
-use std::io::Write;
+use crate::style::Paint;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Exit code: the command completed (for `scan --check`: no duplicates).
@@ -25,11 +28,20 @@ Two copies are duplicates when they have the same Message-ID and the same conten
 hash of what the sender wrote that ignores what delivery and mail stores add (Received, \
 Status, list headers, line endings, >From quoting). Copies with the same Message-ID but \
 different content (a list copy with a [tag] in its subject) are conflicts: reported, never moved.\n\n\
-Start with `maildedup scan PATH...`; it never writes to a store.",
+Start with `maildedup scan PATH...`; it never writes to a store. It never deletes mail.\n\n\
+Options a scheduled run repeats (paths, --to, --keep, --same-time-window, --only, --log, ...) can \
+live in a config file, maildedup.toml (see --config); flags given on the command line win over it.",
     after_help = "Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error; \
-3 `quarantine`/`restore` done, but some copies were left as they were (each is listed)."
+3 `quarantine`/`restore` done, but some copies were left as they were (each is listed).",
+    styles = crate::style::CLAP_STYLES
 )]
 pub struct Cli {
+    /// Read options from this TOML file instead of the default
+    /// $XDG_CONFIG_HOME/maildedup/maildedup.toml (~/.config/...; read only if it exists).
+    /// Flags on the command line win over the file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,8 +53,11 @@ pub enum Command {
         long_about = "Find and classify duplicate copies. Reads every Maildir, Maildir++ folder and mbox \
 file under each PATH (folders are searched recursively; symlinks are not followed) and reports \
 duplicate groups, the copy each group keeps, and whether each extra copy was delivered at the \
-same time as the kept one (a delivery-side duplicate) or later (a re-download). Never writes to a store.",
-        after_help = "Examples:\n  maildedup scan ~/Maildir\n  maildedup scan --json /var/mail/alice ~/mail/archive.mbox > report.json\n  maildedup scan --check -q ~/Maildir || echo 'duplicates found'\n\n\
+same time as the kept one (a delivery-side duplicate) or later (a re-download). It never writes \
+to a store (only to stdout, stderr and the --log file).\n\n\
+When stdout is not a terminal (cron, systemd, a pipe), only the summary is printed; -v adds a \
+table per store and lists conflicts and skipped files; -q prints nothing.",
+        after_help = "Examples:\n  maildedup scan ~/Maildir\n  maildedup scan --json /var/mail/alice ~/mail/archive.mbox > report.json\n  maildedup scan --check -q ~/Maildir || echo 'duplicates found'\n  maildedup scan -v --log ~/.local/state/maildedup/runs.jsonl ~/Maildir\n\n\
 Exit codes: 0 scan completed; 1 with --check when duplicates were found; 2 usage or fatal error."
     )]
     Scan(ScanArgs),
@@ -54,8 +69,9 @@ Maildir files are moved as they are; mbox messages are extracted (From_ line rem
 undone) and the mbox is rewritten without them, under its dotlock and fcntl lock, after checking \
 that nothing changed since the scan. Flags of the extra copies (Seen, Replied, Flagged, Passed) are \
 merged into the kept copy. Every change is recorded in QDIR/manifest.jsonl, fsynced before it is \
-made, so `maildedup restore QDIR` can undo it byte for byte. Conflicts are never moved.",
-        after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup restore ~/dedup-quarantine\n\n\
+made, so `maildedup restore QDIR` can undo it byte for byte. It never deletes mail, never moves \
+a conflict, and never edits an mbox in place.",
+        after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup quarantine -q --only same-time --log ~/.local/state/maildedup/runs.jsonl   # paths and --to from maildedup.toml\n  maildedup restore ~/dedup-quarantine\n\n\
 Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: see the summary); \
 3 done, but some copies were left in place (changed since the scan, vanished, or locked)."
     )]
@@ -63,9 +79,80 @@ Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: se
 
     /// Put every quarantined copy back where it came from and undo flag merges.
     #[command(
-        after_help = "Exit codes: 0 done; 2 usage or fatal error; 3 done, but some records could not be undone (listed)."
+        long_about = "Undo what `quarantine` did into QDIR, as recorded in QDIR/manifest.jsonl: put every \
+quarantined copy back where it came from, byte for byte (a Maildir file under its folder and name, \
+an mbox message at its original offset, under the mbox's locks) and undo every flag merge. A run \
+that was interrupted can simply be run again. It never overwrites an existing file, never writes \
+outside the stores the quarantine recorded, refuses an mbox that changed other than by appends, and \
+removes a file from QDIR only once its bytes are verified back in the store.",
+        after_help = "Examples:\n  maildedup restore --dry-run ~/dedup-quarantine\n  maildedup restore ~/dedup-quarantine\n\n\
+Exit codes: 0 done; 2 usage or fatal error; 3 done, but some records could not be undone (listed)."
     )]
     Restore(RestoreArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        long_about = "Print the completion script for SHELL on stdout, generated from the same definitions \
+as --help, so it always knows every subcommand, option and value. It never installs anything: \
+redirect it to where your shell looks for completions.",
+        after_help = "Examples:\n  maildedup completions bash > ~/.local/share/bash-completion/completions/maildedup\n  \
+maildedup completions zsh > ~/.zfunc/_maildedup    # with fpath+=(~/.zfunc) before compinit\n  \
+maildedup completions fish > ~/.config/fish/completions/maildedup.fish"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff) on stdout.
+    #[command(
+        long_about = "Print the manual page maildedup(1), or maildedup-COMMAND(1) for one subcommand, as \
+roff on stdout, generated from the same definitions as --help. It never installs anything.",
+        after_help = "Examples:\n  maildedup man | man -l -\n  maildedup man > /usr/local/share/man/man1/maildedup.1\n  \
+maildedup man quarantine > /usr/local/share/man/man1/maildedup-quarantine.1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (default: the main page).
+    #[arg(value_name = "COMMAND", value_parser = ["scan", "quarantine", "restore", "completions", "man"])]
+    pub command: Option<String>,
+}
+
+/// `--log FILE`, shared by scan, quarantine and restore.
+#[derive(Args, Debug, Clone)]
+pub struct LogArg {
+    /// Append a one-line JSON record of this run to FILE (created mode 0600 if new): time,
+    /// command, paths, summary counts, exit code, errors.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+/// `--only`: which class of extra copies `quarantine` moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnlyClass {
+    /// Delivered within the window of the kept copy (a delivery-side duplicate).
+    SameTime,
+    /// Delivered later (a re-download): worth a look before moving.
+    DifferentTime,
+    /// Every class (the default; overrides `only` in the config file).
+    All,
+}
+
+impl OnlyClass {
+    pub fn class(self) -> Option<crate::group::Class> {
+        match self {
+            OnlyClass::SameTime => Some(crate::group::Class::SameTime),
+            OnlyClass::DifferentTime => Some(crate::group::Class::DifferentTime),
+            OnlyClass::All => None,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -98,8 +185,8 @@ pub struct QuarantineArgs {
     pub to: PathBuf,
 
     /// Only move extra copies of this class.
-    #[arg(long, value_name = "CLASS", value_parser = parse_class)]
-    pub only: Option<crate::group::Class>,
+    #[arg(long, value_name = "CLASS", value_enum)]
+    pub only: Option<OnlyClass>,
 
     /// Print the plan and touch nothing.
     #[arg(long)]
@@ -115,6 +202,13 @@ pub struct QuarantineArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Print nothing on stdout; copies left in place are still listed, on stderr.
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub log: LogArg,
 }
 
 #[derive(Args, Debug)]
@@ -133,14 +227,14 @@ pub struct RestoreArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
-}
 
-fn parse_class(s: &str) -> Result<crate::group::Class, String> {
-    match s {
-        "same-time" => Ok(crate::group::Class::SameTime),
-        "different-time" => Ok(crate::group::Class::DifferentTime),
-        _ => Err("expected same-time or different-time".into()),
-    }
+    /// Print nothing on stdout; records that could not be undone are still listed, on
+    /// stderr.
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub log: LogArg,
 }
 
 /// Exit code: done, but something was left as it was (listed in the output).
@@ -148,7 +242,8 @@ pub const EXIT_PARTIAL: i32 = 3;
 
 #[derive(Args, Debug, Clone)]
 pub struct Selection {
-    /// Maildir folders, mbox files, or folders holding them.
+    /// Maildir folders, mbox files, or folders holding them (required unless the config
+    /// file has `paths`).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -195,7 +290,8 @@ pub struct ScanArgs {
     #[arg(long)]
     pub check: bool,
 
-    /// List conflicts and skipped files in the summary.
+    /// Explain per store (messages, groups, extra copies, conflicts, skipped) and list
+    /// conflicts and skipped files.
     #[arg(short, long)]
     pub verbose: bool,
 
@@ -203,27 +299,33 @@ pub struct ScanArgs {
     #[arg(short, long, conflicts_with = "json")]
     pub quiet: bool,
 
-    /// How many of the largest groups the summary lists.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub largest: usize,
+    /// How many of the largest groups the summary lists [default: 5 when stdout is a
+    /// terminal or with -v, else 0].
+    #[arg(long, value_name = "N")]
+    pub largest: Option<usize>,
 
     /// Never show a progress bar (it is shown only when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub log: LogArg,
 }
 
 pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let cli = match parse(&argv) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { EXIT_FATAL } else { EXIT_OK };
-        }
+        Err(code) => return code,
     };
     let result = match cli.command {
-        Command::Scan(args) => run_scan(&args),
-        Command::Quarantine(args) => run_quarantine(&args),
-        Command::Restore(args) => run_restore(&args),
+        Command::Scan(args) => logged("scan", &args.log, |log| run_scan(&args, log)),
+        Command::Quarantine(args) => {
+            logged("quarantine", &args.log, |log| run_quarantine(&args, log))
+        }
+        Command::Restore(args) => logged("restore", &args.log, |log| run_restore(&args, log)),
+        Command::Completions(args) => run_completions(&args),
+        Command::Man(args) => run_man(&args),
     };
     crate::fault::report();
     match result {
@@ -235,8 +337,139 @@ pub fn run() -> i32 {
     }
 }
 
-fn run_scan(args: &ScanArgs) -> anyhow::Result<i32> {
+/// Parses the command line over the config file's values (see `src/config.rs`); on
+/// failure prints the message (or the help) and gives the exit code.
+fn parse(argv: &[OsString]) -> Result<Cli, i32> {
+    let fail = |e: clap::Error| {
+        let _ = e.print();
+        if e.use_stderr() {
+            EXIT_FATAL
+        } else {
+            EXIT_OK
+        }
+    };
+    // First without the config: help, version, completions and man never need it (and
+    // help shows the built-in defaults).
+    let plain = match Cli::command().try_get_matches_from(argv) {
+        Err(e) if !e.use_stderr() => return Err(fail(e)),
+        other => other,
+    };
+    if let Ok(m) = &plain {
+        if matches!(m.subcommand_name(), Some("completions" | "man")) {
+            return Cli::from_arg_matches(m).map_err(fail);
+        }
+    }
+    let config = match crate::config::load(crate::config::config_arg(argv).as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("maildedup: error: {e:#}");
+            return Err(EXIT_FATAL);
+        }
+    };
+    let matches = match config {
+        None => plain,
+        Some(config) => match config.apply(Cli::command()) {
+            Ok(cmd) => cmd.try_get_matches_from(argv),
+            Err(e) => {
+                eprintln!("maildedup: error: {e:#}");
+                return Err(EXIT_FATAL);
+            }
+        },
+    };
+    matches.and_then(|m| Cli::from_arg_matches(&m)).map_err(|e| {
+        let missing_paths = e.kind() == clap::error::ErrorKind::MissingRequiredArgument
+            && e.to_string().contains("<PATH>");
+        let code = fail(e);
+        if missing_paths {
+            eprintln!(
+                "maildedup: give the stores to scan as PATH..., or set `paths` in the config file ({})",
+                crate::config::default_path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "--config FILE".into())
+            );
+        }
+        code
+    })
+}
+
+/// Runs `f` with a run log open on `--log` (if given), then appends its record. A log
+/// that cannot be written is an error: a scheduled run must not go unrecorded silently.
+fn logged(
+    command: &str,
+    arg: &LogArg,
+    f: impl FnOnce(&mut RunLog) -> anyhow::Result<i32>,
+) -> anyhow::Result<i32> {
+    let mut log = RunLog::open(arg.log.as_deref(), command)?;
+    let result = f(&mut log);
+    let code = match &result {
+        Ok(code) => *code,
+        Err(e) => {
+            log.errors.push(format!("{e:#}"));
+            EXIT_FATAL
+        }
+    };
+    match log.finish(code) {
+        Ok(()) => result,
+        Err(le) => match result {
+            Ok(EXIT_OK) => Err(le),
+            Ok(code) => {
+                eprintln!("maildedup: error: {le:#}");
+                Ok(code)
+            }
+            Err(e) => {
+                eprintln!("maildedup: error: {le:#}");
+                Err(e)
+            }
+        },
+    }
+}
+
+fn run_completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
+    let mut cmd = Cli::command();
+    let mut stdout = std::io::stdout().lock();
+    clap_complete::generate(args.shell, &mut cmd, "maildedup", &mut stdout);
+    stdout.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn run_man(args: &ManArgs) -> anyhow::Result<i32> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let page = match &args.command {
+        None => cmd,
+        Some(name) => cmd
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no subcommand {name}"))?
+            .version(env!("CARGO_PKG_VERSION")),
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page).render(&mut out)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&th_first(&String::from_utf8_lossy(&out)).into_bytes())?;
+    stdout.flush()?;
+    Ok(EXIT_OK)
+}
+
+/// A page with its `.TH` line first, as man pages begin (clap_mangen puts the definition
+/// of the `Aq` string before it, which may come anywhere before its first use).
+fn th_first(page: &str) -> String {
+    let Some(th) = page.lines().find(|l| l.starts_with(".TH ")) else {
+        return page.to_string();
+    };
+    let mut out = String::with_capacity(page.len() + 1);
+    out.push_str(th);
+    out.push('\n');
+    for line in page.lines().filter(|l| !l.starts_with(".TH ")) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     let sel = &args.selection;
+    log.set_paths(&sel.paths);
     let progress = Progress::new(!args.no_progress && !args.quiet);
     for p in &sel.paths {
         if std::fs::symlink_metadata(p).is_err() {
@@ -252,13 +485,27 @@ fn run_scan(args: &ScanArgs) -> anyhow::Result<i32> {
     );
     let grouping = group(&out, &sel.group_options());
     let report = Report::build(&out, &grouping);
+    log.set("summary", serde_json::to_value(&report.summary)?);
     // Buffered: the report can have hundreds of thousands of lines.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut stdout, &report)?;
         writeln!(stdout)?;
     } else if !args.quiet {
-        write!(stdout, "{}", report.human(args.verbose, args.largest))?;
+        // Not on a terminal (cron, systemd, a pipe): the summary only, unless asked.
+        let tty = std::io::stdout().is_terminal();
+        let largest = args
+            .largest
+            .unwrap_or(if tty || args.verbose { 5 } else { 0 });
+        let paint = Paint::stdout();
+        write!(
+            stdout,
+            "{}",
+            report.human_painted(args.verbose, largest, paint)
+        )?;
+        if args.verbose {
+            write!(stdout, "{}", crate::perstore::table(&out, &grouping, paint))?;
+        }
     }
     stdout.flush()?;
     Ok(if args.check && !report.groups.is_empty() {
@@ -291,10 +538,15 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
+fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     use crate::quarantine::Quarantine;
     let sel = &args.selection;
-    let progress = Progress::new(!args.no_progress && !args.json);
+    log.set_paths(&sel.paths);
+    log.set("qdir", args.to.to_string_lossy().into_owned());
+    log.set("dry_run", args.dry_run);
+    let only = args.only.and_then(OnlyClass::class);
+    log.set("only", serde_json::to_value(only)?);
+    let progress = Progress::new(!args.no_progress && !args.json && !args.quiet);
     // The quarantine folder must not be inside a scanned path: it would be scanned as a
     // store next time, and its copies taken for duplicates.
     let qabs = std::path::absolute(&args.to)?;
@@ -311,7 +563,7 @@ fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
     }
     let out = scan_selection(sel, &progress)?;
     let grouping = group(&out, &sel.group_options());
-    let plan = crate::plan::plan(&out, &grouping, args.only);
+    let plan = crate::plan::plan(&out, &grouping, only);
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
     if args.dry_run {
         let moves: Vec<serde_json::Value> = plan
@@ -337,14 +589,16 @@ fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
                 serde_json::json!({ "path": c.path(&out.stores).to_string_lossy(), "offset": c.offset(), "add": f.add.to_string() })
             })
             .collect();
+        let summary = serde_json::json!({ "moves": moves.len(), "bytes": planned_bytes, "flag_merges": flags.len(),
+                             "conflicts_left": grouping.conflicts.len() });
+        log.set("summary", summary.clone());
         if args.json {
             print_json(&serde_json::json!({
                 "version": 1, "dry_run": true, "qdir": args.to.to_string_lossy(),
-                "summary": { "moves": moves.len(), "bytes": planned_bytes, "flag_merges": flags.len(),
-                             "conflicts_left": grouping.conflicts.len() },
+                "summary": summary,
                 "moves": moves, "flag_merges": flags,
             }))?;
-        } else {
+        } else if !args.quiet {
             let mut o = std::io::stdout().lock();
             for m in &moves {
                 writeln!(
@@ -380,12 +634,16 @@ fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
         return Ok(EXIT_OK);
     }
     if plan.moves.is_empty() && plan.flag_merges.is_empty() {
+        log.set(
+            "summary",
+            quarantine_summary(&crate::quarantine::Outcome::default(), &grouping),
+        );
         if args.json {
             print_json(
                 &serde_json::json!({"version": 1, "dry_run": false, "qdir": args.to.to_string_lossy(),
                 "outcome": crate::quarantine::Outcome::default()}),
             )?;
-        } else {
+        } else if !args.quiet {
             println!("Nothing to quarantine: no duplicate copies found.");
         }
         return Ok(EXIT_OK);
@@ -393,11 +651,24 @@ fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
     let mut q = Quarantine::start(&out, &grouping, &args.to, args.lock.options())?;
     let result = q.run(&plan);
     let outcome = std::mem::take(&mut q.outcome);
+    log.set("summary", quarantine_summary(&outcome, &grouping));
+    for p in &outcome.left {
+        log.errors.push(format!(
+            "left in place: {}{}: {}",
+            p.path,
+            p.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
+            p.reason
+        ));
+    }
     if args.json {
         print_json(
             &serde_json::json!({"version": 1, "dry_run": false, "qdir": args.to.to_string_lossy(),
             "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string())}),
         )?;
+    } else if args.quiet {
+        for line in log.errors.iter() {
+            eprintln!("{line}");
+        }
     } else {
         println!(
             "Moved {} extra copies ({} same-time, {} different-time; {}) into {}.",
@@ -421,7 +692,9 @@ fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
                 p.reason
             );
         }
-        println!("Undo with: maildedup restore {}", args.to.display());
+        if std::io::stdout().is_terminal() {
+            println!("Undo with: maildedup restore {}", args.to.display());
+        }
     }
     result.map_err(|e| {
         anyhow::anyhow!(
@@ -436,15 +709,51 @@ fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
     })
 }
 
-fn run_restore(args: &RestoreArgs) -> anyhow::Result<i32> {
+/// The counts a quarantine run's log record carries.
+fn quarantine_summary(
+    o: &crate::quarantine::Outcome,
+    grouping: &crate::group::Grouping,
+) -> serde_json::Value {
+    serde_json::json!({
+        "moved": o.moved, "moved_bytes": o.moved_bytes, "same_time": o.same_time,
+        "different_time": o.different_time, "flags_merged": o.flags_merged,
+        "mboxes_rewritten": o.mboxes_rewritten, "left": o.left.len(),
+        "conflicts_left": grouping.conflicts.len(),
+    })
+}
+
+fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
+    log.set_paths(std::slice::from_ref(&args.qdir));
+    log.set("qdir", args.qdir.to_string_lossy().into_owned());
+    log.set("dry_run", args.dry_run);
     let mut r = crate::restore::Restore::open(&args.qdir, args.lock.options(), args.dry_run)?;
     let result = r.run();
     let outcome = std::mem::take(&mut r.outcome);
+    log.set(
+        "summary",
+        serde_json::json!({
+            "restored": outcome.restored, "flags_undone": outcome.flags_undone,
+            "mboxes_restored": outcome.mboxes_restored, "already": outcome.already,
+            "problems": outcome.problems.len(),
+        }),
+    );
+    for p in &outcome.problems {
+        log.errors.push(format!(
+            "not restored: {}{}: {}",
+            p.path,
+            p.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
+            p.reason
+        ));
+    }
     if args.json {
         print_json(
             &serde_json::json!({"version": 1, "dry_run": args.dry_run, "qdir": args.qdir.to_string_lossy(),
             "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string())}),
         )?;
+    } else if args.quiet {
+        for line in log.errors.iter() {
+            eprintln!("{line}");
+        }
     } else {
         for a in &outcome.actions {
             println!("would {a}");

@@ -6,6 +6,7 @@
 //! [`report`] (with [`conflict`] explaining conflicts).
 
 pub mod cli;
+pub mod config;
 pub mod conflict;
 pub mod discover;
 pub mod fault;
@@ -15,10 +16,13 @@ pub mod group;
 pub mod lock;
 pub mod manifest;
 pub mod message;
+pub mod perstore;
 pub mod plan;
 pub mod progress;
 pub mod quarantine;
 pub mod read;
 pub mod report;
 pub mod restore;
+pub mod runlog;
 pub mod scan;
+pub mod style;

@@ -236,6 +236,16 @@ impl<'a> Report<'a> {
 
     /// The short summary printed without `--json`.
     pub fn human(&self, verbose: bool, largest: usize) -> String {
+        self.human_painted(verbose, largest, crate::style::Paint::plain())
+    }
+
+    /// The summary, with headings and class names painted by `paint`.
+    pub fn human_painted(
+        &self,
+        verbose: bool,
+        largest: usize,
+        paint: crate::style::Paint,
+    ) -> String {
         let s = &self.summary;
         let mut o = String::new();
         let _ = writeln!(
@@ -271,15 +281,15 @@ impl<'a> Report<'a> {
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();
             order.sort_by_key(|&i| std::cmp::Reverse(self.groups.grouping.groups[i].members.len()));
-            let _ = writeln!(o, "\nLargest groups:");
+            let _ = writeln!(o, "\n{}", paint.heading("Largest groups:"));
             for &i in order.iter().take(largest) {
                 let g = self.groups.get(i);
                 let kept = g.copies.iter().find(|c| c.keep == Some(true));
                 let _ = writeln!(
                     o,
-                    "  {} copies  {:<14}  {}\n            keep {}{}",
+                    "  {} copies  {}  {}\n            keep {}{}",
                     g.copies.len(),
-                    g.class.as_str(),
+                    paint.class(g.class.as_str(), 14),
                     g.message_id.as_deref().unwrap_or("(no Message-ID)"),
                     kept.map(|c| c.path.as_str()).unwrap_or("?"),
                     kept.and_then(|c| c.offset)
@@ -290,7 +300,7 @@ impl<'a> Report<'a> {
         }
         if verbose {
             if !self.conflicts.is_empty() {
-                let _ = writeln!(o, "\nConflicts:");
+                let _ = writeln!(o, "\n{}", paint.heading("Conflicts:"));
                 for k in &self.conflicts {
                     let _ = writeln!(
                         o,
@@ -311,7 +321,7 @@ impl<'a> Report<'a> {
                 }
             }
             if !self.skipped.is_empty() {
-                let _ = writeln!(o, "\nSkipped:");
+                let _ = writeln!(o, "\n{}", paint.heading("Skipped:"));
                 for k in &self.skipped {
                     let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
                     let _ = writeln!(o, "  {}{}: {}", k.path, at, k.reason);

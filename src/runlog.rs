@@ -1,0 +1,110 @@
+//! `--log FILE`: one JSON line per run, appended, so every scheduled run leaves a record
+//! (when, what, over which paths, the summary counts, the exit code, the errors).
+//!
+//! The file is opened (created mode 0600 if new, with missing parent folders created
+//! mode 0700) before the run does anything, so a log that cannot be written stops the
+//! run before it starts. The record is written with one `write` on an `O_APPEND`
+//! descriptor, so runs that finish at the same time never interleave within a line.
+
+use anyhow::Context;
+use serde_json::{Map, Value};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Version of the record's layout (fields may be added; none will be renamed).
+pub const RECORD_VERSION: u32 = 1;
+
+/// A run being recorded (or not, without `--log`).
+pub struct RunLog {
+    file: Option<(File, PathBuf)>,
+    started: jiff::Timestamp,
+    clock: std::time::Instant,
+    /// Fields of the record: `command`, `paths`, and whatever the command adds
+    /// (`summary`, `qdir`, `dry_run`, ...).
+    pub fields: Map<String, Value>,
+    /// The run's errors: a fatal error, copies left in place, records not restored.
+    pub errors: Vec<String>,
+}
+
+impl RunLog {
+    /// Opens `path` for appending (if given) and starts the record of `command`.
+    pub fn open(path: Option<&Path>, command: &str) -> anyhow::Result<RunLog> {
+        let file = match path {
+            None => None,
+            Some(p) => {
+                if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(parent)
+                        .with_context(|| {
+                            format!("{}: cannot create the log folder", parent.display())
+                        })?;
+                }
+                let f = OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .open(p)
+                    .with_context(|| format!("{}: cannot open the log file", p.display()))?;
+                Some((f, p.to_path_buf()))
+            }
+        };
+        let mut fields = Map::new();
+        fields.insert("command".into(), Value::from(command));
+        Ok(RunLog {
+            file,
+            started: jiff::Timestamp::now(),
+            clock: std::time::Instant::now(),
+            fields,
+            errors: Vec::new(),
+        })
+    }
+
+    /// Sets a field of the record.
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.fields.insert(key.into(), value.into());
+    }
+
+    /// Sets `paths` from the paths the run was given.
+    pub fn set_paths(&mut self, paths: &[PathBuf]) {
+        let v: Vec<Value> = paths
+            .iter()
+            .map(|p| Value::from(p.to_string_lossy().into_owned()))
+            .collect();
+        self.set("paths", v);
+    }
+
+    /// The record as written: `time` (RFC 3339, when the run started), `version`,
+    /// `command`, `paths`, the command's fields, `exit_code`, `errors`, `duration_secs`.
+    pub fn record(&self, exit_code: i32) -> Value {
+        let mut rec = Map::new();
+        rec.insert("time".into(), Value::from(self.started.to_string()));
+        rec.insert("version".into(), Value::from(RECORD_VERSION));
+        for (k, v) in &self.fields {
+            rec.insert(k.clone(), v.clone());
+        }
+        rec.entry("paths")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        rec.insert("exit_code".into(), Value::from(exit_code));
+        rec.insert("errors".into(), Value::from(self.errors.clone()));
+        let secs = (self.clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+        rec.insert("duration_secs".into(), Value::from(secs));
+        Value::Object(rec)
+    }
+
+    /// Appends the record (a no-op without `--log`).
+    pub fn finish(self, exit_code: i32) -> anyhow::Result<()> {
+        let Some((mut f, path)) = self.file.as_ref().map(|(f, p)| (f, p.clone())) else {
+            return Ok(());
+        };
+        let mut line = serde_json::to_vec(&self.record(exit_code))?;
+        line.push(b'\n');
+        // One write: with O_APPEND the line lands whole at the end of the file.
+        f.write_all(&line)
+            .and_then(|()| f.sync_data())
+            .with_context(|| format!("{}: cannot write to the log file", path.display()))
+    }
+}
