@@ -542,7 +542,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     use crate::quarantine::Quarantine;
     let sel = &args.selection;
     log.set_paths(&sel.paths);
-    log.set("qdir", args.to.to_string_lossy().into_owned());
+    log.set("qdir", crate::runlog::absolute(&args.to));
     log.set("dry_run", args.dry_run);
     let only = args.only.and_then(OnlyClass::class);
     log.set("only", serde_json::to_value(only)?);
@@ -724,7 +724,7 @@ fn quarantine_summary(
 
 fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     log.set_paths(std::slice::from_ref(&args.qdir));
-    log.set("qdir", args.qdir.to_string_lossy().into_owned());
+    log.set("qdir", crate::runlog::absolute(&args.qdir));
     log.set("dry_run", args.dry_run);
     let mut r = crate::restore::Restore::open(&args.qdir, args.lock.options(), args.dry_run)?;
     let result = r.run();

@@ -172,7 +172,6 @@ impl Config {
     /// Makes each value the default of its argument, in every subcommand of `cmd` that
     /// has it. A value its argument's parser refuses is an error naming the key and file.
     pub fn apply(&self, mut cmd: Command) -> anyhow::Result<Command> {
-        cmd.build();
         for (key, vals) in &self.values {
             for sub in cmd.get_subcommands() {
                 let Some(arg) = sub.get_arguments().find(|a| a.get_id() == *key) else {

@@ -21,8 +21,10 @@ pub struct RunLog {
     file: Option<(File, PathBuf)>,
     started: jiff::Timestamp,
     clock: std::time::Instant,
-    /// Fields of the record: `command`, `paths`, and whatever the command adds
-    /// (`summary`, `qdir`, `dry_run`, ...).
+    command: String,
+    /// The paths the run was given, made absolute.
+    paths: Vec<String>,
+    /// The command's own fields (`summary`, `qdir`, `dry_run`, ...).
     pub fields: Map<String, Value>,
     /// The run's errors: a fatal error, copies left in place, records not restored.
     pub errors: Vec<String>,
@@ -52,13 +54,13 @@ impl RunLog {
                 Some((f, p.to_path_buf()))
             }
         };
-        let mut fields = Map::new();
-        fields.insert("command".into(), Value::from(command));
         Ok(RunLog {
             file,
             started: jiff::Timestamp::now(),
             clock: std::time::Instant::now(),
-            fields,
+            command: command.to_string(),
+            paths: Vec::new(),
+            fields: Map::new(),
             errors: Vec::new(),
         })
     }
@@ -68,31 +70,40 @@ impl RunLog {
         self.fields.insert(key.into(), value.into());
     }
 
-    /// Sets `paths` from the paths the run was given.
+    /// Sets `paths` from the paths the run was given (made absolute: a log outlives the
+    /// folder the run started in).
     pub fn set_paths(&mut self, paths: &[PathBuf]) {
-        let v: Vec<Value> = paths
-            .iter()
-            .map(|p| Value::from(p.to_string_lossy().into_owned()))
-            .collect();
-        self.set("paths", v);
+        self.paths = paths.iter().map(|p| absolute(p)).collect();
     }
 
-    /// The record as written: `time` (RFC 3339, when the run started), `version`,
-    /// `command`, `paths`, the command's fields, `exit_code`, `errors`, `duration_secs`.
-    pub fn record(&self, exit_code: i32) -> Value {
-        let mut rec = Map::new();
-        rec.insert("time".into(), Value::from(self.started.to_string()));
-        rec.insert("version".into(), Value::from(RECORD_VERSION));
-        for (k, v) in &self.fields {
-            rec.insert(k.clone(), v.clone());
+    /// The record as written, one line of JSON: `time` (RFC 3339, when the run started),
+    /// `version`, `command`, `paths`, the command's fields, `exit_code`, `errors`,
+    /// `duration_secs`.
+    pub fn line(&self, exit_code: i32) -> serde_json::Result<Vec<u8>> {
+        #[derive(serde::Serialize)]
+        struct Record<'a> {
+            time: String,
+            version: u32,
+            command: &'a str,
+            paths: &'a [String],
+            #[serde(flatten)]
+            fields: &'a Map<String, Value>,
+            exit_code: i32,
+            errors: &'a [String],
+            duration_secs: f64,
         }
-        rec.entry("paths")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        rec.insert("exit_code".into(), Value::from(exit_code));
-        rec.insert("errors".into(), Value::from(self.errors.clone()));
-        let secs = (self.clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-        rec.insert("duration_secs".into(), Value::from(secs));
-        Value::Object(rec)
+        let mut line = serde_json::to_vec(&Record {
+            time: self.started.to_string(),
+            version: RECORD_VERSION,
+            command: &self.command,
+            paths: &self.paths,
+            fields: &self.fields,
+            exit_code,
+            errors: &self.errors,
+            duration_secs: (self.clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        })?;
+        line.push(b'\n');
+        Ok(line)
     }
 
     /// Appends the record (a no-op without `--log`).
@@ -100,11 +111,18 @@ impl RunLog {
         let Some((mut f, path)) = self.file.as_ref().map(|(f, p)| (f, p.clone())) else {
             return Ok(());
         };
-        let mut line = serde_json::to_vec(&self.record(exit_code))?;
-        line.push(b'\n');
+        let line = self.line(exit_code)?;
         // One write: with O_APPEND the line lands whole at the end of the file.
         f.write_all(&line)
             .and_then(|()| f.sync_data())
             .with_context(|| format!("{}: cannot write to the log file", path.display()))
     }
+}
+
+/// `p` made absolute (without resolving symlinks), as a string for the record.
+pub fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
 }

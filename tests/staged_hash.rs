@@ -9,6 +9,7 @@ fn scan(args: &[&str]) -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::cargo_bin("maildedup")
         .unwrap()
+        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
         .current_dir(root)
         .arg("scan")
         .arg("--json")

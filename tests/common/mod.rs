@@ -243,6 +243,10 @@ impl Out {
     }
 }
 
+/// `XDG_CONFIG_HOME` for every run of the binary in the tests: a folder that does not
+/// exist, so no test ever reads the real user's `maildedup.toml`.
+pub const NO_CONFIG_HOME: &str = "/nonexistent/maildedup-tests/xdg-config";
+
 pub fn bin_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("maildedup")
 }
@@ -256,6 +260,7 @@ where
     use std::os::unix::process::ExitStatusExt;
     let mut cmd = Command::cargo_bin("maildedup").expect("binary maildedup");
     cmd.args(args)
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env_remove("MAILDEDUP_FAULT_AT")
         .env_remove("MAILDEDUP_FAULT_COUNT");
     for (k, v) in env {
