@@ -31,7 +31,11 @@ different content (a list copy with a [tag] in its subject) are conflicts: repor
 Start with `maildedup scan PATH...`; it never writes to a store. It never deletes mail.\n\n\
 Options a scheduled run repeats (paths, --to, --keep, --same-time-window, --only, --log, ...) can \
 live in a config file, maildedup.toml (see --config); flags given on the command line win over it.",
-    after_help = "Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error; \
+    after_help = "Examples:\n  maildedup scan ~/Maildir ~/mail/archive.mbox\n  \
+maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  \
+maildedup quarantine -q --only same-time    # nightly: paths and --to from maildedup.toml\n  \
+maildedup restore ~/dedup-quarantine\n\n\
+Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error; \
 3 `quarantine`/`restore` done, but some copies were left as they were (each is listed).",
     styles = crate::style::CLAP_STYLES
 )]

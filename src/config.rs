@@ -142,7 +142,10 @@ pub fn parse(path: &Path, text: &str) -> anyhow::Result<Config> {
                 Kind::Path => resolve(&s, base).into_os_string(),
             });
         }
-        values.push((name, vals));
+        // An empty array sets nothing (`paths = []` leaves PATH... required).
+        if !vals.is_empty() {
+            values.push((name, vals));
+        }
     }
     Ok(Config {
         path: path.to_path_buf(),
@@ -268,6 +271,30 @@ mod tests {
             Some("y.toml".into())
         );
         assert_eq!(config_arg(&a(&["md", "scan", "--", "--config", "z"])), None);
+    }
+
+    /// A boolean flag (as `--no-cache` will be) takes `true` from the file.
+    #[test]
+    fn boolean_flags_take_a_value_from_the_file() {
+        let parse_with = |v: &str| {
+            let c = Config {
+                path: "t.toml".into(),
+                values: vec![("hash_all", vec![OsString::from(v)])],
+            };
+            let m = c
+                .apply(crate::cli::Cli::command())
+                .unwrap()
+                .try_get_matches_from(["maildedup", "scan", "x"])
+                .unwrap();
+            m.subcommand_matches("scan").unwrap().get_flag("hash_all")
+        };
+        assert!(parse_with("true"));
+        assert!(!parse_with("false"));
+        let c = Config {
+            path: "t.toml".into(),
+            values: vec![("hash_all", vec![OsString::from("yes please")])],
+        };
+        assert!(c.apply(crate::cli::Cli::command()).is_err());
     }
 
     #[test]

@@ -47,10 +47,6 @@ impl Paint {
         Paint { on: true }
     }
 
-    pub fn is_on(self) -> bool {
-        self.on
-    }
-
     fn wrap(self, code: &str, s: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")
