@@ -387,7 +387,8 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
         if missing_paths {
             eprintln!(
                 "maildedup: give the stores to scan as PATH..., or set `paths` in the config file ({})",
-                crate::config::default_path()
+                crate::config::config_arg(argv)
+                    .or_else(crate::config::default_path)
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "--config FILE".into())
             );
