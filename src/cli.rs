@@ -33,7 +33,7 @@ Options a scheduled run repeats (paths, --to, --keep, --same-time-window, --only
 live in a config file, maildedup.toml (see --config); flags given on the command line win over it.",
     after_help = "Examples:\n  maildedup scan ~/Maildir ~/mail/archive.mbox\n  \
 maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  \
-maildedup quarantine -q --only same-time    # nightly: paths and --to from maildedup.toml\n  \
+maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  \
 maildedup restore ~/dedup-quarantine\n\n\
 Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error; \
 3 `quarantine`/`restore` done, but some copies were left as they were (each is listed).",
@@ -75,7 +75,7 @@ that nothing changed since the scan. Flags of the extra copies (Seen, Replied, F
 merged into the kept copy. Every change is recorded in QDIR/manifest.jsonl, fsynced before it is \
 made, so `maildedup restore QDIR` can undo it byte for byte. It never deletes mail, never moves \
 a conflict, and never edits an mbox in place.",
-        after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup quarantine -q --only same-time --log ~/.local/state/maildedup/runs.jsonl   # paths and --to from maildedup.toml\n  maildedup restore ~/dedup-quarantine\n\n\
+        after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  maildedup restore ~/dedup-quarantine\n\n\
 Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: see the summary); \
 3 done, but some copies were left in place (changed since the scan, vanished, or locked)."
     )]
@@ -184,7 +184,8 @@ pub struct QuarantineArgs {
     #[command(flatten)]
     pub selection: Selection,
 
-    /// The quarantine folder (a Maildir; created mode 0700 if missing; later runs append).
+    /// The quarantine folder (a Maildir; created mode 0700 if missing; later runs append;
+    /// required unless the config file has `to`).
     #[arg(long, value_name = "QDIR", required = true)]
     pub to: PathBuf,
 
