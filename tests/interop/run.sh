@@ -77,7 +77,7 @@ for t in python3 doveadm mutt script timeout diff; do
     command -v "$t" >/dev/null || missing+=("$t")
 done
 [[ $IS_ROOT -eq 0 ]] || command -v runuser >/dev/null || missing+=(runuser)
-[[ ${#missing[@]} -eq 0 ]] || die "missing tool(s): ${missing[*]} (apt-get install -y python3 dovecot-core mutt util-linux)"
+[[ ${#missing[@]} -eq 0 ]] || die "missing tool(s): ${missing[*]} (Debian: apt-get install -y python3 dovecot-core mutt bsdutils util-linux)"
 python3 -c 'import mailbox' || die "python3 has no mailbox module"
 
 RUNAS=()
