@@ -103,7 +103,7 @@ WORK=$(cd "$WORK" && pwd -P)
 if [[ $KEEP -eq 1 ]]; then echo "interop: work directory kept: $WORK"; else trap 'rm -rf "$WORK"' EXIT; fi
 chmod 755 "$WORK"   # the doveadm user must reach its copies
 
-echo "interop: $("$BIN" --version), $(python3 --version), Dovecot $(dovecot --version 2>/dev/null || echo "?"), $(mutt -v | head -1)"
+echo "interop: $("$BIN" --version), $(python3 --version), Dovecot $(PATH=$PATH:/usr/sbin dovecot --version 2>/dev/null || echo "?"), $(mutt -v | head -1)"
 
 # ------------------------------------------------------------------ the test tree
 TREE=$WORK/tree
