@@ -10,6 +10,7 @@ pub mod conflict;
 pub mod discover;
 pub mod fault;
 pub mod fingerprint;
+pub mod forensics;
 pub mod fsutil;
 pub mod group;
 pub mod lock;

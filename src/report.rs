@@ -16,6 +16,10 @@ pub const REPORT_VERSION: u32 = 1;
 pub struct Report<'a> {
     pub version: u32,
     pub summary: Summary,
+    /// The timeline and incident windows (`timeline_bucket_seconds`, `timeline`,
+    /// `undated_extra_copies`, `incidents`): see `src/forensics/`.
+    #[serde(flatten)]
+    pub forensics: crate::forensics::Forensics,
     pub groups: Groups<'a>,
     pub conflicts: Vec<ConflictReport>,
     pub skipped: Vec<SkippedReport>,
@@ -228,6 +232,7 @@ impl<'a> Report<'a> {
         Report {
             version: REPORT_VERSION,
             summary,
+            forensics: crate::forensics::analyze(scan, grouping),
             groups,
             conflicts,
             skipped,
@@ -268,6 +273,7 @@ impl<'a> Report<'a> {
                 ""
             }
         );
+        o.push_str(&crate::forensics::chart::human(&self.forensics));
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();
             order.sort_by_key(|&i| std::cmp::Reverse(self.groups.grouping.groups[i].members.len()));
