@@ -210,6 +210,11 @@ pub struct ScanArgs {
     /// Never show a progress bar (it is shown only when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Also write the report as one self-contained HTML page (summary, timeline,
+    /// incident windows, the largest groups side by side, conflicts) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 pub fn run() -> i32 {
@@ -252,6 +257,9 @@ fn run_scan(args: &ScanArgs) -> anyhow::Result<i32> {
     );
     let grouping = group(&out, &sel.group_options());
     let report = Report::build(&out, &grouping);
+    if let Some(file) = &args.html {
+        write_html(file, &out, &grouping, &report, &sel.paths)?;
+    }
     // Buffered: the report can have hundreds of thousands of lines.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.json {
@@ -266,6 +274,22 @@ fn run_scan(args: &ScanArgs) -> anyhow::Result<i32> {
     } else {
         EXIT_OK
     })
+}
+
+fn write_html(
+    file: &std::path::Path,
+    out: &crate::scan::ScanOutput,
+    grouping: &crate::group::Grouping,
+    report: &Report,
+    paths: &[PathBuf],
+) -> anyhow::Result<()> {
+    let paths: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let page = crate::html::render(out, grouping, report, &paths);
+    crate::html::write(file, &page)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write the HTML report: {e}", file.display()))
 }
 
 fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<crate::scan::ScanOutput> {

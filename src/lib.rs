@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod forensics;
 pub mod fsutil;
 pub mod group;
+pub mod html;
 pub mod lock;
 pub mod manifest;
 pub mod message;

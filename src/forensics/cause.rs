@@ -11,7 +11,7 @@
 //! | same-time | other envelope recipient | alias / forward expanded twice |
 //! | same-time | otherwise | delivery-side duplicate |
 //! | different-time | Received chain identical | client re-downloaded |
-//! | different-time | one extra hop from a fetcher, or only a fetcher's top hop differs | fetcher re-fetched |
+//! | different-time | one extra hop from a fetcher on top, or only the top hop differs and the extra copy's is a fetcher's | fetcher re-fetched |
 //! | different-time | only the last server hop differs | delivery retried |
 //! | different-time | chains differ below the top | arrived by another route |
 //! | either | no Received header in either copy, or unreadable | unknown |
@@ -185,7 +185,8 @@ pub enum Chain {
         fetcher: bool,
         hop: Vec<u8>,
     },
-    /// Same length, only the topmost hop differs; `fetcher` when both look like a fetcher's.
+    /// Same length, only the topmost hop differs; `fetcher` when the extra copy's top hop
+    /// looks like a fetcher's.
     TopHopDiffers {
         fetcher: bool,
         hop: Vec<u8>,
@@ -225,14 +226,18 @@ pub fn relate(extra: &Trace, kept: &Trace) -> Chain {
         };
     }
     if on_top(k, e) {
+        // The kept copy was fetched, the extra one came without the fetcher: not a
+        // re-fetch.
         return Chain::ExtraHop {
-            fetcher: is_fetcher_hop(&k[0]),
+            fetcher: false,
             hop: k[0].clone(),
         };
     }
     if e.len() == k.len() && !e.is_empty() && e[1..] == k[1..] {
+        // The extra copy's own last hop decides: a fetcher's hop means it was fetched
+        // (again) from the server that delivered the kept copy.
         return Chain::TopHopDiffers {
-            fetcher: is_fetcher_hop(&e[0]) && is_fetcher_hop(&k[0]),
+            fetcher: is_fetcher_hop(&e[0]),
             hop: e[0].clone(),
         };
     }

@@ -1,0 +1,458 @@
+//! Incident forensics on generated stores: the timeline, incident windows, their class and
+//! likely cause (README, "Incident forensics"), and the self-contained HTML report.
+//!
+//! Every store is written here, in a temporary folder, from a fixed pseudo-random seed:
+//! Maildir files get both a leading name timestamp and an mtime equal to their delivery
+//! time (the delivery time is the earlier of the two), mbox copies a From_ line date.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// 2024-01-01T00:00:00Z.
+const T0: i64 = 1_704_067_200;
+const DAY: i64 = 86_400;
+
+/// A deterministic pseudo-random sequence (xorshift64).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: i64) -> i64 {
+        (self.next() % n as u64) as i64
+    }
+}
+
+fn rfc2822(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .unwrap()
+        .strftime("%a, %d %b %Y %H:%M:%S +0000")
+        .to_string()
+}
+
+fn asctime(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .unwrap()
+        .strftime("%a %b %e %H:%M:%S %Y")
+        .to_string()
+}
+
+/// One message. `top` is prepended (extra trace headers written by the last hops);
+/// the server chain below it depends only on `i` and `sent`.
+fn message(i: usize, sent: i64, top: &str, delivered_to: &str, mid: &str) -> String {
+    format!(
+        "Return-Path: <sender{i}@example.org>\n\
+{top}Delivered-To: {delivered_to}\n\
+Received: from out{m}.example.org (out{m}.example.org [192.0.2.{m}])\n\tby mx.example.com (Postfix) with ESMTPS id 4Q{i:05}X; {d}\n\
+Received: from [198.51.100.7] by out{m}.example.org with ESMTPSA id a{i}; {d}\n\
+Message-ID: {mid}\n\
+From: Sender {i} <sender{i}@example.org>\n\
+To: jane@example.com\n\
+Subject: Message number {i}\n\
+Date: {d}\n\
+\n\
+Hello Jane,\n\nthis is message {i}.\n",
+        m = i % 200 + 1,
+        d = rfc2822(sent),
+    )
+}
+
+fn mid(i: usize) -> String {
+    format!("<msg{i}.{}@example.org>", i * 7919)
+}
+
+fn lmtp(i: usize, t: i64, copy: usize) -> String {
+    format!(
+        "Received: from mx.example.com by imap.example.com with LMTP id L{i}c{copy}; {}\n",
+        rfc2822(t)
+    )
+}
+
+/// A Maildir(++) folder writer that names files uniquely and sets their mtime.
+struct Maildir {
+    root: PathBuf,
+    seq: usize,
+}
+
+impl Maildir {
+    fn new(root: &Path) -> Maildir {
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        Maildir {
+            root: root.to_path_buf(),
+            seq: 0,
+        }
+    }
+
+    fn deliver(&mut self, t: i64, text: &str) -> PathBuf {
+        self.seq += 1;
+        let p = self.root.join("cur").join(format!(
+            "{t}.M{}P{}.mx.example.com,S={}:2,S",
+            self.seq,
+            1000 + self.seq,
+            text.len()
+        ));
+        fs::write(&p, text).unwrap();
+        let f = fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(t as u64))
+            .unwrap();
+        p
+    }
+}
+
+fn scan(args: &[&str], cwd: &Path) -> (i32, Value, String) {
+    let out = Command::cargo_bin("maildedup")
+        .unwrap()
+        .current_dir(cwd)
+        .args(["scan", "--json", "--no-progress"])
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (
+        code,
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn human(args: &[&str], cwd: &Path) -> String {
+    let out = Command::cargo_bin("maildedup")
+        .unwrap()
+        .current_dir(cwd)
+        .args(["scan", "--no-progress"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn epoch(v: &Value) -> i64 {
+    jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%Z", v.as_str().unwrap())
+        .or_else(|_| v.as_str().unwrap().parse::<jiff::Timestamp>())
+        .unwrap()
+        .as_second()
+}
+
+fn incidents(j: &Value) -> &Vec<Value> {
+    j["incidents"].as_array().expect("incidents array")
+}
+
+/// The timeline covers every dated extra copy, class by class.
+fn check_timeline(j: &Value) {
+    let t = j["timeline"].as_array().expect("timeline array");
+    let sum = |k: &str| t.iter().map(|b| b[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(
+        sum("same_time") + sum("different_time") + j["undated_extra_copies"].as_u64().unwrap(),
+        j["summary"]["extra_copies"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("same_time"),
+        j["summary"]["same_time"].as_u64().unwrap()
+    );
+    assert!(t.len() <= 100, "{} buckets", t.len());
+    for w in t.windows(2) {
+        assert_eq!(w[0]["end"], w[1]["start"], "buckets are contiguous");
+    }
+}
+
+/// `n` unique messages spread over `days` days from T0, into `md`.
+fn background(md: &mut Maildir, rng: &mut Rng, from: usize, n: usize, days: i64) {
+    for i in from..from + n {
+        let t = T0 + rng.below(days * DAY);
+        md.deliver(
+            t,
+            &message(i, t - 3, &lmtp(i, t, 0), "jane@example.com", &mid(i)),
+        );
+    }
+}
+
+/// Originals spread over six months (half filed into an Archive folder), then a POP3
+/// client re-downloads 400 of them within two hours into the INBOX: identical bytes,
+/// identical Received chain. Some scattered same-time duplicates as background.
+fn redownload_store(root: &Path) -> (i64, i64) {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut inbox = Maildir::new(&root.join("Maildir"));
+    let mut archive = Maildir::new(&root.join("Maildir/.Archive"));
+    let burst_start = T0 + 200 * DAY + 10 * 3_600;
+    let burst_len = 2 * 3_600;
+    for i in 0..400 {
+        let t = T0 + rng.below(180 * DAY);
+        let text = message(i, t - 5, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+        if i % 2 == 0 {
+            archive.deliver(t, &text);
+        } else {
+            inbox.deliver(t, &text);
+        }
+        let again = burst_start + rng.below(burst_len);
+        inbox.deliver(again, &text);
+    }
+    background(&mut inbox, &mut rng, 1000, 300, 200);
+    // scattered same-time duplicates: a delivery retried now and then
+    for i in 2000..2015 {
+        let t = T0 + rng.below(180 * DAY);
+        let text = message(i, t - 5, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+        inbox.deliver(t, &text);
+        inbox.deliver(t + 1, &text);
+    }
+    (burst_start, burst_start + burst_len)
+}
+
+#[test]
+fn redownload_burst_is_one_different_time_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, z) = redownload_store(tmp.path());
+    let (code, j, err) = scan(&["Maildir"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["extra_copies"], 415);
+    check_timeline(&j);
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), 1, "{inc:#?}");
+    let i = &inc[0];
+    let n = i["extra_copies"].as_u64().unwrap();
+    assert!((360..=400).contains(&n), "{i:#}");
+    assert!(epoch(&i["start"]) >= a && epoch(&i["end"]) < z, "{i:#}");
+    assert_eq!(i["class"], "different-time");
+    assert_eq!(i["cause_code"], "re-download");
+    assert!(i["likely_cause"].as_str().unwrap().contains("re-download"));
+    let ev = i["evidence"].as_str().unwrap();
+    assert!(ev.contains("Received chain identical"), "{ev}");
+    assert!(ev.contains(&format!("for {n} of {n} copies")), "{ev}");
+    assert_eq!(i["stores"], serde_json::json!(["Maildir"]));
+    assert_eq!(i["kept_stores"].as_array().unwrap().len(), 2);
+    // the originals span most of the six months
+    let os = &i["original_span"];
+    assert!(epoch(&os["end"]) - epoch(&os["start"]) > 150 * DAY, "{os}");
+
+    let text = human(&["Maildir"], tmp.path());
+    assert!(text.contains("Timeline of extra copies"), "{text}");
+    assert!(text.contains("Likely cause: client re-download"), "{text}");
+    assert!(
+        text.contains(&format!("{n} extra copies (different-time) in Maildir")),
+        "{text}"
+    );
+}
+
+/// Mail sent to jane@ and to the alias team@ (which includes jane) during a three-hour
+/// window is delivered twice in the same second: same-time, through an alias.
+#[test]
+fn same_time_burst_is_a_delivery_side_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(42);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    background(&mut inbox, &mut rng, 0, 400, 120);
+    let start = T0 + 60 * DAY + 9 * 3_600;
+    for i in 500..700 {
+        let t = start + rng.below(3 * 3_600);
+        let sent = t - 2;
+        inbox.deliver(
+            t,
+            &message(i, sent, &lmtp(i, t, 0), "jane@example.com", &mid(i)),
+        );
+        inbox.deliver(
+            t,
+            &message(i, sent, &lmtp(i, t, 1), "team@example.com", &mid(i)),
+        );
+    }
+    // a few scattered re-downloads as background
+    for i in 800..810 {
+        let t = T0 + rng.below(120 * DAY);
+        let text = message(i, t - 2, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+        inbox.deliver(t, &text);
+        inbox.deliver(t + 3 * DAY, &text);
+    }
+    let (code, j, err) = scan(&["Maildir"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["same_time"], 200);
+    check_timeline(&j);
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), 1, "{inc:#?}");
+    let i = &inc[0];
+    let n = i["extra_copies"].as_u64().unwrap();
+    assert!((180..=200).contains(&n), "{i:#}");
+    assert!(epoch(&i["start"]) >= start && epoch(&i["end"]) < start + 3 * 3_600);
+    assert_eq!(i["class"], "same-time");
+    assert_eq!(i["cause_code"], "alias-expansion");
+    assert!(
+        i["likely_cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("delivery-side duplicate"),
+        "{i:#}"
+    );
+    assert!(i["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("envelope recipient"));
+}
+
+/// Messages delivered by the server into a Maildir; months later fetchmail fetched 300 of
+/// them again into an mbox, adding its own Received hop on top of the same chain.
+#[test]
+fn fetcher_refetch_burst_names_the_fetcher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(7);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    let mut mbox = String::new();
+    let start = T0 + 150 * DAY;
+    for i in 0..300 {
+        let t = T0 + rng.below(120 * DAY);
+        let sent = t - 4;
+        inbox.deliver(t, &message(i, sent, "", "jane@example.com", &mid(i)));
+        let f = start + i as i64 * 6 + rng.below(5);
+        let hop = format!(
+            "Received: from pop.example.com [203.0.113.5]\n\tby localhost with POP3 (fetchmail-6.4.37)\n\tfor <jane@localhost> (single-drop); {}\n",
+            rfc2822(f)
+        );
+        mbox.push_str(&format!(
+            "From sender{i}@example.org {}\n{}\n",
+            asctime(f),
+            message(i, sent, &hop, "jane@example.com", &mid(i))
+        ));
+    }
+    background(&mut inbox, &mut rng, 1000, 200, 150);
+    fs::write(tmp.path().join("fetched.mbox"), mbox).unwrap();
+    let (code, j, err) = scan(&["Maildir", "fetched.mbox"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["different_time"], 300);
+    check_timeline(&j);
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), 1, "{inc:#?}");
+    let i = &inc[0];
+    assert!(i["extra_copies"].as_u64().unwrap() >= 270, "{i:#}");
+    assert_eq!(i["class"], "different-time");
+    assert_eq!(i["cause_code"], "fetcher-refetch");
+    assert_eq!(i["stores"], serde_json::json!(["fetched.mbox"]));
+    let ev = i["evidence"].as_str().unwrap();
+    assert!(ev.contains("fetchmail-6.4.37"), "{ev}");
+}
+
+/// Duplicates scattered over a year, none close to another: a timeline, but no incident.
+#[test]
+fn scattered_duplicates_make_no_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(1234);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    background(&mut inbox, &mut rng, 0, 500, 365);
+    for i in 1000..1060 {
+        let t = T0 + rng.below(365 * DAY);
+        let text = message(i, t - 2, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+        inbox.deliver(t, &text);
+        if i % 2 == 0 {
+            inbox.deliver(t + 1, &text);
+        } else {
+            inbox.deliver(t + 3_600 + rng.below(30 * DAY), &text);
+        }
+    }
+    let (code, j, err) = scan(&["Maildir"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["extra_copies"], 60);
+    check_timeline(&j);
+    assert!(!j["timeline"].as_array().unwrap().is_empty());
+    assert_eq!(incidents(&j).len(), 0, "{:#}", j["incidents"]);
+    let text = human(&["Maildir"], tmp.path());
+    assert!(text.contains("No incident"), "{text}");
+}
+
+/// `--html` writes one self-contained file that escapes what messages and file names hold.
+#[test]
+fn html_report_is_self_contained_and_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, _) = redownload_store(tmp.path());
+    let evil_dir = tmp.path().join("Maildir/.Evil<img onerror=alert(2)>");
+    let mut evil = Maildir::new(&evil_dir);
+    // The Message-ID normalises to `<<script>` (first `<` to first `>`); the subject
+    // carries the whole `<script>alert(1)</script>` and is shown too.
+    let hostile = "<<script>alert(1)</script>@x>";
+    let t = T0 + 30 * DAY;
+    let text = message(9999, t, "", "jane@example.com", hostile).replace(
+        "Subject: Message number 9999",
+        "Subject: </style><script>alert(1)</script>@x",
+    );
+    evil.deliver(t, &text);
+    // three copies, so it is among the largest groups the page shows
+    evil.deliver(t + 2 * DAY, &text);
+    evil.deliver(
+        t + DAY,
+        &text.replace(
+            "Return-Path: <sender9999@example.org>",
+            "Return-Path: <\"><script>alert(4)</script>>",
+        ),
+    );
+    let html = tmp.path().join("out/report.html");
+    fs::create_dir_all(html.parent().unwrap()).unwrap();
+    let out = Command::cargo_bin("maildedup")
+        .unwrap()
+        .current_dir(tmp.path())
+        .args(["scan", "--no-progress", "--html"])
+        .arg(&html)
+        .arg("Maildir")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.len() < 2_000_000, "{} bytes", page.len());
+    let lower = page.to_ascii_lowercase();
+    for bad in [
+        "<script", "http:", "https:", "src=", "<img", "@import", "url(",
+    ] {
+        assert!(!lower.contains(bad), "the page holds {bad:?}");
+    }
+    assert!(
+        page.contains("&lt;&lt;script&gt;"),
+        "the Message-ID is shown escaped"
+    );
+    assert!(page.contains("&lt;/style&gt;&lt;script&gt;alert(1)&lt;/script&gt;@x"));
+    assert!(page.contains("<svg"), "the timeline is inline SVG");
+    assert!(page.contains("client re-download"), "the incident is named");
+    assert!(
+        page.contains("Evil&lt;img"),
+        "the hostile folder name is shown escaped"
+    );
+    // --html with --json still prints the JSON report on stdout
+    let (code, j, _) = scan(&["--html", "out/2.html", "Maildir"], tmp.path());
+    assert_eq!(code, 0);
+    assert!(j["summary"]["groups"].as_u64().unwrap() > 0);
+    assert!(tmp.path().join("out/2.html").exists());
+}
+
+/// A folder name with a terminal escape sequence is printed escaped in the summary.
+#[test]
+fn human_summary_escapes_control_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(99);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    let mut bad = Maildir::new(&tmp.path().join("Maildir/.Bad\x1b[2J"));
+    for i in 0..40 {
+        let t = T0 + rng.below(90 * DAY);
+        let text = message(i, t, "", "jane@example.com", &mid(i));
+        inbox.deliver(t, &text);
+        bad.deliver(T0 + 100 * DAY + i as i64 * 30, &text);
+    }
+    let text = human(&["Maildir"], tmp.path());
+    assert!(text.contains("Incidents"), "{text}");
+    assert!(!text.contains('\x1b'), "{text}");
+    assert!(text.contains(".Bad\\u{1b}[2J"), "{text}");
+}
