@@ -24,6 +24,7 @@ pub const MAX_GROUPS: usize = 40;
 pub const MAX_COPIES: usize = 6;
 pub const MAX_CONFLICTS: usize = 50;
 pub const MAX_SKIPPED: usize = 50;
+pub const MAX_STORES: usize = 30;
 /// Header values are cut to this many characters.
 const MAX_VALUE: usize = 180;
 /// At most this many differing header fields are shown per group.
@@ -198,6 +199,7 @@ pub fn render(scan: &ScanOutput, grouping: &Grouping, report: &Report, paths: &[
         }
     }
 
+    folders(&mut o, scan, grouping);
     groups(&mut o, scan, grouping);
     conflicts(&mut o, report);
     if !report.skipped.is_empty() {
@@ -297,8 +299,12 @@ fn timeline_svg(o: &mut String, f: &Forensics) {
     );
     // incident windows behind the bars
     for (k, i) in f.incidents.iter().enumerate() {
-        let x0 = x_of(i.start) - 2.0;
-        let x1 = (x_of(i.end) + 2.0).max(x0 + 5.0);
+        // the whole buckets the incident falls in
+        let w = f.timeline_bucket_seconds.max(1);
+        let b0 = t0 + (i.start - t0).div_euclid(w) * w;
+        let b1 = t0 + ((i.end - t0).div_euclid(w) + 1) * w;
+        let x0 = x_of(b0) - 1.0;
+        let x1 = (x_of(b1) + 1.0).max(x0 + 5.0);
         let _ = write!(
             o,
             "<rect x=\"{x0:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{ph}\" fill=\"#f3c13a\" opacity=\".35\"><title>incident {}: {} extra copies</title></rect><text x=\"{:.1}\" y=\"{}\" fill=\"#8a6a00\" font-weight=\"700\" text-anchor=\"middle\">{}</text>",
@@ -502,6 +508,65 @@ fn incident(o: &mut String, n: usize, i: &Incident) {
     o.push_str("</dl></div>");
 }
 
+/// Where the extra copies are: one row per store, most copies first.
+fn folders(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
+    #[derive(Default)]
+    struct Row {
+        same: usize,
+        diff: usize,
+        bytes: u64,
+        kept: usize,
+    }
+    let mut rows: Vec<Row> = (0..scan.stores.len()).map(|_| Row::default()).collect();
+    for g in &grouping.groups {
+        rows[scan.copies[g.kept()].store as usize].kept += 1;
+        for m in g.extras() {
+            let c = &scan.copies[m.copy];
+            let r = &mut rows[c.store as usize];
+            match m.class {
+                Some(crate::group::Class::SameTime) => r.same += 1,
+                _ => r.diff += 1,
+            }
+            r.bytes += c.length;
+        }
+    }
+    let mut order: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].same + rows[i].diff + rows[i].kept > 0)
+        .collect();
+    if order.is_empty() {
+        return;
+    }
+    order.sort_by_key(|&i| (std::cmp::Reverse(rows[i].same + rows[i].diff), i));
+    let _ = write!(o, "<h2>Where the extra copies are</h2><div class=\"panel\"><table><tr><th>store</th><th>kind</th><th>extra copies</th><th>same-time</th><th>different-time</th><th>size</th><th>kept copies here</th></tr>");
+    for &i in order.iter().take(MAX_STORES) {
+        let r = &rows[i];
+        let st = &scan.stores[i];
+        let _ = write!(
+            o,
+            "<tr><td class=\"mono\">{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&st.path.to_string_lossy()),
+            match st.kind {
+                crate::discover::StoreKind::Maildir => "Maildir",
+                crate::discover::StoreKind::Mbox => "mbox",
+            },
+            r.same + r.diff,
+            r.same,
+            r.diff,
+            esc(&human_bytes(r.bytes)),
+            r.kept
+        );
+    }
+    o.push_str("</table>");
+    if order.len() > MAX_STORES {
+        let _ = write!(
+            o,
+            "<p class=\"note\">{} more stores are not shown.</p>",
+            order.len() - MAX_STORES
+        );
+    }
+    o.push_str("</div>");
+}
+
 /// The header fields of one copy: (lowercase name, normalised value), in order.
 fn fields(head: &[u8]) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -522,7 +587,16 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
         return;
     }
     let mut order: Vec<usize> = (0..total).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(grouping.groups[i].members.len()));
+    let extra_bytes = |gi: usize| -> u64 {
+        let g = &grouping.groups[gi];
+        g.extras().iter().map(|m| scan.copies[m.copy].length).sum()
+    };
+    order.sort_by_cached_key(|&i| {
+        (
+            std::cmp::Reverse(grouping.groups[i].members.len()),
+            std::cmp::Reverse(extra_bytes(i)),
+        )
+    });
     order.truncate(MAX_GROUPS);
     let _ = write!(
         o,

@@ -1,113 +1,16 @@
 //! Incident forensics on generated stores: the timeline, incident windows, their class and
 //! likely cause (README, "Incident forensics"), and the self-contained HTML report.
 //!
-//! Every store is written here, in a temporary folder, from a fixed pseudo-random seed:
-//! Maildir files get both a leading name timestamp and an mtime equal to their delivery
-//! time (the delivery time is the earlier of the two), mbox copies a From_ line date.
+//! Every store is generated in a temporary folder by `tests/common/incidents.rs`.
+
+#[path = "common/incidents.rs"]
+mod gen;
 
 use assert_cmd::Command;
+use gen::*;
 use serde_json::Value;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
-
-/// 2024-01-01T00:00:00Z.
-const T0: i64 = 1_704_067_200;
-const DAY: i64 = 86_400;
-
-/// A deterministic pseudo-random sequence (xorshift64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: i64) -> i64 {
-        (self.next() % n as u64) as i64
-    }
-}
-
-fn rfc2822(t: i64) -> String {
-    jiff::Timestamp::from_second(t)
-        .unwrap()
-        .strftime("%a, %d %b %Y %H:%M:%S +0000")
-        .to_string()
-}
-
-fn asctime(t: i64) -> String {
-    jiff::Timestamp::from_second(t)
-        .unwrap()
-        .strftime("%a %b %e %H:%M:%S %Y")
-        .to_string()
-}
-
-/// One message. `top` is prepended (extra trace headers written by the last hops);
-/// the server chain below it depends only on `i` and `sent`.
-fn message(i: usize, sent: i64, top: &str, delivered_to: &str, mid: &str) -> String {
-    format!(
-        "Return-Path: <sender{i}@example.org>\n\
-{top}Delivered-To: {delivered_to}\n\
-Received: from out{m}.example.org (out{m}.example.org [192.0.2.{m}])\n\tby mx.example.com (Postfix) with ESMTPS id 4Q{i:05}X; {d}\n\
-Received: from [198.51.100.7] by out{m}.example.org with ESMTPSA id a{i}; {d}\n\
-Message-ID: {mid}\n\
-From: Sender {i} <sender{i}@example.org>\n\
-To: jane@example.com\n\
-Subject: Message number {i}\n\
-Date: {d}\n\
-\n\
-Hello Jane,\n\nthis is message {i}.\n",
-        m = i % 200 + 1,
-        d = rfc2822(sent),
-    )
-}
-
-fn mid(i: usize) -> String {
-    format!("<msg{i}.{}@example.org>", i * 7919)
-}
-
-fn lmtp(i: usize, t: i64, copy: usize) -> String {
-    format!(
-        "Received: from mx.example.com by imap.example.com with LMTP id L{i}c{copy}; {}\n",
-        rfc2822(t)
-    )
-}
-
-/// A Maildir(++) folder writer that names files uniquely and sets their mtime.
-struct Maildir {
-    root: PathBuf,
-    seq: usize,
-}
-
-impl Maildir {
-    fn new(root: &Path) -> Maildir {
-        for sub in ["cur", "new", "tmp"] {
-            fs::create_dir_all(root.join(sub)).unwrap();
-        }
-        Maildir {
-            root: root.to_path_buf(),
-            seq: 0,
-        }
-    }
-
-    fn deliver(&mut self, t: i64, text: &str) -> PathBuf {
-        self.seq += 1;
-        let p = self.root.join("cur").join(format!(
-            "{t}.M{}P{}.mx.example.com,S={}:2,S",
-            self.seq,
-            1000 + self.seq,
-            text.len()
-        ));
-        fs::write(&p, text).unwrap();
-        let f = fs::File::options().write(true).open(&p).unwrap();
-        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(t as u64))
-            .unwrap();
-        p
-    }
-}
+use std::path::Path;
 
 fn scan(args: &[&str], cwd: &Path) -> (i32, Value, String) {
     let out = Command::cargo_bin("maildedup")
@@ -172,48 +75,6 @@ fn check_timeline(j: &Value) {
     }
 }
 
-/// `n` unique messages spread over `days` days from T0, into `md`.
-fn background(md: &mut Maildir, rng: &mut Rng, from: usize, n: usize, days: i64) {
-    for i in from..from + n {
-        let t = T0 + rng.below(days * DAY);
-        md.deliver(
-            t,
-            &message(i, t - 3, &lmtp(i, t, 0), "jane@example.com", &mid(i)),
-        );
-    }
-}
-
-/// Originals spread over six months (half filed into an Archive folder), then a POP3
-/// client re-downloads 400 of them within two hours into the INBOX: identical bytes,
-/// identical Received chain. Some scattered same-time duplicates as background.
-fn redownload_store(root: &Path) -> (i64, i64) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut inbox = Maildir::new(&root.join("Maildir"));
-    let mut archive = Maildir::new(&root.join("Maildir/.Archive"));
-    let burst_start = T0 + 200 * DAY + 10 * 3_600;
-    let burst_len = 2 * 3_600;
-    for i in 0..400 {
-        let t = T0 + rng.below(180 * DAY);
-        let text = message(i, t - 5, &lmtp(i, t, 0), "jane@example.com", &mid(i));
-        if i % 2 == 0 {
-            archive.deliver(t, &text);
-        } else {
-            inbox.deliver(t, &text);
-        }
-        let again = burst_start + rng.below(burst_len);
-        inbox.deliver(again, &text);
-    }
-    background(&mut inbox, &mut rng, 1000, 300, 200);
-    // scattered same-time duplicates: a delivery retried now and then
-    for i in 2000..2015 {
-        let t = T0 + rng.below(180 * DAY);
-        let text = message(i, t - 5, &lmtp(i, t, 0), "jane@example.com", &mid(i));
-        inbox.deliver(t, &text);
-        inbox.deliver(t + 1, &text);
-    }
-    (burst_start, burst_start + burst_len)
-}
-
 #[test]
 fn redownload_burst_is_one_different_time_incident() {
     let tmp = tempfile::tempdir().unwrap();
@@ -258,18 +119,7 @@ fn same_time_burst_is_a_delivery_side_incident() {
     let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
     background(&mut inbox, &mut rng, 0, 400, 120);
     let start = T0 + 60 * DAY + 9 * 3_600;
-    for i in 500..700 {
-        let t = start + rng.below(3 * 3_600);
-        let sent = t - 2;
-        inbox.deliver(
-            t,
-            &message(i, sent, &lmtp(i, t, 0), "jane@example.com", &mid(i)),
-        );
-        inbox.deliver(
-            t,
-            &message(i, sent, &lmtp(i, t, 1), "team@example.com", &mid(i)),
-        );
-    }
+    alias_burst(&mut inbox, &mut rng, 500, 200, start, 3 * 3_600);
     // a few scattered re-downloads as background
     for i in 800..810 {
         let t = T0 + rng.below(120 * DAY);
@@ -309,23 +159,7 @@ fn fetcher_refetch_burst_names_the_fetcher() {
     let tmp = tempfile::tempdir().unwrap();
     let mut rng = Rng(7);
     let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
-    let mut mbox = String::new();
-    let start = T0 + 150 * DAY;
-    for i in 0..300 {
-        let t = T0 + rng.below(120 * DAY);
-        let sent = t - 4;
-        inbox.deliver(t, &message(i, sent, "", "jane@example.com", &mid(i)));
-        let f = start + i as i64 * 6 + rng.below(5);
-        let hop = format!(
-            "Received: from pop.example.com [203.0.113.5]\n\tby localhost with POP3 (fetchmail-6.4.37)\n\tfor <jane@localhost> (single-drop); {}\n",
-            rfc2822(f)
-        );
-        mbox.push_str(&format!(
-            "From sender{i}@example.org {}\n{}\n",
-            asctime(f),
-            message(i, sent, &hop, "jane@example.com", &mid(i))
-        ));
-    }
+    let mbox = fetcher_burst(&mut inbox, &mut rng, 0, 300, 120, T0 + 150 * DAY);
     background(&mut inbox, &mut rng, 1000, 200, 150);
     fs::write(tmp.path().join("fetched.mbox"), mbox).unwrap();
     let (code, j, err) = scan(&["Maildir", "fetched.mbox"], tmp.path());
