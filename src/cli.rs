@@ -105,6 +105,11 @@ pub struct QuarantineArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// With --dry-run: also write the scan report as one self-contained HTML page to FILE
+    /// (as `scan --html`).
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    pub html: Option<PathBuf>,
+
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -338,6 +343,10 @@ fn run_quarantine(args: &QuarantineArgs) -> anyhow::Result<i32> {
     let plan = crate::plan::plan(&out, &grouping, args.only);
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
     if args.dry_run {
+        if let Some(file) = &args.html {
+            let report = Report::build(&out, &grouping);
+            write_html(file, &out, &grouping, &report, &sel.paths)?;
+        }
         let moves: Vec<serde_json::Value> = plan
             .moves
             .iter()

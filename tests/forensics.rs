@@ -290,3 +290,30 @@ fn human_summary_escapes_control_characters() {
     assert!(!text.contains('\x1b'), "{text}");
     assert!(text.contains(".Bad\\u{1b}[2J"), "{text}");
 }
+
+/// `quarantine --dry-run --html FILE` writes the same page and touches nothing;
+/// without --dry-run, --html is a usage error.
+#[test]
+fn quarantine_dry_run_writes_the_html_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(5);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    alias_burst(&mut inbox, &mut rng, 0, 20, T0, 3_600);
+    let run = |args: &[&str]| {
+        Command::cargo_bin("maildedup")
+            .unwrap()
+            .current_dir(tmp.path())
+            .args(["quarantine", "--no-progress", "Maildir", "--to", "q"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--html", "r.html"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!tmp.path().join("r.html").exists() && !tmp.path().join("q").exists());
+    let out = run(&["--dry-run", "--html", "r.html"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = fs::read_to_string(tmp.path().join("r.html")).unwrap();
+    assert!(page.contains("delivery-side duplicate through an alias"));
+    assert!(!tmp.path().join("q").exists(), "a dry run creates nothing");
+}
