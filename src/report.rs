@@ -286,8 +286,8 @@ impl<'a> Report<'a> {
                     "  {} copies  {:<14}  {}\n            keep {}{}",
                     g.copies.len(),
                     g.class.as_str(),
-                    g.message_id.as_deref().unwrap_or("(no Message-ID)"),
-                    kept.map(|c| c.path.as_str()).unwrap_or("?"),
+                    safe(g.message_id.as_deref().unwrap_or("(no Message-ID)")),
+                    safe(kept.map(|c| c.path.as_str()).unwrap_or("?")),
                     kept.and_then(|c| c.offset)
                         .map(|o| format!(" @{o}"))
                         .unwrap_or_default(),
@@ -301,9 +301,9 @@ impl<'a> Report<'a> {
                     let _ = writeln!(
                         o,
                         "  {}  {} variants; differ in: {}{}",
-                        k.message_id,
+                        safe(&k.message_id),
                         k.variants,
-                        k.differs.headers.join(", "),
+                        safe(&k.differs.headers.join(", ")),
                         if k.differs.body {
                             if k.differs.headers.is_empty() {
                                 "body"
@@ -320,12 +320,17 @@ impl<'a> Report<'a> {
                 let _ = writeln!(o, "\nSkipped:");
                 for k in &self.skipped {
                     let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
-                    let _ = writeln!(o, "  {}{}: {}", k.path, at, k.reason);
+                    let _ = writeln!(o, "  {}{}: {}", safe(&k.path), at, safe(&k.reason));
                 }
             }
         }
         o
     }
+}
+
+/// Message data (paths, Message-IDs) for the terminal: control characters escaped.
+fn safe(s: &str) -> String {
+    crate::forensics::chart::term_safe(s)
 }
 
 pub fn human_bytes(n: u64) -> String {

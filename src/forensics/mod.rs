@@ -317,17 +317,18 @@ fn clip(v: &[u8], max: usize) -> String {
     out
 }
 
-/// A rough duration in words: "45 s", "12 min", "5 h", "3 days", "7 weeks", "4 months",
-/// "2.5 years".
+/// A rough duration in words, rounded: "45 s", "12 min", "5 h", "3 days", "7 weeks",
+/// "4 months", "2.5 years".
 pub fn duration(secs: i64) -> String {
     let s = secs.abs();
+    let round = |unit: i64| (s + unit / 2) / unit;
     match s {
         0..=119 => format!("{s} s"),
-        120..=7_199 => format!("{} min", s / 60),
-        7_200..=172_799 => format!("{} h", s / 3_600),
-        172_800..=1_209_599 => format!("{} days", s / 86_400),
-        1_209_600..=5_183_999 => format!("{} weeks", s / 604_800),
-        5_184_000..=63_071_999 => format!("{} months", s / 2_592_000),
+        120..=5_399 => format!("{} min", round(60)),
+        5_400..=172_799 => format!("{} h", round(3_600)),
+        172_800..=1_209_599 => format!("{} days", round(86_400)),
+        1_209_600..=5_183_999 => format!("{} weeks", round(604_800)),
+        5_184_000..=63_071_999 => format!("{} months", round(2_592_000)),
         _ => format!("{:.1} years", s as f64 / 31_536_000.0),
     }
 }
@@ -356,6 +357,7 @@ mod tests {
         assert_eq!(duration(600), "10 min");
         assert_eq!(duration(3 * 86_400 + 5), "3 days");
         assert_eq!(duration(100 * 86_400), "3 months");
+        assert_eq!(duration(7_140), "2 h");
         assert_eq!(day(0), "1970-01-01");
         assert_eq!(minute(90), "1970-01-01 00:01");
     }
