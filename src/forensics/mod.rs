@@ -266,6 +266,16 @@ fn explain(scan: &ScanOutput, extras: &[Extra]) -> Incident {
             evidence.push_str(&format!("; {} for {k}", c.evidence()));
         }
     }
+    // With `--keep latest` the kept copy is the last one, so the extras come before it.
+    let before = extras
+        .iter()
+        .filter(|e| scan.copies[e.kept].delivered_at.is_some_and(|k| e.time < k))
+        .count();
+    let rel = if 2 * before > n {
+        "before the kept copy"
+    } else {
+        "after the original"
+    };
     if let (Some(lo), Some(hi)) = (delay_seconds.min, delay_seconds.max) {
         if hi == 0 {
             evidence.push_str("; copies delivered in the same second as the original");
@@ -274,9 +284,9 @@ fn explain(scan: &ScanOutput, extras: &[Extra]) -> Incident {
         } else {
             let (a, b) = (duration(lo), duration(hi));
             if a == b {
-                evidence.push_str(&format!("; copies {a} after the original"));
+                evidence.push_str(&format!("; copies {a} {rel}"));
             } else {
-                evidence.push_str(&format!("; copies {a} to {b} after the original"));
+                evidence.push_str(&format!("; copies {a} to {b} {rel}"));
             }
         }
     }
