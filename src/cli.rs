@@ -197,6 +197,11 @@ pub struct QuarantineArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// With --dry-run: also write the scan report as one self-contained HTML page to FILE
+    /// (as `scan --html`).
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    pub html: Option<PathBuf>,
+
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -315,6 +320,11 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub log: LogArg,
+
+    /// Also write the report as one self-contained HTML page (summary, timeline,
+    /// incident windows, the largest groups side by side, conflicts) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 pub fn run() -> i32 {
@@ -492,6 +502,9 @@ fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     let grouping = group(&out, &sel.group_options());
     let report = Report::build(&out, &grouping);
     log.set("summary", serde_json::to_value(&report.summary)?);
+    if let Some(file) = &args.html {
+        write_html(file, &out, &grouping, &report, &sel.paths)?;
+    }
     // Buffered: the report can have hundreds of thousands of lines.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.json {
@@ -507,7 +520,7 @@ fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
         write!(
             stdout,
             "{}",
-            report.human_painted(args.verbose, largest, paint)
+            report.human_painted(args.verbose, largest, tty || args.verbose, paint)
         )?;
         if args.verbose {
             write!(stdout, "{}", crate::perstore::table(&out, &grouping, paint))?;
@@ -519,6 +532,22 @@ fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     } else {
         EXIT_OK
     })
+}
+
+fn write_html(
+    file: &std::path::Path,
+    out: &crate::scan::ScanOutput,
+    grouping: &crate::group::Grouping,
+    report: &Report,
+    paths: &[PathBuf],
+) -> anyhow::Result<()> {
+    let paths: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let page = crate::html::render(out, grouping, report, &paths);
+    crate::html::write(file, &page)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write the HTML report: {e}", file.display()))
 }
 
 fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<crate::scan::ScanOutput> {
@@ -572,6 +601,10 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     let plan = crate::plan::plan(&out, &grouping, only);
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
     if args.dry_run {
+        if let Some(file) = &args.html {
+            let report = Report::build(&out, &grouping);
+            write_html(file, &out, &grouping, &report, &sel.paths)?;
+        }
         let moves: Vec<serde_json::Value> = plan
             .moves
             .iter()

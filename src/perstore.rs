@@ -98,7 +98,7 @@ pub fn table(scan: &ScanOutput, grouping: &Grouping, paint: Paint) -> String {
             c.different_time,
             c.conflicts,
             c.skipped,
-            st.path.display()
+            crate::forensics::chart::term_safe(&st.path.to_string_lossy())
         );
     }
     o

@@ -16,6 +16,10 @@ pub const REPORT_VERSION: u32 = 1;
 pub struct Report<'a> {
     pub version: u32,
     pub summary: Summary,
+    /// The timeline and incident windows (`timeline_bucket_seconds`, `timeline`,
+    /// `undated_extra_copies`, `incidents`): see `src/forensics/`.
+    #[serde(flatten)]
+    pub forensics: crate::forensics::Forensics,
     pub groups: Groups<'a>,
     pub conflicts: Vec<ConflictReport>,
     pub skipped: Vec<SkippedReport>,
@@ -228,6 +232,7 @@ impl<'a> Report<'a> {
         Report {
             version: REPORT_VERSION,
             summary,
+            forensics: crate::forensics::analyze(scan, grouping),
             groups,
             conflicts,
             skipped,
@@ -236,14 +241,17 @@ impl<'a> Report<'a> {
 
     /// The short summary printed without `--json`.
     pub fn human(&self, verbose: bool, largest: usize) -> String {
-        self.human_painted(verbose, largest, crate::style::Paint::plain())
+        self.human_painted(verbose, largest, true, crate::style::Paint::plain())
     }
 
-    /// The summary, with headings and class names painted by `paint`.
+    /// The summary, with headings and class names painted by `paint`. Without `timeline`
+    /// (a scheduled run off a terminal) the timeline chart is left out, but incident
+    /// windows are still named: they are what a cron mail should say.
     pub fn human_painted(
         &self,
         verbose: bool,
         largest: usize,
+        timeline: bool,
         paint: crate::style::Paint,
     ) -> String {
         let s = &self.summary;
@@ -278,6 +286,7 @@ impl<'a> Report<'a> {
                 ""
             }
         );
+        o.push_str(&crate::forensics::chart::human(&self.forensics, timeline));
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();
             order.sort_by_key(|&i| std::cmp::Reverse(self.groups.grouping.groups[i].members.len()));
@@ -290,8 +299,8 @@ impl<'a> Report<'a> {
                     "  {} copies  {}  {}\n            keep {}{}",
                     g.copies.len(),
                     paint.class(g.class.as_str(), 14),
-                    g.message_id.as_deref().unwrap_or("(no Message-ID)"),
-                    kept.map(|c| c.path.as_str()).unwrap_or("?"),
+                    safe(g.message_id.as_deref().unwrap_or("(no Message-ID)")),
+                    safe(kept.map(|c| c.path.as_str()).unwrap_or("?")),
                     kept.and_then(|c| c.offset)
                         .map(|o| format!(" @{o}"))
                         .unwrap_or_default(),
@@ -305,9 +314,9 @@ impl<'a> Report<'a> {
                     let _ = writeln!(
                         o,
                         "  {}  {} variants; differ in: {}{}",
-                        k.message_id,
+                        safe(&k.message_id),
                         k.variants,
-                        k.differs.headers.join(", "),
+                        safe(&k.differs.headers.join(", ")),
                         if k.differs.body {
                             if k.differs.headers.is_empty() {
                                 "body"
@@ -324,12 +333,17 @@ impl<'a> Report<'a> {
                 let _ = writeln!(o, "\n{}", paint.heading("Skipped:"));
                 for k in &self.skipped {
                     let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
-                    let _ = writeln!(o, "  {}{}: {}", k.path, at, k.reason);
+                    let _ = writeln!(o, "  {}{}: {}", safe(&k.path), at, safe(&k.reason));
                 }
             }
         }
         o
     }
+}
+
+/// Message data (paths, Message-IDs) for the terminal: control characters escaped.
+fn safe(s: &str) -> String {
+    crate::forensics::chart::term_safe(s)
 }
 
 pub fn human_bytes(n: u64) -> String {

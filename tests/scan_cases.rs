@@ -1602,6 +1602,37 @@ fn demo_check_and_human_output() {
     );
 }
 
+/// demo/README.md, "Timeline": daily buckets from 2023-11-20 to 2024-01-11, no incident.
+#[test]
+fn demo_timeline_and_no_incident() {
+    let s = demo();
+    assert_eq!(s.json["timeline_bucket_seconds"], 86_400);
+    let t = s.json["timeline"].as_array().unwrap();
+    assert_eq!(t.len(), 53);
+    assert_eq!(t[0]["start"], "2023-11-20T00:00:00Z");
+    assert_eq!(t[52]["end"], "2024-01-12T00:00:00Z");
+    let count = |k: &str| t.iter().map(|b| b[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((count("same_time"), count("different_time")), (4, 4));
+    assert_eq!(s.json["incidents"], serde_json::json!([]));
+    let out = Command::cargo_bin("maildedup")
+        .unwrap()
+        .current_dir(repo())
+        .args(["scan", "demo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "Timeline of extra copies by delivery time (one column = 1 day, UTC; tallest = 2):",
+        "  same-time       │▄",
+        "  different-time  │   ▄",
+        "2023-11-20",
+        "2024-01-11",
+        "No incident: the extra copies do not cluster in a burst",
+    ] {
+        assert!(text.contains(want), "{want:?} in:\n{text}");
+    }
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let out = Command::cargo_bin("maildedup")

@@ -1,0 +1,20 @@
+//! Writes a store with every kind of incident maildedup's forensics recognise (see
+//! `tests/common/incidents.rs`): `cargo run --example gen_incidents -- DIR`.
+//! Then: `maildedup scan DIR` or `maildedup scan --html report.html DIR`.
+
+#[path = "../tests/common/incidents.rs"]
+mod gen;
+
+fn main() {
+    let Some(dir) = std::env::args_os().nth(1) else {
+        eprintln!("usage: gen_incidents DIR");
+        std::process::exit(2);
+    };
+    let dir = std::path::PathBuf::from(dir);
+    if dir.exists() {
+        eprintln!("{}: already exists; give a new folder", dir.display());
+        std::process::exit(2);
+    }
+    gen::incident_store(&dir);
+    println!("wrote {}", dir.display());
+}

@@ -1,0 +1,380 @@
+//! Why an extra copy exists: its class, its folder and its server-side trace (the
+//! `Received:` chain and the envelope recipient) compared with the kept copy's.
+//!
+//! `Received:` and `Delivered-To:` are left out of the content hash, so two copies of one
+//! group may differ there: that difference is the evidence. The rules (README,
+//! "Incident forensics"):
+//!
+//! | class | trace compared with the kept copy | cause |
+//! |---|---|---|
+//! | same-time | in another folder | copy or move gone wrong |
+//! | same-time | other envelope recipient | alias / forward expanded twice |
+//! | same-time | otherwise | delivery-side duplicate |
+//! | different-time | Received chain identical | client re-downloaded |
+//! | different-time | one extra hop from a fetcher on top, or only the top hop differs and the extra copy's is a fetcher's | fetcher re-fetched |
+//! | different-time | only the last server hop differs | delivery retried |
+//! | different-time | chains differ below the top | arrived by another route |
+//! | either | no Received header in either copy, or unreadable | unknown |
+
+use crate::discover::Store;
+use crate::group::Class;
+use crate::message::{line_at, name_is, normalise_value, scan_fields};
+use crate::scan::{Copy, Loc};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+
+/// At most this much of a copy is read to find its header block.
+const HEAD_MAX: u64 = 64 * 1024;
+
+/// The likely cause of one extra copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// Different time, Received chain identical: the client fetched the same server
+    /// message again.
+    ReDownload,
+    /// Different time, one extra (or a different) fetcher hop on top.
+    FetcherRefetch,
+    /// Different time, only the last server hop differs: delivered again.
+    DeliveryRetry,
+    /// Same time, in another folder than the kept copy.
+    CopyOrMove,
+    /// Same time, a different envelope recipient (Delivered-To, X-Original-To).
+    AliasExpansion,
+    /// Same time, same folder and recipient.
+    DeliveryDuplicate,
+    /// Different time, Received chains differ below the top hop.
+    OtherRoute,
+    /// No trace to compare.
+    Unknown,
+}
+
+impl Cause {
+    /// The stable code used in the JSON report (`cause_code`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Cause::ReDownload => "re-download",
+            Cause::FetcherRefetch => "fetcher-refetch",
+            Cause::DeliveryRetry => "delivery-retry",
+            Cause::CopyOrMove => "copy-or-move",
+            Cause::AliasExpansion => "alias-expansion",
+            Cause::DeliveryDuplicate => "delivery-duplicate",
+            Cause::OtherRoute => "other-route",
+            Cause::Unknown => "unknown",
+        }
+    }
+
+    /// The cause in plain words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Cause::ReDownload => {
+                "client re-download: the same server message was downloaded again (a POP3 \
+                 session that never reached QUIT, a \"leave on server\" client that lost its \
+                 UIDL state, or a web-mail/antivirus proxy that re-fetched)"
+            }
+            Cause::FetcherRefetch => {
+                "fetcher re-fetch: a fetcher (fetchmail, getmail) fetched the message again \
+                 and added its own Received hop"
+            }
+            Cause::DeliveryRetry => {
+                "delivery retry: the last server hop delivered the message again later (a \
+                 delivery retried after a timeout, or a re-run queue)"
+            }
+            Cause::CopyOrMove => {
+                "copy or move gone wrong: the message was copied into a second folder (a \
+                 client or migration copy, a filter that both filed and kept it)"
+            }
+            Cause::AliasExpansion => {
+                "delivery-side duplicate through an alias or forward: the same message was \
+                 delivered once per envelope recipient"
+            }
+            Cause::DeliveryDuplicate => {
+                "delivery-side duplicate: the delivery agent stored the message twice (a \
+                 retried delivery, a server that stored one message twice)"
+            }
+            Cause::OtherRoute => {
+                "arrived by another route: the copies came through different servers (sent \
+                 to a second address that forwards here, or a second account)"
+            }
+            Cause::Unknown => "unknown: the copies carry no Received headers to compare",
+        }
+    }
+
+    /// The evidence for one copy, as a phrase completing "... for N of M copies".
+    pub fn evidence(self) -> &'static str {
+        match self {
+            Cause::ReDownload => "Received chain identical to the kept copy's",
+            Cause::FetcherRefetch => "one Received hop from a fetcher on top of the same chain",
+            Cause::DeliveryRetry => "only the last server hop of the Received chain differs",
+            Cause::CopyOrMove => "in another folder than the kept copy, delivered at the same time",
+            Cause::AliasExpansion => "a different envelope recipient (Delivered-To/X-Original-To)",
+            Cause::DeliveryDuplicate => "same folder and recipient, delivered at the same time",
+            Cause::OtherRoute => "Received chains differ below the top hop",
+            Cause::Unknown => "no Received headers to compare (or the copy could not be read)",
+        }
+    }
+}
+
+/// The server-side trace of one copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// `Received:` values, topmost (latest) first, whitespace-normalised.
+    pub received: Vec<Vec<u8>>,
+    /// Envelope recipients (`Delivered-To`, `X-Original-To`, `Envelope-To`,
+    /// `X-Delivered-To`, `X-Envelope-To`), lowercased.
+    pub recipients: BTreeSet<Vec<u8>>,
+}
+
+const RECIPIENT_FIELDS: &[&str] = &[
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "x-delivered-to",
+    "x-envelope-to",
+];
+
+impl Trace {
+    /// The trace of a header block (anything after the blank line is ignored).
+    pub fn parse(head: &[u8]) -> Trace {
+        let mut t = Trace::default();
+        scan_fields(head, |name, value| {
+            if name_is(name, "received") {
+                let mut v = Vec::new();
+                normalise_value(value, &mut v);
+                t.received.push(v);
+            } else if RECIPIENT_FIELDS.iter().any(|f| name_is(name, f)) {
+                let mut v = Vec::new();
+                normalise_value(value, &mut v);
+                v.make_ascii_lowercase();
+                t.recipients.insert(v);
+            }
+        });
+        t
+    }
+
+    /// Reads the header block of a copy (at most 64 KiB) and parses its trace.
+    pub fn read(c: &Copy, stores: &[Store]) -> io::Result<Trace> {
+        Ok(Trace::parse(&read_head(c, stores)?))
+    }
+}
+
+/// The first bytes of a copy's message (an mbox copy without its From_ line).
+pub fn read_head(c: &Copy, stores: &[Store]) -> io::Result<Vec<u8>> {
+    let mut f = File::open(c.path(stores))?;
+    let offset = c.offset().unwrap_or(0);
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::new();
+    f.take(c.length.min(HEAD_MAX)).read_to_end(&mut buf)?;
+    if let Loc::Mbox { .. } = c.loc {
+        let (_, start) = line_at(&buf, 0);
+        buf.drain(..start);
+    }
+    Ok(buf)
+}
+
+/// How an extra copy's Received chain relates to the kept copy's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chain {
+    /// Neither copy has a Received header.
+    Missing,
+    Identical,
+    /// One copy has one more hop on top of the other's chain; `fetcher` when that hop
+    /// looks like a fetcher's. `hop` is that hop.
+    ExtraHop {
+        fetcher: bool,
+        hop: Vec<u8>,
+    },
+    /// Same length, only the topmost hop differs; `fetcher` when the extra copy's top hop
+    /// looks like a fetcher's.
+    TopHopDiffers {
+        fetcher: bool,
+        hop: Vec<u8>,
+    },
+    /// The chains differ below the top hop.
+    Different,
+}
+
+/// Does a Received value look like a fetcher's hop (fetchmail, getmail, a POP3/IMAP
+/// pull into the local host)?
+pub fn is_fetcher_hop(hop: &[u8]) -> bool {
+    let h = hop.to_ascii_lowercase();
+    let has = |s: &str| memchr::memmem::find(&h, s.as_bytes()).is_some();
+    has("fetchmail")
+        || has("getmail")
+        || has("with pop")
+        || has("with imap")
+        || has("by localhost")
+        || has("by 127.0.0.1")
+        || has("by [127.0.0.1]")
+}
+
+pub fn relate(extra: &Trace, kept: &Trace) -> Chain {
+    let (e, k) = (&extra.received, &kept.received);
+    if e.is_empty() && k.is_empty() {
+        return Chain::Missing;
+    }
+    if e == k {
+        return Chain::Identical;
+    }
+    let on_top =
+        |long: &[Vec<u8>], short: &[Vec<u8>]| long.len() == short.len() + 1 && long[1..] == *short;
+    if on_top(e, k) {
+        return Chain::ExtraHop {
+            fetcher: is_fetcher_hop(&e[0]),
+            hop: e[0].clone(),
+        };
+    }
+    if on_top(k, e) {
+        // The kept copy was fetched, the extra one came without the fetcher: not a
+        // re-fetch.
+        return Chain::ExtraHop {
+            fetcher: false,
+            hop: k[0].clone(),
+        };
+    }
+    if e.len() == k.len() && !e.is_empty() && e[1..] == k[1..] {
+        // The extra copy's own last hop decides: a fetcher's hop means it was fetched
+        // (again) from the server that delivered the kept copy.
+        return Chain::TopHopDiffers {
+            fetcher: is_fetcher_hop(&e[0]),
+            hop: e[0].clone(),
+        };
+    }
+    Chain::Different
+}
+
+/// The cause of one extra copy. `other_folder`: it is in another store than the kept copy.
+/// `traces`: the extra's and the kept copy's traces, `None` when one could not be read.
+pub fn classify(class: Class, other_folder: bool, traces: Option<(&Trace, &Trace)>) -> Cause {
+    match class {
+        Class::SameTime => {
+            if other_folder {
+                return Cause::CopyOrMove;
+            }
+            match traces {
+                Some((e, k))
+                    if !e.recipients.is_empty()
+                        && !k.recipients.is_empty()
+                        && e.recipients != k.recipients =>
+                {
+                    Cause::AliasExpansion
+                }
+                _ => Cause::DeliveryDuplicate,
+            }
+        }
+        Class::DifferentTime => match traces.map(|(e, k)| relate(e, k)) {
+            None | Some(Chain::Missing) => Cause::Unknown,
+            Some(Chain::Identical) => Cause::ReDownload,
+            Some(Chain::ExtraHop { fetcher: true, .. })
+            | Some(Chain::TopHopDiffers { fetcher: true, .. }) => Cause::FetcherRefetch,
+            Some(Chain::TopHopDiffers { fetcher: false, .. }) => Cause::DeliveryRetry,
+            Some(Chain::ExtraHop { fetcher: false, .. }) | Some(Chain::Different) => {
+                Cause::OtherRoute
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVER: &str = "Received: from mx.example.net (mx.example.net [192.0.2.1])\n\tby mail.example.com (Postfix) with ESMTPS id 4A1; Mon, 1 Jan 2024 10:00:00 +0000\nReceived: from out.example.org by mx.example.net with ESMTP id 77; Mon, 1 Jan 2024 09:59:58 +0000\n";
+
+    fn trace(top: &str, to: &str) -> Trace {
+        Trace::parse(
+            format!(
+                "{top}{SERVER}Delivered-To: {to}\nSubject: x\n\nbody\nReceived: not a header\n"
+            )
+            .as_bytes(),
+        )
+    }
+
+    #[test]
+    fn parses_chain_and_recipients_from_the_header_block_only() {
+        let t = trace("", "Jane@Example.com");
+        assert_eq!(t.received.len(), 2);
+        assert!(
+            t.received[0].starts_with(b"from mx.example.net (mx.example.net [192.0.2.1]) by mail")
+        );
+        assert_eq!(
+            t.recipients.iter().next().map(|v| v.as_slice()),
+            Some(&b"jane@example.com"[..])
+        );
+    }
+
+    #[test]
+    fn chain_relations() {
+        let kept = trace("", "a@x");
+        assert_eq!(relate(&trace("", "a@x"), &kept), Chain::Identical);
+        let fetched = trace(
+            "Received: from pop.example.net by localhost with POP3 (fetchmail-6.4.37) for <a@x> (single-drop); Tue, 2 Jan 2024 10:00:00 +0000\n",
+            "a@x",
+        );
+        assert!(matches!(
+            relate(&fetched, &kept),
+            Chain::ExtraHop { fetcher: true, .. }
+        ));
+        let refetched = trace(
+            "Received: from pop.example.net by localhost with POP3 (fetchmail-6.4.37) for <a@x> (single-drop); Wed, 3 Jan 2024 10:00:00 +0000\n",
+            "a@x",
+        );
+        assert!(matches!(
+            relate(&refetched, &fetched),
+            Chain::TopHopDiffers { fetcher: true, .. }
+        ));
+        let lmtp1 = trace(
+            "Received: from mail.example.com by imap.example.com with LMTP id 1\n",
+            "a@x",
+        );
+        let lmtp2 = trace(
+            "Received: from mail.example.com by imap.example.com with LMTP id 2\n",
+            "a@x",
+        );
+        assert!(matches!(
+            relate(&lmtp2, &lmtp1),
+            Chain::TopHopDiffers { fetcher: false, .. }
+        ));
+        let other = Trace::parse(b"Received: from gmail by google\nReceived: from elsewhere\n\n");
+        assert_eq!(relate(&other, &kept), Chain::Different);
+        assert_eq!(relate(&Trace::default(), &Trace::default()), Chain::Missing);
+    }
+
+    #[test]
+    fn causes() {
+        let kept = trace("", "jane@x");
+        let alias = trace("", "team@x");
+        let d = Class::DifferentTime;
+        let s = Class::SameTime;
+        assert_eq!(classify(s, true, Some((&kept, &kept))), Cause::CopyOrMove);
+        assert_eq!(
+            classify(s, false, Some((&alias, &kept))),
+            Cause::AliasExpansion
+        );
+        assert_eq!(
+            classify(s, false, Some((&kept, &kept))),
+            Cause::DeliveryDuplicate
+        );
+        assert_eq!(classify(s, false, None), Cause::DeliveryDuplicate);
+        assert_eq!(classify(d, false, Some((&kept, &kept))), Cause::ReDownload);
+        assert_eq!(classify(d, true, Some((&kept, &kept))), Cause::ReDownload);
+        assert_eq!(classify(d, false, None), Cause::Unknown);
+        let fetched = trace(
+            "Received: from pop by localhost with POP3 (fetchmail)\n",
+            "jane@x",
+        );
+        assert_eq!(
+            classify(d, false, Some((&fetched, &kept))),
+            Cause::FetcherRefetch
+        );
+        let forward = trace(
+            "Received: from relay.example by mail.example.com\n",
+            "jane@x",
+        );
+        assert_eq!(
+            classify(d, false, Some((&forward, &kept))),
+            Cause::OtherRoute
+        );
+    }
+}

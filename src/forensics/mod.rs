@@ -1,0 +1,374 @@
+//! Incident forensics: when the extra copies appeared, and why.
+//!
+//! - [`timeline`]: extra copies by delivery time and class, in buckets sized from the span;
+//! - [`incidents`]: bursts where extra copies cluster;
+//! - [`cause`]: the likely cause of each extra copy in a burst, from its class, its folder
+//!   and its Received chain compared with the kept copy's;
+//! - [`chart`]: the terminal rendering (timeline sparkline, incidents in sentences).
+//!
+//! Only copies in an incident are read again (their header block, at most 64 KiB each, and
+//! at most [`SAMPLE_MAX`] per incident): unique messages and scattered duplicates cost
+//! nothing here.
+
+pub mod cause;
+pub mod chart;
+pub mod incidents;
+pub mod timeline;
+
+use crate::group::{Class, GroupClass, Grouping};
+use crate::report::rfc3339;
+use crate::scan::ScanOutput;
+use cause::{Cause, Chain, Trace};
+use rayon::prelude::*;
+use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
+use timeline::Bucket;
+
+/// At most this many copies of one incident are read to find its cause (evenly sampled).
+pub const SAMPLE_MAX: usize = 2_000;
+
+/// An incident's class is that of at least this share of its copies, else `mixed`.
+pub const CLASS_SHARE: f64 = 0.9;
+
+/// The forensics part of the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Forensics {
+    /// The width of each timeline bucket.
+    pub timeline_bucket_seconds: i64,
+    #[serde(serialize_with = "ser_buckets")]
+    pub timeline: Vec<Bucket>,
+    /// Extra copies without a delivery time (left out of the timeline and incidents).
+    pub undated_extra_copies: usize,
+    pub incidents: Vec<Incident>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    #[serde(serialize_with = "ser_time")]
+    pub start: i64,
+    #[serde(serialize_with = "ser_time")]
+    pub end: i64,
+    pub extra_copies: usize,
+    /// `same-time`, `different-time` (at least 90% of the copies), or `mixed`.
+    pub class: GroupClass,
+    pub same_time: usize,
+    pub different_time: usize,
+    /// The cause in plain words.
+    pub likely_cause: &'static str,
+    /// The cause as a stable code.
+    pub cause_code: Cause,
+    /// Why, in plain words, with numbers.
+    pub evidence: String,
+    /// The stores (folders, mbox files) holding the extra copies, most copies first.
+    pub stores: Vec<String>,
+    /// The same, with counts.
+    pub folders: Vec<FolderCount>,
+    /// The stores holding the kept copies, most first.
+    pub kept_stores: Vec<String>,
+    /// When the kept copies of the duplicated messages were delivered.
+    pub original_span: Span,
+    /// How long after (or before, with `--keep latest`) the kept copy the extra copies
+    /// were delivered.
+    pub delay_seconds: Delay,
+    /// How many of the examined copies each cause explains.
+    pub causes: BTreeMap<&'static str, usize>,
+    /// How many copies were read to find the cause (all, or an even sample).
+    pub examined: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderCount {
+    pub path: String,
+    pub extra_copies: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Span {
+    #[serde(serialize_with = "ser_opt_time")]
+    pub start: Option<i64>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Delay {
+    pub min: Option<i64>,
+    pub median: Option<i64>,
+    pub max: Option<i64>,
+}
+
+fn ser_time<S: Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+    rfc3339(*t).serialize(s)
+}
+
+fn ser_opt_time<S: Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    t.and_then(rfc3339).serialize(s)
+}
+
+fn ser_buckets<S: Serializer>(b: &[Bucket], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Out {
+        start: Option<String>,
+        end: Option<String>,
+        same_time: usize,
+        different_time: usize,
+    }
+    s.collect_seq(b.iter().map(|b| Out {
+        start: rfc3339(b.start),
+        end: rfc3339(b.end),
+        same_time: b.same_time,
+        different_time: b.different_time,
+    }))
+}
+
+/// One extra copy, placed in time.
+#[derive(Debug, Clone, Copy)]
+struct Extra {
+    time: i64,
+    copy: usize,
+    kept: usize,
+    class: Class,
+}
+
+/// Builds the timeline and finds and explains the incidents.
+pub fn analyze(scan: &ScanOutput, grouping: &Grouping) -> Forensics {
+    let mut extras = Vec::new();
+    let mut undated = 0;
+    for g in &grouping.groups {
+        let kept = g.kept();
+        for m in g.extras() {
+            let Some(class) = m.class else { continue };
+            match scan.copies[m.copy].delivered_at {
+                Some(time) => extras.push(Extra {
+                    time,
+                    copy: m.copy,
+                    kept,
+                    class,
+                }),
+                None => undated += 1,
+            }
+        }
+    }
+    extras.sort_by_key(|e| (e.time, e.copy));
+    let points: Vec<(i64, Class)> = extras.iter().map(|e| (e.time, e.class)).collect();
+    let (width, buckets) = timeline::timeline(&points);
+    let times: Vec<i64> = extras.iter().map(|e| e.time).collect();
+    let mut incidents: Vec<Incident> = incidents::find(&times)
+        .into_iter()
+        .map(|r| explain(scan, &extras[r]))
+        .collect();
+    // The largest first.
+    incidents.sort_by_key(|i| (std::cmp::Reverse(i.extra_copies), i.start));
+    Forensics {
+        timeline_bucket_seconds: width,
+        timeline: buckets,
+        undated_extra_copies: undated,
+        incidents,
+    }
+}
+
+/// Counts of `key` over `items`, most first (ties by key).
+fn ranked<K: Ord + Clone>(items: impl Iterator<Item = K>) -> Vec<(K, usize)> {
+    let mut m: BTreeMap<K, usize> = BTreeMap::new();
+    for k in items {
+        *m.entry(k).or_default() += 1;
+    }
+    let mut v: Vec<(K, usize)> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+fn explain(scan: &ScanOutput, extras: &[Extra]) -> Incident {
+    let n = extras.len();
+    let stores = &scan.stores;
+    let store_name = |copy: usize| {
+        stores[scan.copies[copy].store as usize]
+            .path
+            .to_string_lossy()
+            .into_owned()
+    };
+    let same_time = extras.iter().filter(|e| e.class == Class::SameTime).count();
+    let different_time = n - same_time;
+    let class = if same_time as f64 >= CLASS_SHARE * n as f64 {
+        GroupClass::SameTime
+    } else if different_time as f64 >= CLASS_SHARE * n as f64 {
+        GroupClass::DifferentTime
+    } else {
+        GroupClass::Mixed
+    };
+    // The cause of each examined copy (all of them, or an even sample).
+    let step = n.div_ceil(SAMPLE_MAX).max(1);
+    let sample: Vec<&Extra> = extras.iter().step_by(step).collect();
+    let examined: Vec<(Cause, Option<Chain>)> = sample
+        .par_iter()
+        .map(|e| {
+            let (c, k) = (&scan.copies[e.copy], &scan.copies[e.kept]);
+            let traces = Trace::read(c, stores)
+                .and_then(|t| Ok((t, Trace::read(k, stores)?)))
+                .ok();
+            let cause = cause::classify(
+                e.class,
+                c.store != k.store,
+                traces.as_ref().map(|(a, b)| (a, b)),
+            );
+            (cause, traces.map(|(a, b)| cause::relate(&a, &b)))
+        })
+        .collect();
+    let causes = ranked(examined.iter().map(|(c, _)| *c));
+    let (top, top_n) = causes.first().copied().unwrap_or((Cause::Unknown, 0));
+
+    let folders: Vec<FolderCount> = ranked(extras.iter().map(|e| store_name(e.copy)))
+        .into_iter()
+        .map(|(path, extra_copies)| FolderCount { path, extra_copies })
+        .collect();
+    let kept_stores: Vec<String> = ranked(extras.iter().map(|e| store_name(e.kept)))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let kept_times: Vec<i64> = extras
+        .iter()
+        .filter_map(|e| scan.copies[e.kept].delivered_at)
+        .collect();
+    let original_span = Span {
+        start: kept_times.iter().min().copied(),
+        end: kept_times.iter().max().copied(),
+    };
+    let mut delays: Vec<i64> = extras
+        .iter()
+        .filter_map(|e| scan.copies[e.kept].delivered_at.map(|k| (e.time - k).abs()))
+        .collect();
+    delays.sort_unstable();
+    let delay_seconds = Delay {
+        min: delays.first().copied(),
+        median: delays.get(delays.len() / 2).copied(),
+        max: delays.last().copied(),
+    };
+
+    // Evidence, in plain words.
+    let m = examined.len();
+    let mut evidence = format!("{} for {top_n} of {m} copies", top.evidence());
+    if m < n {
+        evidence.push_str(&format!(" (an even sample of the {n})"));
+    }
+    if top == Cause::FetcherRefetch {
+        if let Some(hop) = examined.iter().find_map(|(c, ch)| match (c, ch) {
+            (
+                Cause::FetcherRefetch,
+                Some(Chain::ExtraHop { hop, .. } | Chain::TopHopDiffers { hop, .. }),
+            ) => Some(hop),
+            _ => None,
+        }) {
+            evidence.push_str(&format!(", e.g. \"{}\"", clip(hop, 100)));
+        }
+    }
+    for &(c, k) in causes.iter().skip(1).take(2) {
+        if k * 10 >= m {
+            evidence.push_str(&format!("; {} for {k}", c.evidence()));
+        }
+    }
+    // With `--keep latest` the kept copy is the last one, so the extras come before it.
+    let before = extras
+        .iter()
+        .filter(|e| scan.copies[e.kept].delivered_at.is_some_and(|k| e.time < k))
+        .count();
+    let rel = if 2 * before > n {
+        "before the kept copy"
+    } else {
+        "after the original"
+    };
+    if let (Some(lo), Some(hi)) = (delay_seconds.min, delay_seconds.max) {
+        if hi == 0 {
+            evidence.push_str("; copies delivered in the same second as the original");
+        } else if hi <= 60 {
+            evidence.push_str(&format!("; copies within {hi} s of the original"));
+        } else {
+            let (a, b) = (duration(lo), duration(hi));
+            if a == b {
+                evidence.push_str(&format!("; copies {a} {rel}"));
+            } else {
+                evidence.push_str(&format!("; copies {a} to {b} {rel}"));
+            }
+        }
+    }
+    if let (Some(a), Some(b)) = (original_span.start, original_span.end) {
+        evidence.push_str(&format!("; originals delivered {} to {}", day(a), day(b)));
+    }
+    if folders.len() == 1 {
+        evidence.push_str("; all extra copies in one folder");
+    }
+
+    Incident {
+        start: extras.first().map_or(0, |e| e.time),
+        end: extras.last().map_or(0, |e| e.time),
+        extra_copies: n,
+        class,
+        same_time,
+        different_time,
+        likely_cause: top.describe(),
+        cause_code: top,
+        evidence,
+        stores: folders.iter().map(|f| f.path.clone()).collect(),
+        folders,
+        kept_stores,
+        original_span,
+        delay_seconds,
+        causes: causes.iter().map(|(c, k)| (c.code(), *k)).collect(),
+        examined: m,
+    }
+}
+
+/// At most `max` characters of a header value, lossily decoded.
+fn clip(v: &[u8], max: usize) -> String {
+    let s = String::from_utf8_lossy(v);
+    let mut out: String = s.chars().take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// A rough duration in words, rounded: "45 s", "12 min", "5 h", "3 days", "7 weeks",
+/// "4 months", "2.5 years".
+pub fn duration(secs: i64) -> String {
+    let s = secs.abs();
+    let round = |unit: i64| (s + unit / 2) / unit;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=5_399 => format!("{} min", round(60)),
+        5_400..=172_799 => format!("{} h", round(3_600)),
+        172_800..=1_209_599 => format!("{} days", round(86_400)),
+        1_209_600..=5_183_999 => format!("{} weeks", round(604_800)),
+        5_184_000..=63_071_999 => format!("{} months", round(2_592_000)),
+        _ => format!("{:.1} years", s as f64 / 31_536_000.0),
+    }
+}
+
+/// The UTC date of a time, `YYYY-MM-DD`.
+pub fn day(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// A UTC time to the minute, `YYYY-MM-DD HH:MM`.
+pub fn minute(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(5), "5 s");
+        assert_eq!(duration(600), "10 min");
+        assert_eq!(duration(3 * 86_400 + 5), "3 days");
+        assert_eq!(duration(100 * 86_400), "3 months");
+        assert_eq!(duration(7_140), "2 h");
+        assert_eq!(day(0), "1970-01-01");
+        assert_eq!(minute(90), "1970-01-01 00:01");
+    }
+}

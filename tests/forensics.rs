@@ -1,0 +1,340 @@
+//! Incident forensics on generated stores: the timeline, incident windows, their class and
+//! likely cause (README, "Incident forensics"), and the self-contained HTML report.
+//!
+//! Every store is generated in a temporary folder by `tests/common/incidents.rs`.
+
+#[path = "common/incidents.rs"]
+mod gen;
+
+use assert_cmd::Command;
+use gen::*;
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+
+/// Where the binary looks for its config: nowhere real (the user's own file must not
+/// change what a test sees).
+const NO_CONFIG_HOME: &str = "/nonexistent/maildedup-tests/xdg-config";
+
+fn scan(args: &[&str], cwd: &Path) -> (i32, Value, String) {
+    let out = Command::cargo_bin("maildedup")
+        .unwrap()
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .current_dir(cwd)
+        .args(["scan", "--json", "--no-progress"])
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (
+        code,
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn human(args: &[&str], cwd: &Path) -> String {
+    let out = Command::cargo_bin("maildedup")
+        .unwrap()
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .current_dir(cwd)
+        .args(["scan", "--no-progress", "-v"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn epoch(v: &Value) -> i64 {
+    jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%Z", v.as_str().unwrap())
+        .or_else(|_| v.as_str().unwrap().parse::<jiff::Timestamp>())
+        .unwrap()
+        .as_second()
+}
+
+fn incidents(j: &Value) -> &Vec<Value> {
+    j["incidents"].as_array().expect("incidents array")
+}
+
+/// The timeline covers every dated extra copy, class by class.
+fn check_timeline(j: &Value) {
+    let t = j["timeline"].as_array().expect("timeline array");
+    let sum = |k: &str| t.iter().map(|b| b[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(
+        sum("same_time") + sum("different_time") + j["undated_extra_copies"].as_u64().unwrap(),
+        j["summary"]["extra_copies"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum("same_time"),
+        j["summary"]["same_time"].as_u64().unwrap()
+    );
+    assert!(t.len() <= 100, "{} buckets", t.len());
+    for w in t.windows(2) {
+        assert_eq!(w[0]["end"], w[1]["start"], "buckets are contiguous");
+    }
+}
+
+#[test]
+fn redownload_burst_is_one_different_time_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, z) = redownload_store(tmp.path());
+    let (code, j, err) = scan(&["Maildir"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["extra_copies"], 415);
+    check_timeline(&j);
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), 1, "{inc:#?}");
+    let i = &inc[0];
+    let n = i["extra_copies"].as_u64().unwrap();
+    assert!((360..=400).contains(&n), "{i:#}");
+    assert!(epoch(&i["start"]) >= a && epoch(&i["end"]) < z, "{i:#}");
+    assert_eq!(i["class"], "different-time");
+    assert_eq!(i["cause_code"], "re-download");
+    assert!(i["likely_cause"].as_str().unwrap().contains("re-download"));
+    let ev = i["evidence"].as_str().unwrap();
+    assert!(ev.contains("Received chain identical"), "{ev}");
+    assert!(ev.contains(&format!("for {n} of {n} copies")), "{ev}");
+    assert_eq!(i["stores"], serde_json::json!(["Maildir"]));
+    assert_eq!(i["kept_stores"].as_array().unwrap().len(), 2);
+    // the originals span most of the six months
+    let os = &i["original_span"];
+    assert!(epoch(&os["end"]) - epoch(&os["start"]) > 150 * DAY, "{os}");
+
+    let text = human(&["Maildir"], tmp.path());
+    assert!(text.contains("Timeline of extra copies"), "{text}");
+    // Off a terminal without -v (cron): no chart, but the incident is still named.
+    let out = Command::cargo_bin("maildedup")
+        .unwrap()
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .current_dir(tmp.path())
+        .args(["scan", "Maildir"])
+        .output()
+        .unwrap();
+    let quiet = String::from_utf8_lossy(&out.stdout);
+    assert!(!quiet.contains("Timeline of extra copies"), "{quiet}");
+    assert!(
+        quiet.contains("Likely cause: client re-download"),
+        "{quiet}"
+    );
+    assert!(text.contains("Likely cause: client re-download"), "{text}");
+    assert!(
+        text.contains(&format!("{n} extra copies (different-time) in Maildir")),
+        "{text}"
+    );
+}
+
+/// Mail sent to jane@ and to the alias team@ (which includes jane) during a three-hour
+/// window is delivered twice in the same second: same-time, through an alias.
+#[test]
+fn same_time_burst_is_a_delivery_side_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(42);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    background(&mut inbox, &mut rng, 0, 400, 120);
+    let start = T0 + 60 * DAY + 9 * 3_600;
+    alias_burst(&mut inbox, &mut rng, 500, 200, start, 3 * 3_600);
+    // a few scattered re-downloads as background
+    for i in 800..810 {
+        let t = T0 + rng.below(120 * DAY);
+        let text = message(i, t - 2, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+        inbox.deliver(t, &text);
+        inbox.deliver(t + 3 * DAY, &text);
+    }
+    let (code, j, err) = scan(&["Maildir"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["same_time"], 200);
+    check_timeline(&j);
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), 1, "{inc:#?}");
+    let i = &inc[0];
+    let n = i["extra_copies"].as_u64().unwrap();
+    assert!((180..=200).contains(&n), "{i:#}");
+    assert!(epoch(&i["start"]) >= start && epoch(&i["end"]) < start + 3 * 3_600);
+    assert_eq!(i["class"], "same-time");
+    assert_eq!(i["cause_code"], "alias-expansion");
+    assert!(
+        i["likely_cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("delivery-side duplicate"),
+        "{i:#}"
+    );
+    assert!(i["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("envelope recipient"));
+}
+
+/// Messages delivered by the server into a Maildir; months later fetchmail fetched 300 of
+/// them again into an mbox, adding its own Received hop on top of the same chain.
+#[test]
+fn fetcher_refetch_burst_names_the_fetcher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(7);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    let mbox = fetcher_burst(&mut inbox, &mut rng, 0, 300, 120, T0 + 150 * DAY);
+    background(&mut inbox, &mut rng, 1000, 200, 150);
+    fs::write(tmp.path().join("fetched.mbox"), mbox).unwrap();
+    let (code, j, err) = scan(&["Maildir", "fetched.mbox"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["different_time"], 300);
+    check_timeline(&j);
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), 1, "{inc:#?}");
+    let i = &inc[0];
+    assert!(i["extra_copies"].as_u64().unwrap() >= 270, "{i:#}");
+    assert_eq!(i["class"], "different-time");
+    assert_eq!(i["cause_code"], "fetcher-refetch");
+    assert_eq!(i["stores"], serde_json::json!(["fetched.mbox"]));
+    let ev = i["evidence"].as_str().unwrap();
+    assert!(ev.contains("fetchmail-6.4.37"), "{ev}");
+}
+
+/// Duplicates scattered over a year, none close to another: a timeline, but no incident.
+#[test]
+fn scattered_duplicates_make_no_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(1234);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    background(&mut inbox, &mut rng, 0, 500, 365);
+    for i in 1000..1060 {
+        let t = T0 + rng.below(365 * DAY);
+        let text = message(i, t - 2, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+        inbox.deliver(t, &text);
+        if i % 2 == 0 {
+            inbox.deliver(t + 1, &text);
+        } else {
+            inbox.deliver(t + 3_600 + rng.below(30 * DAY), &text);
+        }
+    }
+    let (code, j, err) = scan(&["Maildir"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["extra_copies"], 60);
+    check_timeline(&j);
+    assert!(!j["timeline"].as_array().unwrap().is_empty());
+    assert_eq!(incidents(&j).len(), 0, "{:#}", j["incidents"]);
+    let text = human(&["Maildir"], tmp.path());
+    assert!(text.contains("No incident"), "{text}");
+}
+
+/// `--html` writes one self-contained file that escapes what messages and file names hold.
+#[test]
+fn html_report_is_self_contained_and_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, _) = redownload_store(tmp.path());
+    let evil_dir = tmp.path().join("Maildir/.Evil<img onerror=alert(2)>");
+    let mut evil = Maildir::new(&evil_dir);
+    // The Message-ID normalises to `<<script>` (first `<` to first `>`); the subject
+    // carries the whole `<script>alert(1)</script>` and is shown too.
+    let hostile = "<<script>alert(1)</script>@x>";
+    let t = T0 + 30 * DAY;
+    let text = message(9999, t, "", "jane@example.com", hostile).replace(
+        "Subject: Message number 9999",
+        "Subject: </style><script>alert(1)</script>@x",
+    );
+    evil.deliver(t, &text);
+    // three copies, so it is among the largest groups the page shows
+    evil.deliver(t + 2 * DAY, &text);
+    evil.deliver(
+        t + DAY,
+        &text.replace(
+            "Return-Path: <sender9999@example.org>",
+            "Return-Path: <\"><script>alert(4)</script>>",
+        ),
+    );
+    let html = tmp.path().join("out/report.html");
+    fs::create_dir_all(html.parent().unwrap()).unwrap();
+    let out = Command::cargo_bin("maildedup")
+        .unwrap()
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .current_dir(tmp.path())
+        .args(["scan", "--no-progress", "--html"])
+        .arg(&html)
+        .arg("Maildir")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.len() < 2_000_000, "{} bytes", page.len());
+    let lower = page.to_ascii_lowercase();
+    for bad in [
+        "<script", "http:", "https:", "src=", "<img", "@import", "url(",
+    ] {
+        assert!(!lower.contains(bad), "the page holds {bad:?}");
+    }
+    assert!(
+        page.contains("&lt;&lt;script&gt;"),
+        "the Message-ID is shown escaped"
+    );
+    assert!(page.contains("&lt;/style&gt;&lt;script&gt;alert(1)&lt;/script&gt;@x"));
+    assert!(page.contains("<svg"), "the timeline is inline SVG");
+    assert!(page.contains("client re-download"), "the incident is named");
+    assert!(
+        page.contains("Evil&lt;img"),
+        "the hostile folder name is shown escaped"
+    );
+    // --html with --json still prints the JSON report on stdout
+    let (code, j, _) = scan(&["--html", "out/2.html", "Maildir"], tmp.path());
+    assert_eq!(code, 0);
+    assert!(j["summary"]["groups"].as_u64().unwrap() > 0);
+    assert!(tmp.path().join("out/2.html").exists());
+}
+
+/// A folder name with a terminal escape sequence is printed escaped in the summary.
+#[test]
+fn human_summary_escapes_control_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(99);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    let mut bad = Maildir::new(&tmp.path().join("Maildir/.Bad\x1b[2J"));
+    for i in 0..40 {
+        let t = T0 + rng.below(90 * DAY);
+        let text = message(i, t, "", "jane@example.com", &mid(i));
+        inbox.deliver(t, &text);
+        bad.deliver(T0 + 100 * DAY + i as i64 * 30, &text);
+    }
+    let text = human(&["Maildir"], tmp.path());
+    assert!(text.contains("Incidents"), "{text}");
+    assert!(!text.contains('\x1b'), "{text}");
+    assert!(text.contains(".Bad\\u{1b}[2J"), "{text}");
+}
+
+/// `quarantine --dry-run --html FILE` writes the same page and touches nothing;
+/// without --dry-run, --html is a usage error.
+#[test]
+fn quarantine_dry_run_writes_the_html_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(5);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    alias_burst(&mut inbox, &mut rng, 0, 20, T0, 3_600);
+    let run = |args: &[&str]| {
+        Command::cargo_bin("maildedup")
+            .unwrap()
+            .current_dir(tmp.path())
+            .args(["quarantine", "--no-progress", "Maildir", "--to", "q"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--html", "r.html"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!tmp.path().join("r.html").exists() && !tmp.path().join("q").exists());
+    let out = run(&["--dry-run", "--html", "r.html"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = fs::read_to_string(tmp.path().join("r.html")).unwrap();
+    assert!(page.contains("delivery-side duplicate through an alias"));
+    assert!(!tmp.path().join("q").exists(), "a dry run creates nothing");
+}
