@@ -13,8 +13,9 @@
 //! - **mbox**: identified by device, inode, size, mtime and ctime. An mbox that only grew
 //!   keeps the records of its unchanged prefix: the bytes of its old last entry must hash
 //!   as before, sampled From_ lines must be where they were, and no separator before the
-//!   old last entry may depend on bytes beyond the old end ([`crate::read::mbox::Split`]).
-//!   Only the old last entry and the tail are split and fingerprinted again.
+//!   old last entry may look past that entry's From_ line (a `Content-Length:` pointing
+//!   further: [`crate::read::mbox::Split::horizon`]). Only the old last entry and the
+//!   tail are split and fingerprinted again; any other change re-reads the file.
 //!
 //! The database is opened twice per run and held only for a moment each time (to load
 //! the records the scan needs, and to write the new ones), never during the scan: a second

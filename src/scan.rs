@@ -884,11 +884,11 @@ fn read_mbox(
 /// last entry depending on bytes past the old end), the old last entry's record.
 fn grown_from<'a>(v: &'a cache::StoreView, m: &MappedMbox) -> Option<Rec<'a>> {
     let old = v.head.id.size;
-    if m.id.size <= old || v.head.horizon > old {
+    if m.id.size <= old {
         return None;
     }
     let last = v.rec(v.len() - 1)?;
-    if last.offset.checked_add(last.length)? != old {
+    if last.offset.checked_add(last.length)? != old || v.head.horizon > last.offset {
         return None;
     }
     let bytes = m.map.get(last.offset as usize..old as usize)?;

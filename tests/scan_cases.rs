@@ -37,6 +37,7 @@ struct Scan {
 fn run(cwd: &Path, args: &[&str]) -> Scan {
     let out = Command::cargo_bin("maildedup")
         .expect("binary maildedup")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(cwd)
         .arg("scan")
         .arg("--json")
@@ -752,6 +753,7 @@ fn cases_copy_lengths_and_offsets_match_the_files() {
 fn cases_check_exits_1_when_groups_exist() {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(fixtures())
         .args(["scan", "--check", "cases"])
         .output()
@@ -1575,6 +1577,7 @@ fn demo_list_copy_is_a_conflict() {
 fn demo_check_and_human_output() {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(repo())
         .args(["scan", "--check", "demo"])
         .output()
@@ -1582,6 +1585,7 @@ fn demo_check_and_human_output() {
     assert_eq!(out.status.code(), Some(1));
     let out = Command::cargo_bin("maildedup")
         .unwrap()
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(repo())
         .args(["scan", "demo"])
         .output()
@@ -1602,6 +1606,7 @@ fn demo_check_and_human_output() {
 fn usage_errors_exit_2() {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(fixtures())
         .args(["scan", "--keep", "sometimes", "cases"])
         .output()
@@ -1609,6 +1614,7 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = Command::cargo_bin("maildedup")
         .unwrap()
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(fixtures())
         .args(["scan"])
         .output()
@@ -1639,4 +1645,10 @@ fn absolute_and_relative_paths_give_the_same_groups() {
     };
     assert_eq!(sets(&rel), sets(&abs));
     assert_eq!(rel.json["summary"], abs.json["summary"]);
+}
+
+/// Every run's `XDG_CACHE_HOME`: the fingerprint cache goes under target/, never into
+/// the real `~/.cache/maildedup`.
+fn cache_home() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }

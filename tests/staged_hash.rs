@@ -9,6 +9,7 @@ fn scan(args: &[&str]) -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::cargo_bin("maildedup")
         .unwrap()
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(root)
         .arg("scan")
         .arg("--json")
@@ -106,4 +107,10 @@ fn big_maildir_duplicates_are_found() {
     assert_eq!(staged["summary"]["conflicts"], 1);
     assert_eq!(staged["groups"][0]["copies"][1]["class"], "different-time");
     assert_eq!(staged, scan(&["--hash-all", p]));
+}
+
+/// Every run's `XDG_CACHE_HOME`: the fingerprint cache goes under target/, never into
+/// the real `~/.cache/maildedup`.
+fn cache_home() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }

@@ -153,9 +153,11 @@ pub struct Split {
     pub entries: Vec<MboxEntry>,
     /// The furthest byte any candidate separator before the last entry looks at (its
     /// `Content-Length:` target; `usize::MAX` for a header block that reaches the end of
-    /// the buffer). When a file grows by appends and its old size is at least this, the
-    /// entries before the old last entry are unchanged: re-splitting from the old last
-    /// entry's From_ line gives exactly what splitting the whole file gives.
+    /// the buffer). When a file grows by appends and this is not past the old last
+    /// entry's offset, the entries before the old last entry are unchanged, and
+    /// re-splitting from its From_ line gives exactly what splitting the whole file gives.
+    /// (A target past it could land on a From_ line that only the appended bytes make a
+    /// separator.)
     pub horizon: usize,
 }
 

@@ -243,6 +243,12 @@ impl Out {
     }
 }
 
+/// The fingerprint cache folder tests use (`XDG_CACHE_HOME` of every run), so that no
+/// test writes into the real `~/.cache/maildedup`.
+pub fn test_cache_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
+}
+
 pub fn bin_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("maildedup")
 }
@@ -256,6 +262,7 @@ where
     use std::os::unix::process::ExitStatusExt;
     let mut cmd = Command::cargo_bin("maildedup").expect("binary maildedup");
     cmd.args(args)
+        .env("XDG_CACHE_HOME", test_cache_home())
         .env_remove("MAILDEDUP_FAULT_AT")
         .env_remove("MAILDEDUP_FAULT_COUNT");
     for (k, v) in env {
