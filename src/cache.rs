@@ -27,7 +27,7 @@ use crate::discover::{Store, StoreKind};
 use crate::fingerprint::{Digest, Flags};
 use crate::scan::TimeSource;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -74,14 +74,16 @@ pub fn store_key(path: &Path) -> Vec<u8> {
 /// The unique part of a Maildir file name: everything before the info (`:2,`, or `;2,`
 /// / `!2,` where colons are not allowed), as [`crate::read::maildir::MaildirName`] cuts it.
 pub fn maildir_unique(name: &[u8]) -> &[u8] {
-    let at = [b":2,", b";2,", b"!2,"]
-        .iter()
-        .filter_map(|sep| memchr::memmem::rfind(name, *sep))
-        .max();
-    match at {
-        Some(i) => &name[..i],
-        None => name,
+    // The last `X2,` with X one of `:;!`. The info is at the end: a backward scan is
+    // short (this runs once or more per message).
+    let mut i = name.len();
+    while i >= 3 {
+        i -= 1;
+        if name[i] == b',' && name[i - 1] == b'2' && matches!(name[i - 2], b':' | b';' | b'!') {
+            return &name[..i - 2];
+        }
     }
+    name
 }
 
 /// A file's identity and change times, as the cache compares them.
@@ -440,6 +442,16 @@ pub fn sample_hash(buf: &[u8], entries: impl Iterator<Item = (u64, u64)>) -> Opt
     Some(*h.finalize().as_bytes())
 }
 
+/// What to do with one store's record after a scan.
+pub enum Record {
+    /// The scan learnt nothing new about the store: leave its record as it is.
+    Keep,
+    /// Replace it with this one.
+    Put(Vec<u8>),
+    /// Remove it (the store could not be read, or its messages don't form a record).
+    Remove,
+}
+
 /// The loaded cache: one view per store of the scan (`None`: no usable record).
 pub struct Cache {
     file: PathBuf,
@@ -709,9 +721,10 @@ impl Cache {
         self.views.clear();
     }
 
-    /// Writes the new records: `records[i]` for store `i` (`None`: remove its record), and
-    /// removes the records of stores that vanished or are no longer stores under `roots`.
-    pub fn save(self, roots: &[PathBuf], records: Vec<Option<Vec<u8>>>) {
+    /// Writes the new records: `records[i]` for store `i`, and removes the records of
+    /// stores that vanished or are no longer stores under `roots`. When nothing changed,
+    /// nothing is written.
+    pub fn save(self, roots: &[PathBuf], records: Vec<Record>) {
         let db = match open_db(&self.file) {
             Ok(db) => db,
             Err(e) => {
@@ -731,34 +744,22 @@ impl Cache {
             .collect();
         let r = quiet_catch(|| -> Result<(), String> {
             let e = |e: &dyn std::fmt::Display| e.to_string();
-            let txn = db.begin_write().map_err(|x| e(&x))?;
+            let mut changed: Vec<(&[u8], Option<Vec<u8>>)> = Vec::new();
+            for ((key, rec), old) in self.keys.iter().zip(records).zip(&self.loaded) {
+                match rec {
+                    Record::Keep => {}
+                    Record::Put(b) if old.as_ref() == Some(blake3::hash(&b).as_bytes()) => {}
+                    Record::Put(b) => changed.push((key, Some(b))),
+                    Record::Remove if old.is_none() => {}
+                    Record::Remove => changed.push((key, None)),
+                }
+            }
+            // Prune: stores under a scanned path that this scan did not find, and stores
+            // whose path no longer exists.
+            let mut stale = Vec::new();
             {
-                let mut table = txn.open_table(STORES).map_err(|x| e(&x))?;
-                let mut changed = HashMap::new();
-                for ((key, rec), old) in self.keys.iter().zip(records).zip(&self.loaded) {
-                    match rec {
-                        Some(b) if old.as_ref() == Some(blake3::hash(&b).as_bytes()) => {}
-                        Some(b) => {
-                            changed.insert(key.as_slice(), Some(b));
-                        }
-                        None => {
-                            changed.insert(key.as_slice(), None);
-                        }
-                    }
-                }
-                for (key, rec) in changed {
-                    match rec {
-                        Some(b) => {
-                            table.insert(key, b.as_slice()).map_err(|x| e(&x))?;
-                        }
-                        None => {
-                            table.remove(key).map_err(|x| e(&x))?;
-                        }
-                    }
-                }
-                // Prune: stores under a scanned path that this scan did not find, and
-                // stores whose path no longer exists.
-                let mut stale = Vec::new();
+                let txn = db.begin_read().map_err(|x| e(&x))?;
+                let table = txn.open_table(STORES).map_err(|x| e(&x))?;
                 for item in table.iter().map_err(|x| e(&x))? {
                     let (k, _) = item.map_err(|x| e(&x))?;
                     let k = k.value();
@@ -771,6 +772,23 @@ impl Cache {
                     let path = Path::new(std::ffi::OsStr::from_bytes(k));
                     if under_root || std::fs::symlink_metadata(path).is_err() {
                         stale.push(k.to_vec());
+                    }
+                }
+            }
+            if changed.is_empty() && stale.is_empty() {
+                return Ok(());
+            }
+            let txn = db.begin_write().map_err(|x| e(&x))?;
+            {
+                let mut table = txn.open_table(STORES).map_err(|x| e(&x))?;
+                for (key, rec) in changed {
+                    match rec {
+                        Some(b) => {
+                            table.insert(key, b.as_slice()).map_err(|x| e(&x))?;
+                        }
+                        None => {
+                            table.remove(key).map_err(|x| e(&x))?;
+                        }
                     }
                 }
                 for k in stale {

@@ -6,7 +6,7 @@
 //! Message-ID, sharing a header digest. `ScanOptions::hash_all` digests every body; the
 //! test suite checks that both give the same groups.
 
-use crate::cache::{self, BlobWriter, Cache, FileId, Head, Rec};
+use crate::cache::{self, BlobWriter, Cache, FileId, Head, Rec, Record};
 use crate::discover::{discover, Skipped, Store, StoreKind};
 use crate::fingerprint::{
     header_digest, message_hash, message_hash_and_id, Digest, Flags, HeaderFacts,
@@ -22,6 +22,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Where a copy's delivery time came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,6 +181,10 @@ struct Opened {
     maildir_id: Option<FileId>,
     cache_usable: bool,
     dup_uniques: HashSet<Box<[u8]>>,
+    /// Messages of this store taken from the cache, and those read (or hashed) afresh:
+    /// a store whose every record was used and nothing was read keeps its record as it is.
+    hits: AtomicUsize,
+    fresh: AtomicUsize,
 }
 
 /// Runs discovery and both fingerprint stages.
@@ -242,6 +247,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
             if cached_maildir_content(c, cache, &opened) {
                 return None;
             }
+            opened[c.store as usize].fresh.fetch_add(1, Relaxed);
             digest(c, &stores, bufs).err().map(|e| (i, e))
         })
         .flatten()
@@ -260,6 +266,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     let mut hashed: Vec<(usize, Digest, Option<String>)> = Vec::with_capacity(jobs.len());
     for run in jobs.chunk_by(|&a, &b| copies[a].store == copies[b].store) {
         let store = copies[run[0]].store as usize;
+        opened[store].fresh.fetch_add(run.len(), Relaxed);
         let Some(m) = opened[store].mbox.as_ref() else {
             let path = &stores[store].path;
             failures.extend(
@@ -299,8 +306,20 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     }
     progress.finish();
     if let Some(mut cache) = loaded {
+        let clean: Vec<bool> = opened
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let used = match (&o.mbox, cache.view(i)) {
+                    (Some(m), Some(_)) => m.prior.is_some(),
+                    (None, Some(v)) => o.cache_usable && o.hits.load(Relaxed) == v.len(),
+                    (_, None) => false,
+                };
+                used && o.fresh.load(Relaxed) == 0
+            })
+            .collect();
         cache.drop_views();
-        let records = records(&stores, &copies, &opened);
+        let records = records(&stores, &copies, &opened, &clean);
         cache.save(paths, records);
     }
     ScanOutput {
@@ -593,6 +612,7 @@ fn fingerprint(
         let rec = cache.view(store as usize).and_then(|v| v.rec(at as usize));
         if let Some(rec) = rec {
             if !cache.paranoid || stat_matches(dir_fd, &name, &rec) {
+                opened[store as usize].hits.fetch_add(1, Relaxed);
                 let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
                 return Ok(Copy {
                     store,
@@ -610,6 +630,7 @@ fn fingerprint(
             }
         }
     }
+    opened[store as usize].fresh.fetch_add(1, Relaxed);
     let (facts, length, mtime, header_key, content) =
         read_maildir_file(dir_fd, &name, &path, bufs)?;
     let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
@@ -1039,7 +1060,7 @@ fn rec_of<'a>(c: &'a Copy, name: &'a [u8]) -> Rec<'a> {
 }
 
 /// The new cache records, one per store (`None`: nothing to keep for it).
-fn records(stores: &[Store], copies: &[Copy], opened: &[Opened]) -> Vec<Option<Vec<u8>>> {
+fn records(stores: &[Store], copies: &[Copy], opened: &[Opened], clean: &[bool]) -> Vec<Record> {
     let mut per: Vec<Vec<u32>> = vec![Vec::new(); stores.len()];
     for (i, c) in copies.iter().enumerate() {
         if let Some(v) = per.get_mut(c.store as usize) {
@@ -1048,78 +1069,93 @@ fn records(stores: &[Store], copies: &[Copy], opened: &[Opened]) -> Vec<Option<V
     }
     per.into_par_iter()
         .enumerate()
-        .map(|(s, mut idx)| {
-            let rec = rec_of;
-            match stores[s].kind {
-                StoreKind::Maildir => {
-                    let id = opened[s].maildir_id?;
-                    let unique = |i: &u32| match &copies[*i as usize].loc {
-                        Loc::Maildir { name, .. } => cache::maildir_unique(name.as_bytes()),
-                        Loc::Mbox { .. } => b"",
-                    };
-                    idx.sort_unstable_by(|a, b| unique(a).cmp(unique(b)));
-                    let mut w = BlobWriter::new(&Head {
-                        kind: cache::KIND_MAILDIR,
-                        id: FileId {
-                            dev: id.dev,
-                            ino: id.ino,
-                            ..FileId::default()
-                        },
-                        ..Head::default()
-                    });
-                    for run in idx.chunk_by(|a, b| unique(a) == unique(b)) {
-                        if let [i] = run {
-                            w.push(&rec(&copies[*i as usize], unique(i)));
-                        }
-                    }
-                    Some(w.finish())
-                }
-                StoreKind::Mbox => {
-                    let m = opened[s].mbox.as_ref()?;
-                    idx.sort_unstable_by_key(|&i| copies[i as usize].offset());
-                    // The records must tile the file, or a later run could not trust them.
-                    let first = copies[*idx.first()? as usize].offset()?;
-                    let mut at = first;
-                    for &i in &idx {
-                        let c = &copies[i as usize];
-                        if c.offset() != Some(at) {
-                            return None;
-                        }
-                        at += c.length;
-                    }
-                    if at != m.id.size || first != mbox::preamble_len(&m.map) as u64 {
-                        return None;
-                    }
-                    let last = &copies[*idx.last()? as usize];
-                    let (last_hash, sample_hash) = match m.prior {
-                        Some(p) => p,
-                        None => {
-                            let lo = last.offset()? as usize;
-                            let samples = cache::sample_indexes(idx.len() - 1).map(|k| {
-                                let c = &copies[idx[k] as usize];
-                                (c.offset().unwrap_or(0), c.length)
-                            });
-                            (
-                                *blake3::hash(m.map.get(lo..)?).as_bytes(),
-                                cache::sample_hash(&m.map, samples)?,
-                            )
-                        }
-                    };
-                    let mut w = BlobWriter::new(&Head {
-                        kind: cache::KIND_MBOX,
-                        id: m.id,
-                        horizon: m.horizon as u64,
-                        last_hash,
-                        sample_hash,
-                    });
-                    for &i in &idx {
-                        w.push(&rec(&copies[i as usize], b""));
-                    }
-                    Some(w.finish())
-                }
+        .map(|(s, idx)| {
+            if clean[s] {
+                Record::Keep
+            } else {
+                store_record(&stores[s], &opened[s], copies, idx)
+                    .map_or(Record::Remove, Record::Put)
             }
         })
         .collect()
+}
+
+/// One store's new record (`None`: no record can be kept for it).
+fn store_record(
+    store: &Store,
+    opened: &Opened,
+    copies: &[Copy],
+    mut idx: Vec<u32>,
+) -> Option<Vec<u8>> {
+    let rec = rec_of;
+    match store.kind {
+        StoreKind::Maildir => {
+            let id = opened.maildir_id?;
+            let unique = |i: &u32| match &copies[*i as usize].loc {
+                Loc::Maildir { name, .. } => cache::maildir_unique(name.as_bytes()),
+                Loc::Mbox { .. } => b"",
+            };
+            idx.sort_unstable_by(|a, b| unique(a).cmp(unique(b)));
+            let mut w = BlobWriter::new(&Head {
+                kind: cache::KIND_MAILDIR,
+                id: FileId {
+                    dev: id.dev,
+                    ino: id.ino,
+                    ..FileId::default()
+                },
+                ..Head::default()
+            });
+            for run in idx.chunk_by(|a, b| unique(a) == unique(b)) {
+                if let [i] = run {
+                    w.push(&rec(&copies[*i as usize], unique(i)));
+                }
+            }
+            Some(w.finish())
+        }
+        StoreKind::Mbox => {
+            let m = opened.mbox.as_ref()?;
+            idx.sort_unstable_by_key(|&i| copies[i as usize].offset());
+            // The records must tile the file, or a later run could not trust them.
+            let first = copies[*idx.first()? as usize].offset()?;
+            let mut at = first;
+            for &i in &idx {
+                let c = &copies[i as usize];
+                if c.offset() != Some(at) {
+                    return None;
+                }
+                at += c.length;
+            }
+            if at != m.id.size || first != mbox::preamble_len(&m.map) as u64 {
+                return None;
+            }
+            let last = &copies[*idx.last()? as usize];
+            let (last_hash, sample_hash) = match m.prior {
+                Some(p) => p,
+                None => {
+                    let lo = last.offset()? as usize;
+                    let samples = cache::sample_indexes(idx.len() - 1).map(|k| {
+                        let c = &copies[idx[k] as usize];
+                        (c.offset().unwrap_or(0), c.length)
+                    });
+                    (
+                        *blake3::hash(m.map.get(lo..)?).as_bytes(),
+                        cache::sample_hash(&m.map, samples)?,
+                    )
+                }
+            };
+            let mut w = BlobWriter::new(&Head {
+                kind: cache::KIND_MBOX,
+                id: m.id,
+                horizon: m.horizon as u64,
+                last_hash,
+                sample_hash,
+            });
+            for &i in &idx {
+                w.push(&rec(&copies[i as usize], b""));
+            }
+            Some(w.finish())
+        }
+    }
 }
 
 /// The message bytes of a copy as it is stored: the whole Maildir file, or for an mbox
