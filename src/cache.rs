@@ -462,24 +462,38 @@ pub struct Cache {
     loaded: Vec<Option<Digest>>,
 }
 
-/// Opens (creating if needed) the database, waiting a little for another run to let go
-/// of it. `Err(message)` means: go on without the cache.
-fn open_db(file: &Path) -> Result<Database, String> {
+/// Why the database could not be opened.
+enum OpenError {
+    /// Another run holds it (after waiting [`LOCK_WAIT`]).
+    Busy(String),
+    /// Not shut down cleanly: a read-only open can't repair it; a read-write one can.
+    NeedsRepair,
+    /// Damaged, not a redb file, or unreadable.
+    Corrupt(String),
+}
+
+/// Opens the database read-only (`write` false: nothing is written, readers share it) or
+/// read-write (created if missing), waiting a little for another run to let go of it.
+fn open_with(file: &Path, write: bool) -> Result<Db, OpenError> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
         let f = {
             use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(file)
-                .map_err(|e| format!("cannot open {}: {e}", file.display()))?
+            let mut o = std::fs::OpenOptions::new();
+            o.read(true);
+            if write {
+                o.write(true).create(true).truncate(false).mode(0o600);
+            }
+            o.open(file)
+                .map_err(|e| OpenError::Corrupt(format!("cannot open {}: {e}", file.display())))?
         };
-        let r = quiet_catch(|| {
-            redb::Builder::new().create_with_backend(redb::backends::FileBackend::new(f)?)
+        let r = quiet_catch(|| -> Result<Db, redb::DatabaseError> {
+            let backend = redb::backends::FileBackend::new(f)?;
+            Ok(if write {
+                Db::Rw(redb::Builder::new().create_with_backend(backend)?)
+            } else {
+                Db::Ro(redb::Builder::new().open_read_only_with_backend(backend)?)
+            })
         });
         match r {
             Some(Ok(db)) => return Ok(db),
@@ -487,15 +501,53 @@ fn open_db(file: &Path) -> Result<Database, String> {
                 std::thread::sleep(Duration::from_millis(50));
             }
             Some(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
-                return Err(format!(
+                return Err(OpenError::Busy(format!(
                     "{} is in use by another maildedup run",
                     file.display()
-                ))
+                )))
             }
-            Some(Err(e)) => return Err(format!("CORRUPT:{e}")),
-            None => return Err("CORRUPT:redb panicked reading it".into()),
+            Some(Err(redb::DatabaseError::RepairAborted)) if !write => {
+                return Err(OpenError::NeedsRepair)
+            }
+            Some(Err(e)) => return Err(OpenError::Corrupt(e.to_string())),
+            None => return Err(OpenError::Corrupt("redb panicked reading it".into())),
         }
     }
+}
+
+/// An open database, read-only or read-write.
+enum Db {
+    Ro(redb::ReadOnlyDatabase),
+    Rw(Database),
+}
+
+impl Db {
+    fn begin_read(&self) -> Result<redb::ReadTransaction, String> {
+        match self {
+            Db::Ro(d) => d.begin_read(),
+            Db::Rw(d) => d.begin_read(),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Opens the database to read it: read-only when it exists (several runs may read at
+/// once, and nothing is written), read-write to create it or repair it.
+fn open_for_reading(file: &Path) -> Result<Db, OpenError> {
+    let exists = std::fs::metadata(file).is_ok_and(|m| m.len() > 0);
+    if exists {
+        match open_with(file, false) {
+            Err(OpenError::NeedsRepair) => {}
+            r => return r,
+        }
+    }
+    let db = open_with(file, true)?;
+    if let Db::Rw(d) = &db {
+        if let Ok(None) = format_of(&db) {
+            write_format(d).map_err(OpenError::Corrupt)?;
+        }
+    }
+    Ok(db)
 }
 
 /// Runs `f`, turning a panic (redb may panic on a file damaged outside redb) into `None`
@@ -508,9 +560,24 @@ fn quiet_catch<T>(f: impl FnOnce() -> T) -> Option<T> {
     r
 }
 
-/// Opens the database, rebuilding it (with a warning) when it is corrupt, unreadable or of
-/// another format. `None`: run without the cache (a warning was printed).
-fn open_checked(dir: &Path) -> Option<(PathBuf, Database)> {
+/// The format version recorded in the database (`None`: a new, empty database).
+fn format_of(db: &Db) -> Result<Option<u64>, String> {
+    quiet_catch(|| -> Result<Option<u64>, String> {
+        let txn = db.begin_read()?;
+        let meta = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let v = meta.get("format").map_err(|e| e.to_string())?;
+        Ok(Some(v.map_or(0, |v| v.value())))
+    })
+    .unwrap_or_else(|| Err("redb panicked reading it".into()))
+}
+
+/// Opens the database for reading, rebuilding it (with a warning) when it is corrupt,
+/// unreadable or of another format. `None`: run without the cache (a warning was printed).
+fn open_checked(dir: &Path) -> Option<(PathBuf, Db)> {
     if let Err(e) = create_private_dir(dir) {
         warn(format!(
             "cannot create the cache folder {}: {e}; scanning without the cache",
@@ -519,71 +586,30 @@ fn open_checked(dir: &Path) -> Option<(PathBuf, Database)> {
         return None;
     }
     let file = dir.join(FILE_NAME);
-    let db = match open_db(&file) {
+    let db = match open_for_reading(&file) {
         Ok(db) => db,
-        Err(e) if e.starts_with("CORRUPT:") => {
-            warn(format!(
-                "the cache {} is unreadable ({}); rebuilding it",
-                file.display(),
-                &e["CORRUPT:".len()..]
-            ));
-            return rebuild(&file).map(|db| (file, db));
-        }
-        Err(e) => {
-            warn(format!("{e}; scanning without the cache"));
-            return None;
-        }
-    };
-    let format = quiet_catch(|| -> Result<Option<u64>, String> {
-        let txn = db.begin_read().map_err(|e| e.to_string())?;
-        let meta = match txn.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.to_string()),
-        };
-        let v = meta.get("format").map_err(|e| e.to_string())?;
-        Ok(Some(v.map_or(0, |v| v.value())))
-    });
-    match format {
-        Some(Ok(Some(FORMAT))) => Some((file, db)),
-        Some(Ok(None)) => {
-            // A new, empty database.
-            match write_format(&db) {
-                Ok(()) => Some((file, db)),
-                Err(e) => {
-                    warn(format!(
-                        "cannot write the cache {}: {e}; scanning without the cache",
-                        file.display()
-                    ));
-                    None
-                }
-            }
-        }
-        Some(Ok(Some(v))) => {
-            warn(format!(
-                "the cache {} has format {v}, this maildedup uses {FORMAT}; rebuilding it",
-                file.display()
-            ));
-            drop(db);
-            rebuild(&file).map(|db| (file, db))
-        }
-        Some(Err(e)) => {
+        Err(OpenError::Corrupt(e)) => {
             warn(format!(
                 "the cache {} is unreadable ({e}); rebuilding it",
                 file.display()
             ));
-            drop(db);
-            rebuild(&file).map(|db| (file, db))
+            return rebuild(&file).map(|db| (file, db));
         }
-        None => {
-            warn(format!(
-                "the cache {} is unreadable (redb panicked reading it); rebuilding it",
-                file.display()
-            ));
-            drop(db);
-            rebuild(&file).map(|db| (file, db))
+        Err(OpenError::Busy(e)) => {
+            warn(format!("{e}; scanning without the cache"));
+            return None;
         }
-    }
+        Err(OpenError::NeedsRepair) => return None,
+    };
+    let why = match format_of(&db) {
+        Ok(Some(FORMAT)) => return Some((file, db)),
+        Ok(Some(v)) => format!("has format {v}, this maildedup uses {FORMAT}"),
+        Ok(None) => "has no format version".to_string(),
+        Err(e) => format!("is unreadable ({e})"),
+    };
+    warn(format!("the cache {} {why}; rebuilding it", file.display()));
+    drop(db);
+    rebuild(&file).map(|db| (file, db))
 }
 
 fn write_format(db: &Database) -> Result<(), String> {
@@ -597,7 +623,7 @@ fn write_format(db: &Database) -> Result<(), String> {
 }
 
 /// Replaces a damaged cache file by a new, empty database.
-fn rebuild(file: &Path) -> Option<Database> {
+fn rebuild(file: &Path) -> Option<Db> {
     if let Err(e) = std::fs::remove_file(file) {
         if e.kind() != std::io::ErrorKind::NotFound {
             warn(format!(
@@ -607,16 +633,16 @@ fn rebuild(file: &Path) -> Option<Database> {
             return None;
         }
     }
-    let db = match open_db(file) {
-        Ok(db) => db,
-        Err(e) => {
-            let e = e.strip_prefix("CORRUPT:").unwrap_or(&e).to_string();
+    let db = match open_with(file, true) {
+        Ok(Db::Rw(db)) => db,
+        Ok(Db::Ro(_)) | Err(OpenError::NeedsRepair) => return None,
+        Err(OpenError::Busy(e) | OpenError::Corrupt(e)) => {
             warn(format!("{e}; scanning without the cache"));
             return None;
         }
     };
     match write_format(&db) {
-        Ok(()) => Some(db),
+        Ok(()) => Some(Db::Rw(db)),
         Err(e) => {
             warn(format!(
                 "cannot write the cache {}: {e}; scanning without the cache",
@@ -646,7 +672,7 @@ impl Cache {
         let (file, db) = open_checked(dir)?;
         let keys: Vec<Vec<u8>> = stores.iter().map(|s| store_key(&s.path)).collect();
         let blobs = quiet_catch(|| -> Result<Vec<Option<Vec<u8>>>, String> {
-            let txn = db.begin_read().map_err(|e| e.to_string())?;
+            let txn = db.begin_read()?;
             let table = txn.open_table(STORES).map_err(|e| e.to_string())?;
             keys.iter()
                 .map(|k| {
@@ -725,59 +751,35 @@ impl Cache {
     /// stores that vanished or are no longer stores under `roots`. When nothing changed,
     /// nothing is written.
     pub fn save(self, roots: &[PathBuf], records: Vec<Record>) {
-        let db = match open_db(&self.file) {
-            Ok(db) => db,
-            Err(e) => {
-                let e = e.strip_prefix("CORRUPT:").unwrap_or(&e).to_string();
-                warn(format!("{e}; the cache was not updated"));
-                return;
+        let mut changed: Vec<(&[u8], Option<Vec<u8>>)> = Vec::new();
+        for ((key, rec), old) in self.keys.iter().zip(records).zip(&self.loaded) {
+            match rec {
+                Record::Keep => {}
+                Record::Put(b) if old.as_ref() == Some(blake3::hash(&b).as_bytes()) => {}
+                Record::Put(b) => changed.push((key, Some(b))),
+                Record::Remove if old.is_none() => {}
+                Record::Remove => changed.push((key, None)),
             }
+        }
+        let not_updated = |e: &str| warn(format!("{e}; the cache was not updated"));
+        let stale = match open_for_reading(&self.file) {
+            Ok(db) => match self.stale(&db, roots) {
+                Ok(s) => s,
+                Err(e) => return not_updated(&format!("cannot read {}: {e}", self.file.display())),
+            },
+            Err(OpenError::Busy(e) | OpenError::Corrupt(e)) => return not_updated(&e),
+            Err(OpenError::NeedsRepair) => return,
         };
-        let scanned: HashSet<&[u8]> = self.keys.iter().map(Vec::as_slice).collect();
-        let roots: Vec<Vec<u8>> = roots
-            .iter()
-            .map(|r| {
-                let mut k = store_key(r);
-                k.push(b'/');
-                k
-            })
-            .collect();
+        if changed.is_empty() && stale.is_empty() {
+            return;
+        }
+        let db = match open_with(&self.file, true) {
+            Ok(Db::Rw(db)) => db,
+            Ok(Db::Ro(_)) | Err(OpenError::NeedsRepair) => return,
+            Err(OpenError::Busy(e) | OpenError::Corrupt(e)) => return not_updated(&e),
+        };
         let r = quiet_catch(|| -> Result<(), String> {
             let e = |e: &dyn std::fmt::Display| e.to_string();
-            let mut changed: Vec<(&[u8], Option<Vec<u8>>)> = Vec::new();
-            for ((key, rec), old) in self.keys.iter().zip(records).zip(&self.loaded) {
-                match rec {
-                    Record::Keep => {}
-                    Record::Put(b) if old.as_ref() == Some(blake3::hash(&b).as_bytes()) => {}
-                    Record::Put(b) => changed.push((key, Some(b))),
-                    Record::Remove if old.is_none() => {}
-                    Record::Remove => changed.push((key, None)),
-                }
-            }
-            // Prune: stores under a scanned path that this scan did not find, and stores
-            // whose path no longer exists.
-            let mut stale = Vec::new();
-            {
-                let txn = db.begin_read().map_err(|x| e(&x))?;
-                let table = txn.open_table(STORES).map_err(|x| e(&x))?;
-                for item in table.iter().map_err(|x| e(&x))? {
-                    let (k, _) = item.map_err(|x| e(&x))?;
-                    let k = k.value();
-                    if scanned.contains(k) {
-                        continue;
-                    }
-                    let under_root = roots
-                        .iter()
-                        .any(|r| k.starts_with(r) || k == &r[..r.len() - 1]);
-                    let path = Path::new(std::ffi::OsStr::from_bytes(k));
-                    if under_root || std::fs::symlink_metadata(path).is_err() {
-                        stale.push(k.to_vec());
-                    }
-                }
-            }
-            if changed.is_empty() && stale.is_empty() {
-                return Ok(());
-            }
             let txn = db.begin_write().map_err(|x| e(&x))?;
             {
                 let mut table = txn.open_table(STORES).map_err(|x| e(&x))?;
@@ -799,15 +801,48 @@ impl Cache {
         });
         match r {
             Some(Ok(())) => {}
-            Some(Err(e)) => warn(format!(
-                "cannot write the cache {}: {e}; it was not updated",
-                self.file.display()
-            )),
-            None => warn(format!(
-                "cannot write the cache {} (redb panicked); it was not updated",
+            Some(Err(e)) => not_updated(&format!("cannot write {}: {e}", self.file.display())),
+            None => not_updated(&format!(
+                "cannot write {} (redb panicked)",
                 self.file.display()
             )),
         }
+    }
+
+    /// The records to remove: of stores under a scanned path that this scan did not find,
+    /// and of stores whose path no longer exists.
+    fn stale(&self, db: &Db, roots: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
+        let scanned: HashSet<&[u8]> = self.keys.iter().map(Vec::as_slice).collect();
+        let roots: Vec<Vec<u8>> = roots
+            .iter()
+            .map(|r| {
+                let mut k = store_key(r);
+                k.push(b'/');
+                k
+            })
+            .collect();
+        quiet_catch(|| -> Result<Vec<Vec<u8>>, String> {
+            let e = |e: &dyn std::fmt::Display| e.to_string();
+            let txn = db.begin_read()?;
+            let table = txn.open_table(STORES).map_err(|x| e(&x))?;
+            let mut stale = Vec::new();
+            for item in table.iter().map_err(|x| e(&x))? {
+                let (k, _) = item.map_err(|x| e(&x))?;
+                let k = k.value();
+                if scanned.contains(k) {
+                    continue;
+                }
+                let under_root = roots
+                    .iter()
+                    .any(|r| k.starts_with(r) || k == &r[..r.len() - 1]);
+                let path = Path::new(std::ffi::OsStr::from_bytes(k));
+                if under_root || std::fs::symlink_metadata(path).is_err() {
+                    stale.push(k.to_vec());
+                }
+            }
+            Ok(stale)
+        })
+        .unwrap_or_else(|| Err("redb panicked reading it".into()))
     }
 }
 
