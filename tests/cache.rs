@@ -95,7 +95,8 @@ fn maildir(dir: &Path) {
     }
 }
 
-/// A store with two Maildir++ folders, three mbox files and the `cases` fixtures.
+/// A store with two Maildir++ folders, three mbox files and the `cases`, `real` and
+/// `demo` fixtures.
 fn build(root: &Path) -> PathBuf {
     let store = root.join("store");
     let md = store.join("Maildir");
@@ -156,6 +157,8 @@ fn build(root: &Path) -> PathBuf {
     )
     .unwrap();
     copy_dir(&fixtures().join("cases"), &store.join("cases"));
+    copy_dir(&fixtures().join("real"), &store.join("real"));
+    copy_dir(&common::repo().join("demo"), &store.join("demo"));
     store
 }
 
