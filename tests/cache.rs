@@ -602,3 +602,52 @@ fn a_busy_cache_is_waited_for_then_skipped_with_a_warning() {
     assert_eq!(plain, cached);
     assert!(!err.contains("warning"), "{err}");
 }
+
+/// A message fingerprinted from the cache but never hashed (it had no duplicate) gets
+/// its content hash computed when a duplicate appears, and the hash is stored: a later
+/// run takes it from the cache (shown by rewriting the file in place against the Maildir
+/// rules, which only a run that reads the file again would notice).
+#[test]
+fn a_cached_message_is_hashed_when_it_gains_a_duplicate_and_the_hash_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let store = root.join("store");
+    maildir(&store);
+    let a = store.join("cur").join("1700000000.M1P1.test:2,S");
+    fs::write(&a, msg("lonely", "s", "one")).unwrap();
+    fs::write(
+        store.join("cur").join("1700000009.M9P1.test:2,S"),
+        msg("other", "s", "x"),
+    )
+    .unwrap();
+    let cache = root.join("cache");
+    let v = same(root, &cache, "first run: nothing to hash");
+    assert_eq!(count(&v, "groups"), 0);
+    let b = store.join("cur").join("1700000001.M2P1.test:2,S");
+    fs::write(&b, msg("lonely", "s", "one")).unwrap();
+    let v = same(root, &cache, "a duplicate appears");
+    assert_eq!(count(&v, "groups"), 1);
+    // Rewrite a in place: same size, same mtime, other body.
+    let mtime = fs::metadata(&a).unwrap().modified().unwrap();
+    fs::write(&a, msg("lonely", "s", "two")).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&a)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let (plain, _) = scan(root, None, &[]);
+    let (cached, _) = scan(root, Some(&cache), &[]);
+    let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    let cached: serde_json::Value = serde_json::from_str(&cached).unwrap();
+    assert_eq!(
+        count(&plain, "groups"),
+        0,
+        "read again: a conflict, no group"
+    );
+    assert_eq!(
+        count(&cached, "groups"),
+        1,
+        "the hash computed when the duplicate appeared was not kept"
+    );
+}
