@@ -30,7 +30,7 @@
 #                       at exit unless --keep)
 #   --keep              keep the work directory
 #   --no-install        never install anything
-#   --scan-args "ARGS"  arguments of maildedup before the paths  ["scan --json"]
+#   --scan-args "ARGS"  arguments of maildedup before the paths  ["scan --json --no-cache"]
 # Environment: MAILDEDUP=path/to/binary skips `cargo build`.
 # Results: a table on stdout, hyperfine JSON and the table in target/bench/.
 # Notes: the binary timed is a copy taken at the start (a concurrent cargo build
@@ -55,7 +55,8 @@ RUN_MDEDUP=1
 WORKDIR=""
 KEEP=0
 INSTALL=1
-SCAN_ARGS="scan --json"
+# --no-cache: this compares full scans (benches/cache.sh measures the cache).
+SCAN_ARGS="scan --json --no-cache"
 BENCH_USER=mdbench
 
 die() { echo "compare.sh: $*" >&2; exit 2; }

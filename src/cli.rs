@@ -275,9 +275,47 @@ pub struct Selection {
     /// result is the same).
     #[arg(long, hide = true)]
     pub hash_all: bool,
+
+    /// Keep the fingerprint cache in DIR (default: $XDG_CACHE_HOME/maildedup, else
+    /// ~/.cache/maildedup). Unchanged Maildir messages and unchanged mbox prefixes are
+    /// then not read again; the report is the same as without it.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache: Option<PathBuf>,
+
+    /// Neither read nor write the fingerprint cache. (`--no-cache=false` undoes a
+    /// `no_cache = true` from the config file.)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub no_cache: bool,
+
+    /// With the cache, stat every cached Maildir file and read it again if its size or
+    /// mtime changed (for stores whose files are rewritten in place, against the Maildir rules).
+    /// (`--paranoid=false` undoes `paranoid = true` from the config file.)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub paranoid: bool,
 }
 
 impl Selection {
+    pub fn scan_options(&self) -> ScanOptions {
+        let cache = if self.no_cache {
+            None
+        } else {
+            let dir = self.cache.clone().or_else(crate::cache::default_dir);
+            if dir.is_none() {
+                eprintln!(
+                    "maildedup: warning: no cache folder (set XDG_CACHE_HOME or HOME, or pass --cache DIR); scanning without the cache"
+                );
+            }
+            dir
+        };
+        ScanOptions {
+            hash_all: self.hash_all,
+            cache,
+            paranoid: self.paranoid,
+        }
+    }
+
     pub fn group_options(&self) -> GroupOptions {
         GroupOptions {
             keep: self.keep,
@@ -492,13 +530,7 @@ fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
             anyhow::bail!("{}: no such file or directory", p.display());
         }
     }
-    let out = scan(
-        &sel.paths,
-        &ScanOptions {
-            hash_all: sel.hash_all,
-        },
-        &progress,
-    );
+    let out = scan(&sel.paths, &sel.scan_options(), &progress);
     let grouping = group(&out, &sel.group_options());
     let report = Report::build(&out, &grouping);
     log.set("summary", serde_json::to_value(&report.summary)?);
@@ -556,13 +588,7 @@ fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<crate:
             anyhow::bail!("{}: no such file or directory", p.display());
         }
     }
-    Ok(scan(
-        &sel.paths,
-        &ScanOptions {
-            hash_all: sel.hash_all,
-        },
-        progress,
-    ))
+    Ok(scan(&sel.paths, &sel.scan_options(), progress))
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -35,6 +35,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("mbox_lock", Kind::Value),
     ("lock_timeout", Kind::Value),
     ("log", Kind::Path),
+    ("cache", Kind::Path),
+    ("no_cache", Kind::Value),
+    ("paranoid", Kind::Value),
 ];
 
 /// The keys, for messages and tests.

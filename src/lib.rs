@@ -5,6 +5,7 @@
 //! [`discover`] → [`read`] → [`fingerprint`] (driven by [`scan`]) → [`group`] →
 //! [`report`] (with [`conflict`] explaining conflicts).
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod conflict;

@@ -6,6 +6,7 @@
 //! Message-ID, sharing a header digest. `ScanOptions::hash_all` digests every body; the
 //! test suite checks that both give the same groups.
 
+use crate::cache::{self, BlobWriter, Cache, FileId, Head, Rec, Record};
 use crate::discover::{discover, Skipped, Store, StoreKind};
 use crate::fingerprint::{
     header_digest, message_hash, message_hash_and_id, Digest, Flags, HeaderFacts,
@@ -15,12 +16,13 @@ use crate::read::maildir::MaildirName;
 use crate::read::mbox::{self, MboxEntry};
 use memmap2::Mmap;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Where a copy's delivery time came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,6 +98,9 @@ pub struct Copy {
     /// Unix seconds.
     pub delivered_at: Option<i64>,
     pub flags: Flags,
+    /// Maildir: the file's mtime in Unix seconds (0 when unknown), which the cache keeps
+    /// for `--paranoid`. mbox: 0.
+    pub mtime: i64,
 }
 
 impl Copy {
@@ -124,6 +129,10 @@ impl Copy {
 pub struct ScanOptions {
     /// Digest every body, not only those that can have a duplicate.
     pub hash_all: bool,
+    /// The fingerprint cache folder (see [`crate::cache`]); `None`: no cache.
+    pub cache: Option<PathBuf>,
+    /// With the cache: stat every cached Maildir file and check its size and mtime.
+    pub paranoid: bool,
 }
 
 pub struct ScanOutput {
@@ -148,6 +157,8 @@ struct Work {
     store: u32,
     sub: Sub,
     name: Box<OsStr>,
+    /// The index of its record in the store's cache view, if it has one.
+    cached: Option<u32>,
 }
 
 /// A listed store: the Maildir files still to read, or the mbox copies already
@@ -164,18 +175,33 @@ struct Listed {
 struct Opened {
     dirs: [Option<rustix::fd::OwnedFd>; 2],
     mbox: Option<MappedMbox>,
+    /// Maildir with the cache: the folder's identity (the cache's records are used only
+    /// when it matches) and the unique names listed more than once (never taken from
+    /// the cache).
+    maildir_id: Option<FileId>,
+    cache_usable: bool,
+    dup_uniques: HashSet<Box<[u8]>>,
+    /// Messages of this store taken from the cache, and those read (or hashed) afresh:
+    /// a store whose every record was used and nothing was read keeps its record as it is.
+    hits: AtomicUsize,
+    fresh: AtomicUsize,
 }
 
 /// Runs discovery and both fingerprint stages.
 pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanOutput {
     let (stores, mut skipped) = discover(paths);
+    let loaded = opts
+        .cache
+        .as_deref()
+        .and_then(|dir| Cache::load(dir, &stores, opts.paranoid));
+    let cache = loaded.as_ref();
     progress.stage("reading", "messages", None);
     // List every store (in parallel), then fingerprint all messages in one parallel pass
     // that writes straight into the final vector (no per-store copies to merge).
     let listed: Vec<Listed> = stores
         .par_iter()
         .enumerate()
-        .map(|(i, store)| list_store(i as u32, store, progress))
+        .map(|(i, store)| list_store(i as u32, store, progress, cache))
         .collect();
     let files: usize = listed.iter().map(|l| l.work.len()).sum();
     let ready: usize = listed.iter().map(|l| l.ready.len()).sum();
@@ -192,7 +218,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     let mut copies: Vec<Copy> = Vec::with_capacity(files + ready);
     copies.par_extend(work.into_par_iter().map_init(Buffers::default, |bufs, w| {
         progress.inc(1);
-        match fingerprint(w, &stores, &opened, bufs) {
+        match fingerprint(w, &stores, &opened, bufs, cache) {
             Ok(c) => c,
             Err(s) => {
                 if let Ok(mut f) = failed.lock() {
@@ -218,17 +244,29 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
         .filter(|(i, c)| need[*i] && c.content.is_none() && !is_mbox(c))
         .map_init(Buffers::default, |bufs, (i, c)| {
             progress.inc(1);
+            if cached_maildir_content(c, cache, &opened) {
+                return None;
+            }
+            opened[c.store as usize].fresh.fetch_add(1, Relaxed);
             digest(c, &stores, bufs).err().map(|e| (i, e))
         })
         .flatten()
         .collect();
     // mbox candidates: in file order, window by window, releasing each window behind.
+    if let Some(cache) = cache {
+        for (i, c) in copies.iter_mut().enumerate() {
+            if need[i] && is_mbox(c) {
+                cached_mbox_content(c, cache, &opened);
+            }
+        }
+    }
     let jobs: Vec<usize> = (0..copies.len())
-        .filter(|&i| need[i] && is_mbox(&copies[i]))
+        .filter(|&i| need[i] && is_mbox(&copies[i]) && copies[i].content.is_none())
         .collect();
     let mut hashed: Vec<(usize, Digest, Option<String>)> = Vec::with_capacity(jobs.len());
     for run in jobs.chunk_by(|&a, &b| copies[a].store == copies[b].store) {
         let store = copies[run[0]].store as usize;
+        opened[store].fresh.fetch_add(run.len(), Relaxed);
         let Some(m) = opened[store].mbox.as_ref() else {
             let path = &stores[store].path;
             failures.extend(
@@ -267,6 +305,23 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
         });
     }
     progress.finish();
+    if let Some(mut cache) = loaded {
+        let clean: Vec<bool> = opened
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let used = match (&o.mbox, cache.view(i)) {
+                    (Some(m), Some(_)) => m.prior.is_some(),
+                    (None, Some(v)) => o.cache_usable && o.hits.load(Relaxed) == v.len(),
+                    (_, None) => false,
+                };
+                used && o.fresh.load(Relaxed) == 0
+            })
+            .collect();
+        cache.drop_views();
+        let records = records(&stores, &copies, &opened, &clean);
+        cache.save(paths, records);
+    }
     ScanOutput {
         stores,
         copies,
@@ -287,6 +342,7 @@ const FAILED: Copy = Copy {
     content: None,
     delivered_at: None,
     flags: Flags(0),
+    mtime: 0,
 };
 
 /// A 64-bit key of a normalised Message-ID; never 0.
@@ -368,7 +424,7 @@ const BIG_FILE: u64 = 256 * 1024;
 
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
 /// them: one path component for the kernel to resolve), or an mbox mapped and split.
-fn list_store(index: u32, store: &Store, progress: &Progress) -> Listed {
+fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cache>) -> Listed {
     let mut opened = Opened::default();
     let mut work = Vec::new();
     let mut ready = Vec::new();
@@ -412,6 +468,7 @@ fn list_store(index: u32, store: &Store, progress: &Progress) -> Listed {
                             store: index,
                             sub,
                             name: name.into_boxed_os_str(),
+                            cached: None,
                         }),
                         Ok(t) if t.is_symlink() => {
                             skipped.push(Skipped::new(ent.path(), "symbolic link: not followed"))
@@ -424,11 +481,20 @@ fn list_store(index: u32, store: &Store, progress: &Progress) -> Listed {
                 }
                 work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
             }
+            if let Some(cache) = cache {
+                use_maildir_cache(&mut opened, &mut work, store, cache.view(index as usize));
+            }
         }
-        StoreKind::Mbox => match map_mbox(&store.path) {
-            Ok((m, entries)) => {
-                ready = fingerprint_mbox(index, &m, &entries, progress);
-                opened.mbox = Some(m);
+        StoreKind::Mbox => match open_mbox(&store.path) {
+            Ok(mut m) => {
+                let view = cache.and_then(|c| c.view(index as usize));
+                match read_mbox(index, &mut m, view, progress) {
+                    Ok(copies) => {
+                        ready = copies;
+                        opened.mbox = Some(m);
+                    }
+                    Err(s) => skipped.push(s),
+                }
             }
             Err(s) => skipped.push(s),
         },
@@ -521,6 +587,7 @@ fn mbox_copy(store: u32, map: &[u8], entry: &MboxEntry, bufs: &mut Buffers) -> C
         content: None,
         delivered_at,
         flags: facts.mbox_flags,
+        mtime: 0,
     }
 }
 
@@ -530,11 +597,40 @@ fn fingerprint(
     stores: &[Store],
     opened: &[Opened],
     bufs: &mut Buffers,
+    cache: Option<&Cache>,
 ) -> Result<Copy, Skipped> {
-    let Work { store, sub, name } = w;
+    let Work {
+        store,
+        sub,
+        name,
+        cached,
+    } = w;
     let dir = &stores[store as usize].path;
     let path = || dir.join(sub.as_str()).join(&*name);
     let dir_fd = opened[store as usize].dirs[sub as usize].as_ref();
+    if let (Some(at), Some(cache)) = (cached, cache) {
+        let rec = cache.view(store as usize).and_then(|v| v.rec(at as usize));
+        if let Some(rec) = rec {
+            if !cache.paranoid || stat_matches(dir_fd, &name, &rec) {
+                opened[store as usize].hits.fetch_add(1, Relaxed);
+                let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
+                return Ok(Copy {
+                    store,
+                    time_source: rec.time_source,
+                    loc: Loc::Maildir { sub, name },
+                    length: rec.length,
+                    id_key: rec.id_key,
+                    message_id: None,
+                    header_key: rec.header_key.map(Box::new),
+                    content: None,
+                    delivered_at: rec.delivered_at,
+                    flags,
+                    mtime: rec.mtime,
+                });
+            }
+        }
+    }
+    opened[store as usize].fresh.fetch_add(1, Relaxed);
     let (facts, length, mtime, header_key, content) =
         read_maildir_file(dir_fd, &name, &path, bufs)?;
     let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
@@ -550,6 +646,7 @@ fn fingerprint(
         content: content.map(Box::new),
         delivered_at,
         flags,
+        mtime: mtime.unwrap_or(0),
     })
 }
 
@@ -676,6 +773,15 @@ fn header_time(facts: &HeaderFacts) -> (Option<i64>, Option<TimeSource>) {
 pub struct MappedMbox {
     map: Mmap,
     _file: File,
+    /// The file's identity when it was mapped (for the cache).
+    id: FileId,
+    /// The split's horizon (see [`mbox::Split::horizon`]).
+    horizon: usize,
+    /// mbox records from the cache are valid for entries before this offset.
+    cached_before: u64,
+    /// The last-entry and sample hashes, when the cache's record of an unchanged file
+    /// already holds them.
+    prior: Option<(Digest, Digest)>,
 }
 
 impl MappedMbox {
@@ -709,11 +815,12 @@ fn release_range(map: &Mmap, off: usize, len: usize) {
     };
 }
 
-fn map_mbox(path: &Path) -> Result<(MappedMbox, Vec<MboxEntry>), Skipped> {
+/// Opens, read-locks and maps an mbox (reading nothing yet).
+fn open_mbox(path: &Path) -> Result<MappedMbox, Skipped> {
     let fail = |e: io::Error| Skipped::new(path, format!("cannot read: {e}"));
     let f = File::open(path).map_err(fail)?;
-    let len = f.metadata().map_err(fail)?.len();
-    if len == 0 {
+    let meta = f.metadata().map_err(fail)?;
+    if meta.len() == 0 {
         return Err(Skipped::new(path, "empty file"));
     }
     // A shared fcntl lock keeps writers that lock (delivery agents, mail clients) from
@@ -728,15 +835,327 @@ fn map_mbox(path: &Path) -> Result<(MappedMbox, Vec<MboxEntry>), Skipped> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // Under the lock: what was stat-ed before may have changed while we waited.
+    let meta = f.metadata().map_err(fail)?;
     // SAFETY: the map is read-only and the file is read-locked (see above) for as long as
     // the map lives (the map and the file are kept together). A writer that ignores locks
     // and truncates the file in place could still fault this process; none of the
     // delivery agents and clients we know of does.
     let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
-    let release = |off: usize, len: usize| release_pages(&map, off, len);
-    let entries = mbox::split_releasing(&map, &release)
-        .ok_or_else(|| Skipped::new(path, "not mail: no mbox From_ line at the start"))?;
-    Ok((MappedMbox { map, _file: f }, entries))
+    let mut id = FileId::of(&meta);
+    id.size = map.len() as u64;
+    Ok(MappedMbox {
+        map,
+        _file: f,
+        id,
+        horizon: usize::MAX,
+        cached_before: 0,
+        prior: None,
+    })
+}
+
+/// Stage 1 of an mbox: from the cache's record when the file is unchanged; the record's
+/// prefix and a split of the tail when it only grew; else a split of the whole file.
+fn read_mbox(
+    store: u32,
+    m: &mut MappedMbox,
+    view: Option<&cache::StoreView>,
+    progress: &Progress,
+) -> Result<Vec<Copy>, Skipped> {
+    let view =
+        view.filter(|v| v.head.id.dev == m.id.dev && v.head.id.ino == m.id.ino && !v.is_empty());
+    if let Some(v) = view {
+        if v.head.id == m.id {
+            let copies: Option<Vec<Copy>> = (0..v.len())
+                .map(|i| v.rec(i).map(|r| mbox_copy_from(store, &r)))
+                .collect();
+            if let Some(copies) = copies {
+                progress.inc(copies.len() as u64);
+                m.horizon = v.head.horizon as usize;
+                m.cached_before = u64::MAX;
+                m.prior = Some((v.head.last_hash, v.head.sample_hash));
+                return Ok(copies);
+            }
+        } else if let Some(last) = grown_from(v, m) {
+            let release = |off: usize, len: usize| release_pages(&m.map, off, len);
+            if let Some(split) = mbox::split_from(&m.map, Some(last.offset as usize), &release) {
+                let mut copies: Vec<Copy> = (0..v.len() - 1)
+                    .filter_map(|i| v.rec(i).map(|r| mbox_copy_from(store, &r)))
+                    .collect();
+                if copies.len() == v.len() - 1 {
+                    progress.inc(copies.len() as u64);
+                    copies.extend(fingerprint_mbox(store, m, &split.entries, progress));
+                    m.horizon = split.horizon.max(v.head.horizon as usize);
+                    m.cached_before = last.offset;
+                    return Ok(copies);
+                }
+            }
+        }
+    }
+    let release = |off: usize, len: usize| release_pages(&m.map, off, len);
+    let split = mbox::split_from(&m.map, None, &release)
+        .ok_or_else(|| Skipped::new("", "not mail: no mbox From_ line at the start"))?;
+    m.horizon = split.horizon;
+    m.cached_before = 0;
+    Ok(fingerprint_mbox(store, m, &split.entries, progress))
+}
+
+/// If the mbox only grew since its record was written (same file, longer, the old last
+/// entry's bytes and the sampled From_ lines unchanged, and no separator before the old
+/// last entry depending on bytes past the old end), the old last entry's record.
+fn grown_from<'a>(v: &'a cache::StoreView, m: &MappedMbox) -> Option<Rec<'a>> {
+    let old = v.head.id.size;
+    if m.id.size <= old {
+        return None;
+    }
+    let last = v.rec(v.len() - 1)?;
+    if last.offset.checked_add(last.length)? != old || v.head.horizon > last.offset {
+        return None;
+    }
+    let bytes = m.map.get(last.offset as usize..old as usize)?;
+    if blake3::hash(bytes).as_bytes() != &v.head.last_hash {
+        return None;
+    }
+    let samples: Option<Vec<(u64, u64)>> = cache::sample_indexes(v.len() - 1)
+        .map(|i| v.rec(i).map(|r| (r.offset, r.length)))
+        .collect();
+    if cache::sample_hash(&m.map, samples?.into_iter())? != v.head.sample_hash {
+        return None;
+    }
+    Some(last)
+}
+
+fn mbox_copy_from(store: u32, r: &Rec) -> Copy {
+    Copy {
+        store,
+        time_source: r.time_source,
+        loc: Loc::Mbox { offset: r.offset },
+        length: r.length,
+        id_key: r.id_key,
+        message_id: None,
+        header_key: r.header_key.map(Box::new),
+        content: None,
+        delivered_at: r.delivered_at,
+        flags: r.flags,
+        mtime: 0,
+    }
+}
+
+/// With `--paranoid`: does the file still have the size and mtime of its record?
+fn stat_matches(dir_fd: Option<&rustix::fd::OwnedFd>, name: &OsStr, rec: &Rec) -> bool {
+    let Some(fd) = dir_fd else {
+        return false;
+    };
+    match rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st.st_size as u64 == rec.length && st.st_mtime == rec.mtime,
+        Err(_) => false,
+    }
+}
+
+/// Marks the listed Maildir files that the cache knows (by unique name), when the
+/// cache's record is of this very folder.
+fn use_maildir_cache(
+    opened: &mut Opened,
+    work: &mut [Work],
+    store: &Store,
+    view: Option<&cache::StoreView>,
+) {
+    let Ok(meta) = std::fs::metadata(&store.path) else {
+        return;
+    };
+    let id = FileId::of(&meta);
+    opened.maildir_id = Some(id);
+    let mut uniques: Vec<&[u8]> = work
+        .iter()
+        .map(|w| cache::maildir_unique(w.name.as_bytes()))
+        .collect();
+    uniques.sort_unstable();
+    let dups: HashSet<Box<[u8]>> = uniques
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| Box::from(w[0]))
+        .collect();
+    drop(uniques);
+    let Some(view) = view.filter(|v| v.head.id.dev == id.dev && v.head.id.ino == id.ino) else {
+        opened.dup_uniques = dups;
+        return;
+    };
+    opened.cache_usable = true;
+    for w in work.iter_mut() {
+        let u = cache::maildir_unique(w.name.as_bytes());
+        if !dups.contains(u) {
+            w.cached = view.find_name(u).and_then(|i| u32::try_from(i).ok());
+        }
+    }
+    opened.dup_uniques = dups;
+}
+
+/// Stage 2 from the cache for a Maildir candidate: its content hash and Message-ID, if a
+/// scan ever computed them for this very file (same unique name, size and mtime).
+fn cached_maildir_content(c: &mut Copy, cache: Option<&Cache>, opened: &[Opened]) -> bool {
+    let (Some(cache), Loc::Maildir { name, .. }) = (cache, &c.loc) else {
+        return false;
+    };
+    let o = &opened[c.store as usize];
+    if !o.cache_usable {
+        return false;
+    }
+    let u = cache::maildir_unique(name.as_bytes());
+    if o.dup_uniques.contains(u) {
+        return false;
+    }
+    let Some(view) = cache.view(c.store as usize) else {
+        return false;
+    };
+    let Some(r) = view.find_name(u).and_then(|i| view.rec(i)) else {
+        return false;
+    };
+    match r.content {
+        Some(h) if r.length == c.length && r.mtime == c.mtime => {
+            c.content = Some(Box::new(h));
+            c.message_id = r.message_id.map(Box::from);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Stage 2 from the cache for an mbox candidate in the unchanged part of its file.
+fn cached_mbox_content(c: &mut Copy, cache: &Cache, opened: &[Opened]) {
+    let Some(m) = opened[c.store as usize].mbox.as_ref() else {
+        return;
+    };
+    let Some(offset) = c.offset().filter(|&o| o < m.cached_before) else {
+        return;
+    };
+    let Some(view) = cache.view(c.store as usize) else {
+        return;
+    };
+    if let Some(r) = view.find_offset(offset).and_then(|i| view.rec(i)) {
+        if let (Some(h), true) = (r.content, r.length == c.length) {
+            c.content = Some(Box::new(h));
+            c.message_id = r.message_id.map(Box::from);
+        }
+    }
+}
+
+fn rec_of<'a>(c: &'a Copy, name: &'a [u8]) -> Rec<'a> {
+    Rec {
+        name,
+        offset: c.offset().unwrap_or(0),
+        length: c.length,
+        mtime: c.mtime,
+        delivered_at: c.delivered_at,
+        time_source: c.time_source,
+        id_key: c.id_key,
+        flags: if c.offset().is_some() {
+            c.flags
+        } else {
+            Flags(0)
+        },
+        header_key: c.header_key.as_deref().copied(),
+        content: c.content_hash(),
+        message_id: c.message_id.as_deref(),
+    }
+}
+
+/// The new cache records, one per store (`None`: nothing to keep for it).
+fn records(stores: &[Store], copies: &[Copy], opened: &[Opened], clean: &[bool]) -> Vec<Record> {
+    let mut per: Vec<Vec<u32>> = vec![Vec::new(); stores.len()];
+    for (i, c) in copies.iter().enumerate() {
+        if let Some(v) = per.get_mut(c.store as usize) {
+            v.push(i as u32);
+        }
+    }
+    per.into_par_iter()
+        .enumerate()
+        .map(|(s, idx)| {
+            if clean[s] {
+                Record::Keep
+            } else {
+                store_record(&stores[s], &opened[s], copies, idx)
+                    .map_or(Record::Remove, Record::Put)
+            }
+        })
+        .collect()
+}
+
+/// One store's new record (`None`: no record can be kept for it).
+fn store_record(
+    store: &Store,
+    opened: &Opened,
+    copies: &[Copy],
+    mut idx: Vec<u32>,
+) -> Option<Vec<u8>> {
+    let rec = rec_of;
+    match store.kind {
+        StoreKind::Maildir => {
+            let id = opened.maildir_id?;
+            let unique = |i: &u32| match &copies[*i as usize].loc {
+                Loc::Maildir { name, .. } => cache::maildir_unique(name.as_bytes()),
+                Loc::Mbox { .. } => b"",
+            };
+            idx.sort_unstable_by(|a, b| unique(a).cmp(unique(b)));
+            let mut w = BlobWriter::new(&Head {
+                kind: cache::KIND_MAILDIR,
+                id: FileId {
+                    dev: id.dev,
+                    ino: id.ino,
+                    ..FileId::default()
+                },
+                ..Head::default()
+            });
+            for run in idx.chunk_by(|a, b| unique(a) == unique(b)) {
+                if let [i] = run {
+                    w.push(&rec(&copies[*i as usize], unique(i)));
+                }
+            }
+            Some(w.finish())
+        }
+        StoreKind::Mbox => {
+            let m = opened.mbox.as_ref()?;
+            idx.sort_unstable_by_key(|&i| copies[i as usize].offset());
+            // The records must tile the file, or a later run could not trust them.
+            let first = copies[*idx.first()? as usize].offset()?;
+            let mut at = first;
+            for &i in &idx {
+                let c = &copies[i as usize];
+                if c.offset() != Some(at) {
+                    return None;
+                }
+                at += c.length;
+            }
+            if at != m.id.size || first != mbox::preamble_len(&m.map) as u64 {
+                return None;
+            }
+            let last = &copies[*idx.last()? as usize];
+            let (last_hash, sample_hash) = match m.prior {
+                Some(p) => p,
+                None => {
+                    let lo = last.offset()? as usize;
+                    let samples = cache::sample_indexes(idx.len() - 1).map(|k| {
+                        let c = &copies[idx[k] as usize];
+                        (c.offset().unwrap_or(0), c.length)
+                    });
+                    (
+                        *blake3::hash(m.map.get(lo..)?).as_bytes(),
+                        cache::sample_hash(&m.map, samples)?,
+                    )
+                }
+            };
+            let mut w = BlobWriter::new(&Head {
+                kind: cache::KIND_MBOX,
+                id: m.id,
+                horizon: m.horizon as u64,
+                last_hash,
+                sample_hash,
+            });
+            for &i in &idx {
+                w.push(&rec(&copies[i as usize], b""));
+            }
+            Some(w.finish())
+        }
+    }
 }
 
 /// The message bytes of a copy as it is stored: the whole Maildir file, or for an mbox

@@ -237,6 +237,45 @@ fn config_window_file_beats_default_and_flag_beats_file() {
 }
 
 #[test]
+fn config_cache_keys_move_or_turn_off_the_cache_and_flags_win() {
+    let (dir, demo) = demo_tree();
+    let d = s(&demo);
+    let xdg = dir.path().join("xdg-cache");
+    let x = s(&xdg);
+    let env = [("XDG_CACHE_HOME", x.as_str())];
+    let there = dir.path().join("from-config");
+    let cfg = write_config(
+        &dir.path().join("c.toml"),
+        &format!("cache = \"{}\"\n", there.display()),
+    );
+    let with_file = scan_with(&["--config", &cfg, &d], &env);
+    assert!(
+        there.join("fingerprints.redb").is_file(),
+        "the file's cache folder is used"
+    );
+    assert!(!xdg.join("maildedup").exists(), "not the default one");
+    let flag = dir.path().join("from-flag");
+    let with_flag = scan_with(&["--config", &cfg, "--cache", &s(&flag), &d], &env);
+    assert!(
+        flag.join("fingerprints.redb").is_file(),
+        "the flag wins over the file"
+    );
+    assert_eq!(with_file["summary"], with_flag["summary"]);
+
+    let off = write_config(&dir.path().join("off.toml"), "no_cache = true\n");
+    scan_with(&["--config", &off, &d], &env);
+    assert!(
+        !xdg.join("maildedup").exists(),
+        "no_cache = true: no cache written"
+    );
+    scan_with(&["--config", &off, "--no-cache=false", &d], &env);
+    assert!(
+        xdg.join("maildedup").join("fingerprints.redb").is_file(),
+        "--no-cache=false on the command line wins over the file"
+    );
+}
+
+#[test]
 fn config_keep_file_beats_default_and_flag_beats_file() {
     let (dir, demo) = demo_tree();
     let d = s(&demo);

@@ -256,6 +256,7 @@ fn scenario(lock: &str) {
     let started = Instant::now();
     let mut child = std::process::Command::new(bin_path())
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .env("XDG_CACHE_HOME", common::test_cache_home())
         .args(["quarantine", "--no-progress", "--json", "--mbox-lock", lock])
         .arg(&tree)
         .arg("--to")
@@ -324,6 +325,7 @@ fn scenario(lock: &str) {
     // Restore while mail keeps arriving.
     let mut child = std::process::Command::new(bin_path())
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .env("XDG_CACHE_HOME", common::test_cache_home())
         .args(["restore", "--json", "--mbox-lock", lock])
         .arg(&qdir)
         .stdout(std::process::Stdio::piped())

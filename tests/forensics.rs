@@ -15,11 +15,14 @@ use std::path::Path;
 /// Where the binary looks for its config: nowhere real (the user's own file must not
 /// change what a test sees).
 const NO_CONFIG_HOME: &str = "/nonexistent/maildedup-tests/xdg-config";
+/// The fingerprint cache of these runs: not the user's `~/.cache/maildedup`.
+const CACHE_HOME: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache");
 
 fn scan(args: &[&str], cwd: &Path) -> (i32, Value, String) {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .env("XDG_CACHE_HOME", CACHE_HOME)
         .current_dir(cwd)
         .args(["scan", "--json", "--no-progress"])
         .args(args)
@@ -43,6 +46,7 @@ fn human(args: &[&str], cwd: &Path) -> String {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .env("XDG_CACHE_HOME", CACHE_HOME)
         .current_dir(cwd)
         .args(["scan", "--no-progress", "-v"])
         .args(args)
@@ -113,6 +117,7 @@ fn redownload_burst_is_one_different_time_incident() {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .env("XDG_CACHE_HOME", CACHE_HOME)
         .current_dir(tmp.path())
         .args(["scan", "Maildir"])
         .output()
@@ -254,6 +259,7 @@ fn html_report_is_self_contained_and_escaped() {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .env("XDG_CACHE_HOME", CACHE_HOME)
         .current_dir(tmp.path())
         .args(["scan", "--no-progress", "--html"])
         .arg(&html)

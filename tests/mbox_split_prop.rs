@@ -143,3 +143,53 @@ fn a_big_mbox_splits_across_chunks_exactly() {
     // Every byte after the first From_ line's start was handed back exactly once.
     assert_eq!(released.into_inner(), file.len() - 1);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// The incremental re-split the fingerprint cache does on an mbox that grew: when the
+    /// old file's horizon is within its size, the entries before its old last entry stay
+    /// as they were, and splitting from that entry's From_ line gives exactly the rest.
+    #[test]
+    fn a_grown_mbox_resplit_from_its_old_last_entry_is_exact(
+        lines in prop::collection::vec(split_line(), 1..60),
+        crlf in any::<bool>(),
+        cut in 0.0f64..1.0,
+    ) {
+        use maildedup::read::mbox::split_from;
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let mut file = format!("From a Sat Jan  3 01:05:34 2022{eol}A: b{eol}");
+        for l in &lines {
+            file.push_str(l);
+            file.push_str(eol);
+        }
+        let b = file.as_bytes();
+        let min = 10;
+        let n = min + ((b.len() - min) as f64 * cut) as usize;
+        let a = &b[..n];
+        let none = &|_: usize, _: usize| {};
+        let (Some(old), Some(new)) = (split_from(a, None, none), split_from(b, None, none)) else {
+            return Ok(());
+        };
+        let l = old.entries.len() - 1;
+        let last = old.entries[l];
+        if old.horizon > last.offset {
+            return Ok(());
+        }
+        prop_assert_eq!(&new.entries[..l], &old.entries[..l]);
+        let tail = split_from(b, Some(last.offset), none).expect("still a separator");
+        prop_assert_eq!(&tail.entries[..], &new.entries[l..]);
+    }
+}
+
+fn split_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("From a Sat Jan  3 01:05:34 2022".to_string()),
+        Just("From b".to_string()),
+        Just("From - x".to_string()),
+        (0u32..120).prop_map(|n| format!("Content-Length: {n}")),
+        "[A-Z][a-z]{0,3}: [a-z]{0,6}",
+        "[a-z ]{0,12}",
+        Just(String::new()),
+        Just(String::new()),
+    ]
+}

@@ -38,9 +38,11 @@ fn run(cwd: &Path, args: &[&str]) -> Scan {
     let out = Command::cargo_bin("maildedup")
         .expect("binary maildedup")
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(cwd)
         .arg("scan")
         .arg("--json")
+        .arg("--no-cache")
         .args(args)
         .output()
         .expect("run maildedup");
@@ -754,8 +756,9 @@ fn cases_check_exits_1_when_groups_exist() {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(fixtures())
-        .args(["scan", "--check", "cases"])
+        .args(["scan", "--no-cache", "--check", "cases"])
         .output()
         .unwrap();
     assert_eq!(
@@ -1578,16 +1581,18 @@ fn demo_check_and_human_output() {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(repo())
-        .args(["scan", "--check", "demo"])
+        .args(["scan", "--no-cache", "--check", "demo"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(repo())
-        .args(["scan", "demo"])
+        .args(["scan", "--no-cache", "demo"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -1638,14 +1643,16 @@ fn usage_errors_exit_2() {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(fixtures())
-        .args(["scan", "--keep", "sometimes", "cases"])
+        .args(["scan", "--no-cache", "--keep", "sometimes", "cases"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(fixtures())
         .args(["scan"])
         .output()
@@ -1676,4 +1683,12 @@ fn absolute_and_relative_paths_give_the_same_groups() {
     };
     assert_eq!(sets(&rel), sets(&abs));
     assert_eq!(rel.json["summary"], abs.json["summary"]);
+}
+
+/// Every run's `XDG_CACHE_HOME`, should one ever use the cache: under target/, never the
+/// real `~/.cache/maildedup`. (These runs pass `--no-cache`: the fixtures are scanned in
+/// place, and regenerating them rewrites Maildir files under the same names, which the
+/// cache would trust; tests/cache.rs covers the cache on copies of them.)
+fn cache_home() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }

@@ -10,9 +10,11 @@ fn scan(args: &[&str]) -> Value {
     let out = Command::cargo_bin("maildedup")
         .unwrap()
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(root)
         .arg("scan")
         .arg("--json")
+        .arg("--no-cache")
         .args(args)
         .output()
         .unwrap();
@@ -107,4 +109,12 @@ fn big_maildir_duplicates_are_found() {
     assert_eq!(staged["summary"]["conflicts"], 1);
     assert_eq!(staged["groups"][0]["copies"][1]["class"], "different-time");
     assert_eq!(staged, scan(&["--hash-all", p]));
+}
+
+/// Every run's `XDG_CACHE_HOME`, should one ever use the cache: under target/, never the
+/// real `~/.cache/maildedup`. (These runs pass `--no-cache`: the fixtures are scanned in
+/// place, and regenerating them rewrites Maildir files under the same names, which the
+/// cache would trust; tests/cache.rs covers the cache on copies of them.)
+fn cache_home() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }

@@ -125,15 +125,40 @@ struct Candidate {
     cl_target: Option<usize>,
     /// Separator bytes (the blank line) just before this From_ line.
     sep_before: usize,
+    /// How far into the file this candidate's own facts reach: its `Content-Length:`
+    /// target, or `usize::MAX` when its header block runs to the end of the buffer (more
+    /// bytes appended could then change it). See [`Split::horizon`].
+    reach: usize,
 }
 
 fn candidate(buf: &[u8], offset: usize) -> Candidate {
+    let (cl_target, complete) = content_length_end(buf, offset);
+    let message_start = line_at(buf, offset).1;
     Candidate {
         offset,
-        message_start: line_at(buf, offset).1,
-        cl_target: content_length_end(buf, offset),
+        message_start,
+        cl_target,
         sep_before: offset - message_end(buf, offset.saturating_sub(4), offset),
+        reach: if complete {
+            cl_target.unwrap_or(message_start)
+        } else {
+            usize::MAX
+        },
     }
+}
+
+/// The entries of an mbox (or of its tail) and what an incremental re-split needs.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub entries: Vec<MboxEntry>,
+    /// The furthest byte any candidate separator before the last entry looks at (its
+    /// `Content-Length:` target; `usize::MAX` for a header block that reaches the end of
+    /// the buffer). When a file grows by appends and this is not past the old last
+    /// entry's offset, the entries before the old last entry are unchanged, and
+    /// re-splitting from its From_ line gives exactly what splitting the whole file gives.
+    /// (A target past it could land on a From_ line that only the appended bytes make a
+    /// separator.)
+    pub horizon: usize,
 }
 
 /// Splits an mbox into its messages. Returns `None` if the buffer is not an mbox.
@@ -148,24 +173,43 @@ pub fn split_releasing(
     buf: &[u8],
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> Option<Vec<MboxEntry>> {
+    split_from(buf, None, release).map(|s| s.entries)
+}
+
+/// Splits `buf` from `from` on: the whole file with `None`, or with `Some(offset)` only
+/// the entries from the separator at `offset` (which must be one: `None` is returned
+/// otherwise). Used on an mbox that grew: its entries before its old last entry are
+/// kept, and only the old last entry and what follows are split again (valid when the
+/// old [`Split::horizon`] is within the old size and the prefix is unchanged).
+pub fn split_from(
+    buf: &[u8],
+    from: Option<usize>,
+    release: &(dyn Fn(usize, usize) + Sync),
+) -> Option<Split> {
     if !looks_like_mbox(buf) {
         return None;
     }
     let first = preamble_len(buf);
+    let start = match from {
+        None => first,
+        Some(o) if o >= first && o < buf.len() && is_separator(buf, o, first) => o,
+        Some(_) => return None,
+    };
     let scan_chunk = |lo: usize, hi: usize| -> Vec<Candidate> {
         let found = candidates_in(buf, lo, hi, first);
         let out = found.into_iter().map(|c| candidate(buf, c)).collect();
         release(lo, hi - lo);
         out
     };
-    let mut cands = vec![candidate(buf, first)];
-    if buf.len() < PARALLEL_THRESHOLD {
-        cands.extend(scan_chunk(first + 1, buf.len()));
+    let mut cands = vec![candidate(buf, start)];
+    if buf.len() - start < PARALLEL_THRESHOLD {
+        cands.extend(scan_chunk(start + 1, buf.len()));
     } else {
         let chunks = buf.len().div_ceil(CHUNK);
-        let parts: Vec<Vec<Candidate>> = (0..chunks)
+        let lo = (start + 1) / CHUNK;
+        let parts: Vec<Vec<Candidate>> = (lo..chunks)
             .into_par_iter()
-            .map(|i| scan_chunk((first + 1).max(i * CHUNK), ((i + 1) * CHUNK).min(buf.len())))
+            .map(|i| scan_chunk((start + 1).max(i * CHUNK), ((i + 1) * CHUNK).min(buf.len())))
             .collect();
         cands.extend(parts.into_iter().flatten());
     }
@@ -194,11 +238,19 @@ pub fn split_releasing(
         });
         i = next_i;
     }
-    Some(entries)
+    let last = entries.last().map_or(0, |e| e.offset);
+    let horizon = cands
+        .iter()
+        .filter(|c| c.offset < last)
+        .map(|c| c.reach)
+        .max()
+        .unwrap_or(0);
+    Some(Split { entries, horizon })
 }
 
-/// The end of the body according to the entry's `Content-Length:` header, if it has one.
-fn content_length_end(buf: &[u8], offset: usize) -> Option<usize> {
+/// The end of the body according to the entry's `Content-Length:` header, if it has one,
+/// and whether its header block ends (with a blank line) before the end of `buf`.
+fn content_length_end(buf: &[u8], offset: usize) -> (Option<usize>, bool) {
     let (_, message_start) = line_at(buf, offset);
     let mut cl = None;
     // Only the header block is scanned; stop at the blank line.
@@ -209,8 +261,9 @@ fn content_length_end(buf: &[u8], offset: usize) -> Option<usize> {
                 .and_then(|s| s.trim().parse::<usize>().ok());
         }
     });
-    let len = cl?;
-    message_start.checked_add(hb.body_start)?.checked_add(len)
+    let target =
+        cl.and_then(|len: usize| message_start.checked_add(hb.body_start)?.checked_add(len));
+    (target, hb.complete)
 }
 
 /// If `target` (a Content-Length end) lands on candidate `j > i` (allowing the separator

@@ -247,6 +247,12 @@ impl Out {
 /// exist, so no test ever reads the real user's `maildedup.toml`.
 pub const NO_CONFIG_HOME: &str = "/nonexistent/maildedup-tests/xdg-config";
 
+/// The fingerprint cache folder tests use (`XDG_CACHE_HOME` of every run), so that no
+/// test writes into the real `~/.cache/maildedup`.
+pub fn test_cache_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
+}
+
 pub fn bin_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("maildedup")
 }
@@ -261,6 +267,7 @@ where
     let mut cmd = Command::cargo_bin("maildedup").expect("binary maildedup");
     cmd.args(args)
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .env("XDG_CACHE_HOME", test_cache_home())
         .env_remove("MAILDEDUP_FAULT_AT")
         .env_remove("MAILDEDUP_FAULT_COUNT");
     for (k, v) in env {
