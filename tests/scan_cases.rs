@@ -1621,8 +1621,11 @@ fn demo_timeline_and_no_incident() {
     assert_eq!(s.json["incidents"], serde_json::json!([]));
     let out = Command::cargo_bin("maildedup")
         .unwrap()
+        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+        .env("XDG_CACHE_HOME", cache_home())
         .current_dir(repo())
-        .args(["scan", "demo"])
+        // -v: off a terminal the chart is shown only on request.
+        .args(["scan", "--no-cache", "-v", "demo"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
