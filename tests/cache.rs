@@ -651,3 +651,102 @@ fn a_cached_message_is_hashed_when_it_gains_a_duplicate_and_the_hash_is_kept() {
         "the hash computed when the duplicate appeared was not kept"
     );
 }
+
+/// Rewrites a Maildir file in place against the Maildir rules: new content, same name
+/// and mtime, so the cache keeps trusting its record.
+fn rewrite_in_place(path: &Path, content: &str) {
+    let mtime = fs::metadata(path).unwrap().modified().unwrap();
+    fs::write(path, content).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A stale cache record can never make `quarantine` move a copy that is not a true
+/// duplicate of its kept copy: with the extra copy, then the kept copy, rewritten in
+/// place (the cached scan still groups them), quarantine re-hashes both from disk and
+/// leaves everything where it is (exit 3, each copy named).
+#[test]
+fn quarantine_with_a_stale_cache_record_moves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let store = root.join("store");
+    maildir(&store);
+    let kept = store.join("cur").join("1700000000.M1P1.test:2,S");
+    let extra = store.join("cur").join("1700000001.M2P1.test:2,");
+    let original = msg("twin", "s", "one");
+    fs::write(&kept, &original).unwrap();
+    fs::write(&extra, &original).unwrap();
+    let cache = root.join("cache");
+    let v = same(root, &cache, "first run");
+    assert_eq!(count(&v, "groups"), 1);
+    let cache_arg = cache.to_string_lossy().into_owned();
+    let quarantine = |q: &Path| {
+        run(
+            root,
+            &[
+                "quarantine",
+                "--no-progress",
+                "--json",
+                "--cache",
+                &cache_arg,
+                "store",
+                "--to",
+                &q.to_string_lossy(),
+            ],
+        )
+    };
+    for (step, changed, other) in [("extra copy", &extra, &kept), ("kept copy", &kept, &extra)] {
+        let changed_text = msg("twin", "s", "two");
+        rewrite_in_place(changed, &changed_text);
+        // The plant works: the cached scan still sees one group, a fresh scan does not.
+        let (plain, _) = scan(root, None, &[]);
+        let (cached, _) = scan(root, Some(&cache), &[]);
+        let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
+        let cached: serde_json::Value = serde_json::from_str(&cached).unwrap();
+        assert_eq!(count(&plain, "groups"), 0, "{step}: fresh scan");
+        assert_eq!(
+            count(&cached, "groups"),
+            1,
+            "{step}: the stale record was not used"
+        );
+        let q = root.join(format!("q-{}", step.replace(' ', "-")));
+        let out = quarantine(&q);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{step}: quarantine should leave the copies and exit 3\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert!(
+            files_in(&q.join("cur")).is_empty() && files_in(&q.join("tmp")).is_empty(),
+            "{step}: something was quarantined: {:?}",
+            files_in(&q.join("cur"))
+        );
+        assert_eq!(fs::read_to_string(changed).unwrap(), changed_text, "{step}");
+        assert_eq!(fs::read_to_string(other).unwrap(), original, "{step}");
+        assert_eq!(
+            files_in(&store.join("cur")).len(),
+            2,
+            "{step}: a copy was renamed or moved"
+        );
+        // Put it back as it was for the next step (same name, same mtime).
+        rewrite_in_place(changed, &original);
+    }
+}
