@@ -170,6 +170,32 @@ impl<'a> Quarantine<'a> {
                 );
             }
         }
+        // An mbox extra copy's flags (Status/X-Status, outside the content hash) made the
+        // plan's flag merge: if they changed since the scan (the cache keeps an entry's old
+        // flags when its mbox was edited in place at the same length and grew), its whole
+        // group stays as it is, flag merge included.
+        let mut stale: std::collections::HashSet<usize> = std::collections::HashSet::new();
+        for m in &plan.moves {
+            if !is_maildir(m.copy)
+                && kept_ok.get(&m.kept) == Some(&true)
+                && !stale.contains(&m.kept)
+                && !self.mbox_flags_unchanged(m.copy)
+            {
+                stale.insert(m.kept);
+            }
+        }
+        for m in plan.moves.iter().filter(|m| stale.contains(&m.kept)) {
+            let c = &self.scan.copies[m.copy];
+            let p = c.path(stores);
+            self.left(
+                &p,
+                c.offset(),
+                "changed since the scan (Status/X-Status flags of a copy in its group differ): left in place",
+            );
+        }
+        for k in stale {
+            kept_ok.insert(k, false);
+        }
         let moves: Vec<&crate::plan::Move> = plan
             .moves
             .iter()
@@ -237,6 +263,15 @@ impl<'a> Quarantine<'a> {
             Loc::Mbox { .. } => crate::scan::message_bytes(c, &self.scan.stores).ok(),
         };
         bytes.is_some_and(|b| Some(message_hash(&b, &mut Vec::new())) == c.content_hash())
+    }
+
+    /// Does an mbox copy still carry the flags the scan saw? (`true` when it can't be read
+    /// here: the check under the mbox's lock decides then.)
+    fn mbox_flags_unchanged(&self, copy: usize) -> bool {
+        let c = &self.scan.copies[copy];
+        crate::scan::message_bytes(c, &self.scan.stores)
+            .map(|b| HeaderFacts::read_facts(&b).mbox_flags == c.flags)
+            .unwrap_or(true)
     }
 
     /// Finds a Maildir copy's file now: where the scan saw it, or, if a mail client has
@@ -437,6 +472,16 @@ impl<'a> Quarantine<'a> {
         for m in moves {
             let c = &self.scan.copies[m.copy];
             match find(c) {
+                // Its flags gave the plan's flag merge (and name its quarantine file): they
+                // must be the ones the scan saw. (Status/X-Status are not in the content
+                // hash; an mbox edited in place at the same length and grown since the
+                // last run keeps the cache's old flags for that entry.)
+                Some(e) if HeaderFacts::read_facts(e.message(buf)).mbox_flags != c.flags => self
+                    .left(
+                        &path,
+                        c.offset(),
+                        "changed since the scan (its Status/X-Status flags differ): left in place",
+                    ),
                 Some(e) => edits.push((e, Some(m), None)),
                 None => self.left(&path, c.offset(), "changed since the scan: left in place"),
             }

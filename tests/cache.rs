@@ -750,3 +750,67 @@ fn quarantine_with_a_stale_cache_record_moves_nothing() {
         rewrite_in_place(changed, &original);
     }
 }
+
+/// An mbox entry whose `X-Status:` is edited in place at the same length while mail is
+/// appended keeps the cache's old flags (only the old last entry and sampled From_ lines
+/// are checked; this entry is neither). Quarantine re-reads the flags of every extra copy under the lock: the
+/// copy is left in place rather than moved with the kept copy gaining flags it never had
+/// (Replied) and missing the one it has now (Flagged).
+#[test]
+fn quarantine_leaves_an_mbox_copy_whose_flags_the_cache_has_stale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let store = root.join("store");
+    fs::create_dir_all(&store).unwrap();
+    let mbox = store.join("inbox.mbox");
+    let with_xs = msg("twin", "s", "one").replacen("\n\n", "\nX-Status: A\n\n", 1);
+    let body = format!(
+        "{}{}\n{}{}\n{}{}\n",
+        from_line(0),
+        msg("twin", "s", "one"),
+        from_line(1),
+        with_xs,
+        from_line(2),
+        msg("other", "o", "x"),
+    );
+    fs::write(&mbox, &body).unwrap();
+    let cache = root.join("cache");
+    same(root, &cache, "first run");
+    // Replied -> Flagged in place (same length), and new mail appended.
+    let edited = body.replacen("X-Status: A", "X-Status: F", 1);
+    {
+        use std::io::{Seek, Write};
+        let mut f = fs::OpenOptions::new().write(true).open(&mbox).unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(edited.as_bytes()).unwrap();
+    }
+    let appended = format!("{}{}\n", from_line(3), msg("new", "n", "y"));
+    append(&mbox, &appended);
+    let q = root.join("q");
+    let out = run(
+        root,
+        &[
+            "quarantine",
+            "--no-progress",
+            "--cache",
+            &cache.to_string_lossy(),
+            "store",
+            "--to",
+            &q.to_string_lossy(),
+        ],
+    );
+    let now = fs::read_to_string(&mbox).unwrap();
+    assert_eq!(
+        now,
+        format!("{edited}{appended}"),
+        "the mbox was rewritten from stale flags\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("flags of a copy in its group differ"),
+        "the reason is not given: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
