@@ -599,6 +599,32 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A path as the kernel will resolve it once its missing folders are created: its
+/// longest existing prefix canonicalized (symlinks and `..` resolved), the rest appended
+/// with `.` and `..` applied to the names (folders not created yet are no symlinks).
+fn resolve_path(p: &std::path::Path) -> std::io::Result<PathBuf> {
+    use std::path::Component;
+    let abs = std::path::absolute(p)?;
+    let comps: Vec<Component> = abs.components().collect();
+    for k in (0..=comps.len()).rev() {
+        let prefix: PathBuf = comps[..k].iter().collect();
+        let Ok(mut out) = std::fs::canonicalize(&prefix) else {
+            continue;
+        };
+        for c in &comps[k..] {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::Normal(n) => out.push(n),
+                _ => {}
+            }
+        }
+        return Ok(out);
+    }
+    Ok(abs)
+}
+
 fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     use crate::quarantine::Quarantine;
     let sel = &args.selection;
@@ -610,11 +636,18 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     let progress = Progress::new(!args.no_progress && !args.json && !args.quiet);
     // The quarantine folder must not be inside a scanned path: it would be scanned as a
     // store next time, and its copies taken for duplicates.
+    // Both sides resolved as the kernel will: symlinks in the part that exists, `..`
+    // (a QDIR not created yet, under a symlink or behind `x/..`, is still caught).
     let qabs = std::path::absolute(&args.to)?;
+    let qres = resolve_path(&args.to)?;
     for p in &sel.paths {
         let pabs = std::fs::canonicalize(p).unwrap_or(std::path::absolute(p)?);
-        let qcanon = std::fs::canonicalize(&args.to).unwrap_or_else(|_| qabs.clone());
-        if qabs.starts_with(&pabs) || qcanon.starts_with(&pabs) || pabs.starts_with(&qcanon) {
+        let pres = resolve_path(p)?;
+        if qabs.starts_with(&pabs)
+            || qres.starts_with(&pabs)
+            || qres.starts_with(&pres)
+            || pres.starts_with(&qres)
+        {
             anyhow::bail!(
                 "{}: the quarantine folder must not be inside (or contain) the scanned path {}",
                 args.to.display(),

@@ -817,3 +817,61 @@ fn systemd_units_verify() {
     let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("maildedup")).collect();
     assert!(ours.is_empty(), "systemd-analyze verify warns: {ours:?}");
 }
+
+/// Every file under `dir`, relative, sorted.
+fn tree_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .map(|e| s(e.path().strip_prefix(dir).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The quarantine folder may not be inside a scanned path, however it is spelled: behind
+/// a symlink or `x/..` (the folder not created yet), or from the config file relative to
+/// the file's folder. Each run is refused (exit 2) and creates nothing.
+#[test]
+fn a_quarantine_folder_inside_a_scanned_path_is_refused_however_it_is_spelled() {
+    let (dir, demo) = demo_tree();
+    let root = dir.path();
+    fs::create_dir(root.join("x")).unwrap();
+    std::os::unix::fs::symlink(&demo, root.join("link")).unwrap();
+    let before = tree_files(&demo);
+    let cache = root.join("cache");
+    let spellings = [
+        demo.join("q"),
+        root.join("x/../demo/q"),
+        root.join("link/q"),
+        root.join("link/new/../q"),
+    ];
+    for to in &spellings {
+        let out = md([
+            "quarantine",
+            "--no-progress",
+            "--cache",
+            &s(&cache),
+            &s(&demo),
+            "--to",
+            &s(to),
+        ]);
+        out.expect_code(2, &format!("--to {}", to.display()));
+        assert!(
+            out.stderr.contains("must not be inside"),
+            "--to {}: {}",
+            to.display(),
+            out.show()
+        );
+        assert_eq!(tree_files(&demo), before, "--to {}", to.display());
+    }
+    // From the config file: `to` relative to the file's folder, through the symlink.
+    let conf = write_config(
+        &root.join("etc").join("maildedup.toml"),
+        "paths = [\"../demo\"]\nto = \"../link/quarantine\"\nno_cache = true\n",
+    );
+    let out = md(["--config", &conf, "quarantine", "--no-progress"]);
+    out.expect_code(2, "to from the config file");
+    assert!(out.stderr.contains("must not be inside"), "{}", out.show());
+    assert_eq!(tree_files(&demo), before);
+}
