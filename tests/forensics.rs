@@ -344,3 +344,44 @@ fn quarantine_dry_run_writes_the_html_page() {
     assert!(page.contains("delivery-side duplicate through an alias"));
     assert!(!tmp.path().join("q").exists(), "a dry run creates nothing");
 }
+
+/// A POP3 client that re-downloads a batch every night for 80 nights: 80 incidents of 40
+/// copies (3,200). The cause is still found for each, but the header reads are shared out
+/// (`examined` per incident, 2,000 over all of them at most, and at least 20 each) instead
+/// of two per extra copy.
+#[test]
+fn many_incidents_share_the_header_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(11);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    let nights = 80;
+    let per = 40;
+    for night in 0..nights {
+        let start = T0 + (200 + night as i64) * DAY + 2 * 3_600;
+        for k in 0..per {
+            let i = night * per + k;
+            let t = T0 + rng.below(180 * DAY);
+            let text = message(i, t - 5, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+            inbox.deliver(t, &text);
+            inbox.deliver(start + rng.below(600), &text);
+        }
+    }
+    let (code, j, err) = scan(&["Maildir"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    check_timeline(&j);
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), nights, "{:#?}", &inc[..2.min(inc.len())]);
+    let mut examined = 0;
+    for i in inc {
+        assert_eq!(i["extra_copies"], per, "{i:#}");
+        assert_eq!(i["cause_code"], "re-download", "{i:#}");
+        let e = i["examined"].as_u64().unwrap();
+        assert!((20..per as u64).contains(&e), "{i:#}");
+        examined += e;
+    }
+    assert!(
+        examined <= 2_000 + nights as u64,
+        "{examined} copies read for {} extra copies in incidents",
+        nights * per
+    );
+}

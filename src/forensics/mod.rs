@@ -7,7 +7,8 @@
 //! - [`chart`]: the terminal rendering (timeline sparkline, incidents in sentences).
 //!
 //! Only copies in an incident are read again (their header block, at most 64 KiB each, and
-//! at most [`SAMPLE_MAX`] per incident): unique messages and scattered duplicates cost
+//! at most [`SAMPLE_MAX`] per incident, [`SAMPLE_TOTAL`] shared by all incidents, never
+//! under [`SAMPLE_MIN`] each): unique messages and scattered duplicates cost
 //! nothing here.
 
 pub mod cause;
@@ -26,6 +27,21 @@ use timeline::Bucket;
 
 /// At most this many copies of one incident are read to find its cause (evenly sampled).
 pub const SAMPLE_MAX: usize = 2_000;
+
+/// Copies read over all incidents together: each incident's share of this, in proportion
+/// to its size, but never fewer than [`SAMPLE_MIN`] (or all its copies). A store with
+/// hundreds of incidents (a fetcher that re-fetched every night for a year) costs a few
+/// thousand header reads, not two per extra copy.
+pub const SAMPLE_TOTAL: usize = 2_000;
+
+/// Every incident gets at least this many of its copies read (all, if it has fewer).
+pub const SAMPLE_MIN: usize = 20;
+
+/// How many copies of an incident of `n` are read, when the incidents hold `total`.
+pub fn sample_size(n: usize, total: usize) -> usize {
+    let share = (SAMPLE_TOTAL * n).div_ceil(total.max(1));
+    share.max(SAMPLE_MIN).min(SAMPLE_MAX).min(n)
+}
 
 /// An incident's class is that of at least this share of its copies, else `mixed`.
 pub const CLASS_SHARE: f64 = 0.9;
@@ -153,9 +169,14 @@ pub fn analyze(scan: &ScanOutput, grouping: &Grouping) -> Forensics {
     let points: Vec<(i64, Class)> = extras.iter().map(|e| (e.time, e.class)).collect();
     let (width, buckets) = timeline::timeline(&points);
     let times: Vec<i64> = extras.iter().map(|e| e.time).collect();
-    let mut incidents: Vec<Incident> = incidents::find(&times)
+    let windows = incidents::find(&times);
+    let total: usize = windows.iter().map(|r| r.len()).sum();
+    let mut incidents: Vec<Incident> = windows
         .into_iter()
-        .map(|r| explain(scan, &extras[r]))
+        .map(|r| {
+            let k = sample_size(r.len(), total);
+            explain(scan, &extras[r], k)
+        })
         .collect();
     // The largest first.
     incidents.sort_by_key(|i| (std::cmp::Reverse(i.extra_copies), i.start));
@@ -178,7 +199,7 @@ fn ranked<K: Ord + Clone>(items: impl Iterator<Item = K>) -> Vec<(K, usize)> {
     v
 }
 
-fn explain(scan: &ScanOutput, extras: &[Extra]) -> Incident {
+fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Incident {
     let n = extras.len();
     let stores = &scan.stores;
     let store_name = |copy: usize| {
@@ -197,7 +218,7 @@ fn explain(scan: &ScanOutput, extras: &[Extra]) -> Incident {
         GroupClass::Mixed
     };
     // The cause of each examined copy (all of them, or an even sample).
-    let step = n.div_ceil(SAMPLE_MAX).max(1);
+    let step = n.div_ceil(sample_max.max(1)).max(1);
     let sample: Vec<&Extra> = extras.iter().step_by(step).collect();
     let examined: Vec<(Cause, Option<Chain>)> = sample
         .par_iter()
@@ -360,6 +381,20 @@ pub fn minute(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_share_a_total_budget() {
+        // One incident, or few small ones: every copy (up to SAMPLE_MAX) is read.
+        assert_eq!(sample_size(500, 500), 500);
+        assert_eq!(sample_size(30_000, 30_000), SAMPLE_MAX);
+        assert_eq!(sample_size(300, 1_500), 300);
+        // Hundreds of incidents: a share each, never under SAMPLE_MIN.
+        assert_eq!(sample_size(100, 30_000), SAMPLE_MIN);
+        assert_eq!(sample_size(5_000, 10_000), 1_000);
+        assert_eq!(sample_size(12, 30_000), 12);
+        let total: usize = (0..300).map(|_| sample_size(100, 30_000)).sum();
+        assert!(total <= SAMPLE_TOTAL + 300 * SAMPLE_MIN);
+    }
 
     #[test]
     fn durations_read_naturally() {
