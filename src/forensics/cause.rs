@@ -163,9 +163,13 @@ impl Trace {
 pub fn read_head(c: &Copy, stores: &[Store]) -> io::Result<Vec<u8>> {
     let mut f = File::open(c.path(stores))?;
     let offset = c.offset().unwrap_or(0);
-    f.seek(SeekFrom::Start(offset))?;
-    let mut buf = Vec::new();
-    f.take(c.length.min(HEAD_MAX)).read_to_end(&mut buf)?;
+    if offset > 0 {
+        f.seek(SeekFrom::Start(offset))?;
+    }
+    // Sized up front: one read for the whole head, not a probe and a doubling series.
+    let want = c.length.min(HEAD_MAX);
+    let mut buf = Vec::with_capacity(want as usize);
+    f.take(want).read_to_end(&mut buf)?;
     if let Loc::Mbox { .. } = c.loc {
         let (_, start) = line_at(&buf, 0);
         buf.drain(..start);

@@ -171,8 +171,10 @@ pub fn analyze(scan: &ScanOutput, grouping: &Grouping) -> Forensics {
     let times: Vec<i64> = extras.iter().map(|e| e.time).collect();
     let windows = incidents::find(&times);
     let total: usize = windows.iter().map(|r| r.len()).sum();
+    // In parallel: a store with hundreds of small incidents would otherwise wake the
+    // thread pool once per incident for a few reads each.
     let mut incidents: Vec<Incident> = windows
-        .into_iter()
+        .into_par_iter()
         .map(|r| {
             let k = sample_size(r.len(), total);
             explain(scan, &extras[r], k)
