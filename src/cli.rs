@@ -213,7 +213,8 @@ pub struct QuarantineArgs {
     #[arg(long)]
     pub no_progress: bool,
 
-    /// Print nothing on stdout; copies left in place are still listed, on stderr.
+    /// Print nothing on stdout; copies left in place, and folders or files that could not
+    /// be read, are still listed, on stderr.
     #[arg(short, long, conflicts_with = "json")]
     pub quiet: bool,
 
@@ -343,7 +344,8 @@ pub struct ScanArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Print nothing on stdout (use with --check).
+    /// Print nothing on stdout (use with --check); folders or files that could not be read
+    /// are still named, on stderr.
     #[arg(short, long, conflicts_with = "json")]
     pub quiet: bool,
 
@@ -534,6 +536,14 @@ fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     let grouping = group(&out, &sel.group_options());
     let report = Report::build(&out, &grouping);
     log.set("summary", serde_json::to_value(&report.summary)?);
+    let failed = failed_reads(&out.skipped);
+    if args.quiet {
+        // Nothing on stdout, but a folder or file that could not be read is an error.
+        for line in &failed {
+            eprintln!("{line}");
+        }
+    }
+    log.errors.extend(failed);
     if let Some(file) = &args.html {
         write_html(file, &out, &grouping, &report, &sel.paths)?;
     }
@@ -589,6 +599,24 @@ fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<crate:
         }
     }
     Ok(scan(&sel.paths, &sel.scan_options(), progress))
+}
+
+/// The skipped entries that are failures (a folder or file that could not be listed,
+/// stat-ed or read, an mbox locked too long), not files that are simply not mail: one line
+/// each, for stderr and the run log, so a quiet run still names them.
+fn failed_reads(skipped: &[crate::discover::Skipped]) -> Vec<String> {
+    skipped
+        .iter()
+        .filter(|s| s.reason.starts_with("cannot ") || s.reason.starts_with("locked "))
+        .map(|s| {
+            format!(
+                "skipped: {}{}: {}",
+                s.path.display(),
+                s.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
+                s.reason
+            )
+        })
+        .collect()
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -656,6 +684,12 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         }
     }
     let out = scan_selection(sel, &progress)?;
+    // A folder or file that could not be read is never quarantined from: say so on stderr
+    // in every mode (with -q too), and in the run log.
+    for line in failed_reads(&out.skipped) {
+        eprintln!("{line}");
+        log.errors.push(line);
+    }
     let grouping = group(&out, &sel.group_options());
     let plan = crate::plan::plan(&out, &grouping, only);
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
@@ -764,7 +798,8 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string())}),
         )?;
     } else if args.quiet {
-        for line in log.errors.iter() {
+        // (The skipped entries were printed after the scan.)
+        for line in log.errors.iter().filter(|l| !l.starts_with("skipped: ")) {
             eprintln!("{line}");
         }
     } else {

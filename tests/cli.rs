@@ -875,3 +875,50 @@ fn a_quarantine_folder_inside_a_scanned_path_is_refused_however_it_is_spelled() 
     assert!(out.stderr.contains("must not be inside"), "{}", out.show());
     assert_eq!(tree_files(&demo), before);
 }
+
+/// A Maildir folder that cannot be listed (here `cur` is a file: "Not a directory", which
+/// root cannot bypass as it can permissions) is named on stderr by `scan -q` and by
+/// `quarantine -q` (whose stdout stays empty), and in the run log's `errors`.
+#[test]
+fn quiet_runs_still_name_what_could_not_be_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("M");
+    fs::create_dir_all(store.join("new")).unwrap();
+    fs::write(store.join("cur"), "not a folder\n").unwrap();
+    let m = "Message-ID: <q@example.org>\nSubject: s\n\nhi\n";
+    fs::write(store.join("new").join("1.M1.host"), m).unwrap();
+    fs::write(store.join("new").join("2.M2.host"), m).unwrap();
+    let log = tmp.path().join("runs.jsonl");
+    let out = md(["scan", "-q", "--check", "--no-cache", &s(&store)]);
+    out.expect_code(1, "scan -q --check");
+    assert!(out.stdout.is_empty(), "{}", out.show());
+    assert!(
+        out.stderr.contains("skipped: ") && out.stderr.contains("cannot list"),
+        "scan -q hides the unreadable folder\n{}",
+        out.show()
+    );
+    let q = tmp.path().join("q");
+    let out = md([
+        "quarantine",
+        "-q",
+        "--no-cache",
+        "--log",
+        &s(&log),
+        &s(&store),
+        "--to",
+        &s(&q),
+    ]);
+    out.expect_code(0, "quarantine -q");
+    assert!(out.stdout.is_empty(), "{}", out.show());
+    assert_eq!(
+        out.stderr.matches("cannot list").count(),
+        1,
+        "quarantine -q: the unreadable folder named once\n{}",
+        out.show()
+    );
+    let rec: Value = serde_json::from_str(fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert!(
+        rec["errors"].to_string().contains("cannot list"),
+        "run log: {rec}"
+    );
+}
