@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde_json::{Map, Value};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Version of the record's layout (fields may be added; none will be renamed).
@@ -51,6 +51,13 @@ impl RunLog {
                     .mode(0o600)
                     .open(p)
                     .with_context(|| format!("{}: cannot open the log file", p.display()))?;
+                if !looks_like_a_log(p, &f) {
+                    anyhow::bail!(
+                        "{}: not a maildedup run log (it does not start with a JSON record); \
+                         refusing to append to it (a mail file? give --log a file of its own)",
+                        p.display()
+                    );
+                }
                 Some((f, p.to_path_buf()))
             }
         };
@@ -113,10 +120,32 @@ impl RunLog {
         };
         let line = self.line(exit_code)?;
         // One write: with O_APPEND the line lands whole at the end of the file.
+        // A device or pipe (`--log /dev/null`, `/dev/stderr`) has nothing to sync (fsync
+        // fails with EINVAL there).
+        let regular = f.metadata().map(|m| m.is_file()).unwrap_or(true);
         f.write_all(&line)
-            .and_then(|()| f.sync_data())
+            .and_then(|()| if regular { f.sync_data() } else { Ok(()) })
             .with_context(|| format!("{}: cannot write to the log file", path.display()))
     }
+}
+
+/// Is this file empty or a run log (its first byte `{`)? `--log` must never append to
+/// anything else: a mistyped path could name an mbox, and the line would land in its last
+/// message.
+/// (A file we may append to but not read is taken as it is.)
+fn looks_like_a_log(path: &Path, f: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    match f.metadata() {
+        Ok(m) if !m.is_file() => return m.file_type().is_char_device() || m.file_type().is_fifo(),
+        Ok(m) if m.len() == 0 => return true,
+        Ok(_) => {}
+        Err(_) => return false,
+    }
+    let Ok(r) = File::open(path) else {
+        return true;
+    };
+    let mut first = [0u8; 1];
+    matches!(r.read_at(&mut first, 0), Ok(1) if first[0] == b'{')
 }
 
 /// `p` made absolute (without resolving symlinks), as a string for the record.

@@ -922,3 +922,29 @@ fn quiet_runs_still_name_what_could_not_be_read() {
         "run log: {rec}"
     );
 }
+
+/// `--log` never appends to a file that is not a run log (a mistyped path naming an mbox
+/// would put a JSON line into its last message): the run stops first (exit 2) and the
+/// file is unchanged. `--log /dev/null` works (a device has nothing to fsync).
+#[test]
+fn the_run_log_refuses_a_mail_file_and_accepts_dev_null() {
+    let (dir, demo) = demo_tree();
+    let mbox = dir.path().join("archive.mbox");
+    let mail = "From ann@example.org Mon Jan  1 00:00:00 2024\nSubject: x\n\nhi\n";
+    fs::write(&mbox, mail).unwrap();
+    let out = md(["scan", "-q", "--no-cache", "--log", &s(&mbox), &s(&demo)]);
+    out.expect_code(2, "--log naming an mbox");
+    assert!(
+        out.stderr.contains("not a maildedup run log"),
+        "{}",
+        out.show()
+    );
+    assert_eq!(fs::read_to_string(&mbox).unwrap(), mail);
+    let log = dir.path().join("runs.jsonl");
+    for _ in 0..2 {
+        md(["scan", "-q", "--no-cache", "--log", &s(&log), &s(&demo)]).expect_code(0, "log");
+    }
+    assert_eq!(fs::read_to_string(&log).unwrap().lines().count(), 2);
+    md(["scan", "-q", "--no-cache", "--log", "/dev/null", &s(&demo)])
+        .expect_code(0, "--log /dev/null");
+}
