@@ -40,7 +40,7 @@ pub const SAMPLE_MIN: usize = 20;
 /// How many copies of an incident of `n` are read, when the incidents hold `total`.
 pub fn sample_size(n: usize, total: usize) -> usize {
     let share = (SAMPLE_TOTAL * n).div_ceil(total.max(1));
-    share.max(SAMPLE_MIN).min(SAMPLE_MAX).min(n)
+    share.clamp(SAMPLE_MIN, SAMPLE_MAX).min(n)
 }
 
 /// An incident's class is that of at least this share of its copies, else `mixed`.
