@@ -431,7 +431,27 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
             }
         },
     };
-    matches.and_then(|m| Cli::from_arg_matches(&m)).map_err(|e| {
+    matches
+        .and_then(|m| {
+            let mut cli = Cli::from_arg_matches(&m)?;
+            // `--cache DIR` on the command line wins over `no_cache = true` in the file
+            // (clap's conflict between the two only sees what the command line gave).
+            if let Some((_, sub)) = m.subcommand() {
+                let given = |id: &str| {
+                    sub.try_get_raw(id).is_ok()
+                        && sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+                };
+                if given("cache") && !given("no_cache") {
+                    match &mut cli.command {
+                        Command::Scan(a) => a.selection.no_cache = false,
+                        Command::Quarantine(a) => a.selection.no_cache = false,
+                        _ => {}
+                    }
+                }
+            }
+            Ok(cli)
+        })
+        .map_err(|e| {
         let missing_paths = e.kind() == clap::error::ErrorKind::MissingRequiredArgument
             && e.to_string().contains("<PATH>");
         let code = fail(e);

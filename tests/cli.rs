@@ -948,3 +948,39 @@ fn the_run_log_refuses_a_mail_file_and_accepts_dev_null() {
     md(["scan", "-q", "--no-cache", "--log", "/dev/null", &s(&demo)])
         .expect_code(0, "--log /dev/null");
 }
+
+/// A flag on the command line wins over the file: `--cache DIR` over `no_cache = true`
+/// (clap's conflict between the two only sees the command line), and `--no-cache` over
+/// `cache = DIR`.
+#[test]
+fn cache_flags_on_the_command_line_win_over_the_config_file() {
+    let (dir, demo) = demo_tree();
+    let root = dir.path();
+    let off = write_config(&root.join("off.toml"), "no_cache = true\n");
+    let cache = root.join("cli-cache");
+    md([
+        "--config",
+        &off,
+        "scan",
+        "-q",
+        "--cache",
+        &s(&cache),
+        &s(&demo),
+    ])
+    .expect_code(0, "--cache over no_cache");
+    assert!(
+        cache.join("fingerprints.redb").exists(),
+        "--cache DIR on the command line was ignored"
+    );
+    let file_cache = root.join("file-cache");
+    let on = write_config(
+        &root.join("on.toml"),
+        &format!("cache = \"{}\"\n", s(&file_cache)),
+    );
+    md(["--config", &on, "scan", "-q", "--no-cache", &s(&demo)])
+        .expect_code(0, "--no-cache over cache");
+    assert!(
+        !file_cache.exists(),
+        "--no-cache on the command line was ignored"
+    );
+}
