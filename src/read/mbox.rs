@@ -97,10 +97,13 @@ fn is_separator(buf: &[u8], pos: usize, first: usize) -> bool {
 }
 
 /// Candidate separators in `buf[lo..hi)` (positions of `From ` lines that qualify).
+/// The search reaches past `hi` by the length of `From ` so that a From_ line starting
+/// before `hi` but crossing it (a chunk boundary) is still found, by this chunk only.
 fn candidates_in(buf: &[u8], lo: usize, hi: usize, first: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let start = lo.saturating_sub(1);
-    for i in memchr::memmem::find_iter(&buf[start..hi.min(buf.len())], b"\nFrom ") {
+    let stop = hi.saturating_add(b"From ".len()).min(buf.len());
+    for i in memchr::memmem::find_iter(&buf[start..stop], b"\nFrom ") {
         let pos = start + i + 1;
         if pos >= lo && pos < hi && is_separator(buf, pos, first) {
             out.push(pos);
@@ -148,24 +151,42 @@ pub fn split_releasing(
     buf: &[u8],
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> Option<Vec<MboxEntry>> {
+    split_chunked(buf, release, PARALLEL_THRESHOLD, CHUNK)
+}
+
+/// [`split_releasing`] with the parallel threshold and chunk size as parameters, so the
+/// fuzz targets and tests can drive the chunked path with small inputs. The result must
+/// not depend on either.
+#[doc(hidden)]
+pub fn split_chunked(
+    buf: &[u8],
+    release: &(dyn Fn(usize, usize) + Sync),
+    parallel_threshold: usize,
+    chunk: usize,
+) -> Option<Vec<MboxEntry>> {
+    let chunk = chunk.max(1);
     if !looks_like_mbox(buf) {
         return None;
     }
     let first = preamble_len(buf);
     let scan_chunk = |lo: usize, hi: usize| -> Vec<Candidate> {
+        // A chunk wholly inside the preamble (blank lines longer than a chunk) has none.
+        if lo >= hi {
+            return Vec::new();
+        }
         let found = candidates_in(buf, lo, hi, first);
         let out = found.into_iter().map(|c| candidate(buf, c)).collect();
         release(lo, hi - lo);
         out
     };
     let mut cands = vec![candidate(buf, first)];
-    if buf.len() < PARALLEL_THRESHOLD {
+    if buf.len() < parallel_threshold {
         cands.extend(scan_chunk(first + 1, buf.len()));
     } else {
-        let chunks = buf.len().div_ceil(CHUNK);
+        let chunks = buf.len().div_ceil(chunk);
         let parts: Vec<Vec<Candidate>> = (0..chunks)
             .into_par_iter()
-            .map(|i| scan_chunk((first + 1).max(i * CHUNK), ((i + 1) * CHUNK).min(buf.len())))
+            .map(|i| scan_chunk((first + 1).max(i * chunk), ((i + 1) * chunk).min(buf.len())))
             .collect();
         cands.extend(parts.into_iter().flatten());
     }
