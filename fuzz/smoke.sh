@@ -18,7 +18,7 @@ status=0
 for t in mbox_split fingerprint maildir_name manifest_line; do
   log="logs/$t.log"
   if cargo fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -timeout=10 \
-      -rss_limit_mb=4096 -max_len="${max_len[$t]}" -jobs=1 -workers=1 -print_final_stats=1 \
+      -rss_limit_mb=4096 -max_len="${max_len[$t]}" -print_final_stats=1 \
       >"$log" 2>&1; then
     result=ok
   else
