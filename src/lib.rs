@@ -22,3 +22,4 @@ pub mod read;
 pub mod report;
 pub mod restore;
 pub mod scan;
+pub mod term;

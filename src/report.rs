@@ -234,8 +234,10 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// The short summary printed without `--json`.
+    /// The short summary printed without `--json`. Text from messages and file names is
+    /// escaped ([`crate::term::escape`]).
     pub fn human(&self, verbose: bool, largest: usize) -> String {
+        use crate::term::escape as esc;
         let s = &self.summary;
         let mut o = String::new();
         let _ = writeln!(
@@ -280,8 +282,8 @@ impl<'a> Report<'a> {
                     "  {} copies  {:<14}  {}\n            keep {}{}",
                     g.copies.len(),
                     g.class.as_str(),
-                    g.message_id.as_deref().unwrap_or("(no Message-ID)"),
-                    kept.map(|c| c.path.as_str()).unwrap_or("?"),
+                    esc(g.message_id.as_deref().unwrap_or("(no Message-ID)")),
+                    esc(kept.map(|c| c.path.as_str()).unwrap_or("?")),
                     kept.and_then(|c| c.offset)
                         .map(|o| format!(" @{o}"))
                         .unwrap_or_default(),
@@ -295,9 +297,9 @@ impl<'a> Report<'a> {
                     let _ = writeln!(
                         o,
                         "  {}  {} variants; differ in: {}{}",
-                        k.message_id,
+                        esc(&k.message_id),
                         k.variants,
-                        k.differs.headers.join(", "),
+                        esc(&k.differs.headers.join(", ")),
                         if k.differs.body {
                             if k.differs.headers.is_empty() {
                                 "body"
@@ -314,7 +316,7 @@ impl<'a> Report<'a> {
                 let _ = writeln!(o, "\nSkipped:");
                 for k in &self.skipped {
                     let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
-                    let _ = writeln!(o, "  {}{}: {}", k.path, at, k.reason);
+                    let _ = writeln!(o, "  {}{}: {}", esc(&k.path), at, esc(&k.reason));
                 }
             }
         }
