@@ -17,7 +17,10 @@ fuzz_target!(|msg: &[u8]| {
     assert!(facts.body_start <= msg.len());
     assert_eq!(facts.header_digest, header_digest(msg, &mut scratch));
     if let Some(id) = &facts.message_id {
-        assert!(id.starts_with('<') && id.ends_with('>') && id.len() > 2, "{id:?}");
+        assert!(
+            id.starts_with('<') && id.ends_with('>') && id.len() > 2,
+            "{id:?}"
+        );
         assert!(!id.bytes().any(|b| b.is_ascii_whitespace()), "{id:?}");
         // Not idempotent in general (`a>;>` gives `<a>;>`, which gives `<a>`), and it
         // need not be: the raw header is what is normalised, every time.

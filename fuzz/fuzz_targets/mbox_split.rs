@@ -7,15 +7,26 @@ use std::sync::Mutex;
 
 fn check(buf: &[u8], entries: &[MboxEntry]) {
     assert!(!entries.is_empty(), "an mbox has at least one entry");
-    assert_eq!(entries[0].offset, preamble_len(buf), "first entry after the preamble");
+    assert_eq!(
+        entries[0].offset,
+        preamble_len(buf),
+        "first entry after the preamble"
+    );
     let last = entries[entries.len() - 1];
-    assert_eq!(last.end, buf.len(), "the last entry ends at the end of the file");
+    assert_eq!(
+        last.end,
+        buf.len(),
+        "the last entry ends at the end of the file"
+    );
     for (i, e) in entries.iter().enumerate() {
         assert!(e.offset < e.message_start || e.message_start == buf.len());
         assert!(e.message_start <= e.message_end, "{e:?}");
         assert!(e.message_end <= e.end, "{e:?}");
         assert!(e.end <= buf.len());
-        assert!(buf[e.offset..].starts_with(b"From "), "entry at a From_ line");
+        assert!(
+            buf[e.offset..].starts_with(b"From "),
+            "entry at a From_ line"
+        );
         if let Some(next) = entries.get(i + 1) {
             assert_eq!(e.end, next.offset, "entries tile the file, in order");
         }
