@@ -109,9 +109,38 @@ fn check_qdir(qdir: &Path) -> io::Result<()> {
     }
     let m = qdir.join(crate::manifest::MANIFEST);
     match std::fs::symlink_metadata(&m) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(bad(&m, "a symbolic link")),
-        _ => Ok(()),
+        Ok(meta) if meta.file_type().is_symlink() => return Err(bad(&m, "a symbolic link")),
+        _ => {}
     }
+    // The manifest says where restore writes. If someone other than the user running
+    // restore could have written it (QDIR or the manifest owned by another user, or
+    // writable by group or others), a root restore could be steered into any file.
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    for p in [qdir, m.as_path()] {
+        let Ok(meta) = std::fs::metadata(p) else {
+            continue;
+        };
+        if meta.uid() != me {
+            return Err(bad(
+                p,
+                &format!(
+                    "owned by uid {}, not by the user running restore (uid {me}); run restore as its owner",
+                    meta.uid()
+                ),
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(bad(
+                p,
+                &format!(
+                    "writable by group or others (mode {:o}), so the manifest may have been altered",
+                    meta.mode() & 0o7777
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A quarantined file name must be `cur/NAME` with a plain NAME.

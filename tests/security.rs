@@ -253,6 +253,41 @@ fn restore_refuses_qdir_folders_or_manifest_replaced_by_symlinks() {
     }
 }
 
+#[test]
+fn restore_refuses_a_qdir_someone_else_could_have_written() {
+    let st = setup();
+    quarantined(&st);
+    let m = st.qdir.join("manifest.jsonl");
+    let tree = snapshot(&st.store);
+    // Group- or world-writable: anyone could have rewritten where restore writes.
+    for (p, mode) in [(&m, 0o622), (&st.qdir, 0o777)] {
+        let old = fs::metadata(p).unwrap().permissions().mode();
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+        let out = restore(&st.qdir, &[]);
+        out.expect_code(2, "restore of a writable QDIR");
+        assert!(
+            out.stderr.contains("writable by group or others"),
+            "{}",
+            out.show()
+        );
+        fs::set_permissions(p, fs::Permissions::from_mode(old)).unwrap();
+    }
+    // Owned by another user (root's restore must not follow a user's manifest).
+    if rustix::process::geteuid().is_root() {
+        std::os::unix::fs::chown(&m, Some(65534), Some(65534)).unwrap();
+        let out = restore(&st.qdir, &[]);
+        out.expect_code(2, "restore of a manifest owned by nobody");
+        assert!(out.stderr.contains("owned by uid 65534"), "{}", out.show());
+        std::os::unix::fs::chown(&m, Some(0), Some(0)).unwrap();
+    }
+    assert_same(
+        &tree,
+        &snapshot(&st.store),
+        "nothing restored while refused",
+    );
+    restore(&st.qdir, &[]).expect_code(0, "restore once QDIR is private again");
+}
+
 // ---- a symlink swapped in above a store ----------------------------------------------------
 
 #[test]
