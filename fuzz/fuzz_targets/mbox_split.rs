@@ -42,9 +42,12 @@ fuzz_target!(|buf: &[u8]| {
     assert_eq!(whole.is_some(), looks_like_mbox(buf));
     let Some(whole) = whole else { return };
     check(buf, &whole);
-    // The chunked path (normally above 8 MiB, 16 MiB chunks) with tiny chunks: the same
+    // The chunked path (normally above 8 MiB, 16 MiB chunks) at a size that puts
+    // boundaries anywhere: from 1 byte on small inputs to 1/16 of the input and more on
+    // big ones (tiny chunks of a big input would only make the run slow). The same
     // entries, and every byte after the first From_ line released exactly once.
-    let chunk = 1 + buf.first().copied().unwrap_or(0) as usize % 64;
+    let b = buf.last().copied().unwrap_or(0) as usize;
+    let chunk = (buf.len() / (1 + b % 16)).max(1) / (1 + (b >> 4) % 8) + b % 7;
     let released = Mutex::new(Vec::new());
     let record = |off: usize, len: usize| {
         if let Ok(mut r) = released.lock() {
