@@ -130,11 +130,11 @@ struct Candidate {
     sep_before: usize,
 }
 
-fn candidate(buf: &[u8], offset: usize) -> Candidate {
+fn candidate(buf: &[u8], offset: usize, first: usize) -> Candidate {
     Candidate {
         offset,
         message_start: line_at(buf, offset).1,
-        cl_target: content_length_end(buf, offset),
+        cl_target: content_length_end(buf, offset, first),
         sep_before: offset - message_end(buf, offset.saturating_sub(4), offset),
     }
 }
@@ -175,11 +175,14 @@ pub fn split_chunked(
             return Vec::new();
         }
         let found = candidates_in(buf, lo, hi, first);
-        let out = found.into_iter().map(|c| candidate(buf, c)).collect();
+        let out = found
+            .into_iter()
+            .map(|c| candidate(buf, c, first))
+            .collect();
         release(lo, hi - lo);
         out
     };
-    let mut cands = vec![candidate(buf, first)];
+    let mut cands = vec![candidate(buf, first, first)];
     if buf.len() < parallel_threshold {
         cands.extend(scan_chunk(first + 1, buf.len()));
     } else {
@@ -219,11 +222,32 @@ pub fn split_chunked(
 }
 
 /// The end of the body according to the entry's `Content-Length:` header, if it has one.
-fn content_length_end(buf: &[u8], offset: usize) -> Option<usize> {
+///
+/// The header block is the lines up to the first blank line. One that runs into the next
+/// separator first has no body of its own to measure, and the search stops there: going
+/// on to a blank line that may lie megabytes and thousands of entries further made the
+/// split quadratic (an mbox of 32,000 entries without blank lines took 42 s).
+fn content_length_end(buf: &[u8], offset: usize, first: usize) -> Option<usize> {
     let (_, message_start) = line_at(buf, offset);
+    let mut pos = message_start;
+    let header_end = loop {
+        if pos >= buf.len() {
+            return None;
+        }
+        let (end, next) = line_at(buf, pos);
+        if end == pos {
+            break next;
+        }
+        if buf[pos - 1] == b'\n'
+            && buf[pos..end].starts_with(b"From ")
+            && is_separator(buf, pos, first)
+        {
+            return None;
+        }
+        pos = next;
+    };
     let mut cl = None;
-    // Only the header block is scanned; stop at the blank line.
-    let hb = scan_fields(&buf[message_start..], |name, value| {
+    let hb = scan_fields(&buf[message_start..header_end], |name, value| {
         if cl.is_none() && name.eq_ignore_ascii_case(b"content-length") {
             cl = std::str::from_utf8(value)
                 .ok()
