@@ -582,7 +582,7 @@ fn read_maildir_file(
             Skipped::new(path(), format!("cannot read: {e}"))
         }
     };
-    let f = match dir_fd {
+    let mut f = match dir_fd {
         Some(fd) => {
             use rustix::fs::{openat, Mode, OFlags};
             File::from(
@@ -598,8 +598,10 @@ fn read_maildir_file(
         }
         None => crate::fsutil::open_regular(&path()).map_err(fail)?,
     };
-    let mut f = crate::fsutil::regular(f).map_err(fail)?;
     let meta = f.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(Skipped::new(path(), "not a regular file"));
+    }
     let size = meta.len();
     if size == 0 {
         return Err(Skipped::new(path(), "empty file"));
