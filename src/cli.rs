@@ -6,6 +6,7 @@ use crate::report::Report;
 use crate::runlog::RunLog;
 use crate::scan::{scan, ScanOptions};
 use crate::style::Paint;
+use crate::term::{self, escape as esc};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -386,7 +387,10 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("maildedup: error: {e:#}");
+            eprintln!(
+                "maildedup: error: {}",
+                crate::term::escape(&format!("{e:#}"))
+            );
             EXIT_FATAL
         }
     }
@@ -756,21 +760,21 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
                 writeln!(
                     o,
                     "would move {}{} ({}) keeping {}",
-                    m["path"].as_str().unwrap_or(""),
+                    esc(m["path"].as_str().unwrap_or("")),
                     m["offset"]
                         .as_u64()
                         .map(|x| format!(" @{x}"))
                         .unwrap_or_default(),
                     m["class"].as_str().unwrap_or(""),
-                    m["kept"]["path"].as_str().unwrap_or("")
+                    esc(m["kept"]["path"].as_str().unwrap_or(""))
                 )?;
             }
             for f in &flags {
                 writeln!(
                     o,
                     "would add flags {} to {}",
-                    f["add"].as_str().unwrap_or(""),
-                    f["path"].as_str().unwrap_or("")
+                    esc(f["add"].as_str().unwrap_or("")),
+                    esc(f["path"].as_str().unwrap_or(""))
                 )?;
             }
             writeln!(
@@ -778,7 +782,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
                 "Dry run: would move {} extra copies ({}) into {} and merge flags into {} kept copies; {} conflicts left alone.",
                 moves.len(),
                 crate::report::human_bytes(planned_bytes),
-                args.to.display(),
+                term::path(&args.to),
                 flags.len(),
                 grouping.conflicts.len()
             )?;
@@ -829,7 +833,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             outcome.same_time,
             outcome.different_time,
             crate::report::human_bytes(outcome.moved_bytes),
-            args.to.display()
+            term::path(&args.to)
         );
         println!(
             "Merged flags into {} kept copies; rewrote {} mbox files; {} conflicts left alone.",
@@ -840,13 +844,13 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         for p in &outcome.left {
             println!(
                 "left in place: {}{}: {}",
-                p.path,
+                esc(&p.path),
                 p.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
-                p.reason
+                esc(&p.reason)
             );
         }
         if std::io::stdout().is_terminal() {
-            println!("Undo with: maildedup restore {}", args.to.display());
+            println!("Undo with: maildedup restore {}", term::path(&args.to));
         }
     }
     result.map_err(|e| {
@@ -909,7 +913,7 @@ fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
         }
     } else {
         for a in &outcome.actions {
-            println!("would {a}");
+            println!("would {}", esc(a));
         }
         println!(
             "{} {} copies, undid {} flag merges, rewrote {} mbox files ({} already in place).",
@@ -926,9 +930,9 @@ fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
         for p in &outcome.problems {
             println!(
                 "not restored: {}{}: {}",
-                p.path,
+                esc(&p.path),
                 p.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
-                p.reason
+                esc(&p.reason)
             );
         }
     }

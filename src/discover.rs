@@ -52,7 +52,7 @@ pub fn is_maildir(dir: &Path) -> bool {
 
 /// Reads the first bytes of a file to tell whether it is an mbox.
 fn sniff_mbox(path: &Path) -> std::io::Result<Option<&'static str>> {
-    let mut f = fs::File::open(path)?;
+    let mut f = crate::fsutil::open_regular(path)?;
     let mut buf = vec![0u8; 4096];
     let mut n = 0;
     while n < buf.len() {

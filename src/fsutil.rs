@@ -8,6 +8,49 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+/// Opens a file for reading only if it is a regular file, never following a symlink in
+/// its last component and never blocking: a FIFO or a device put where a message was
+/// (opening a FIFO without `O_NONBLOCK` waits for a writer forever) is refused with
+/// "not a regular file", a symlink with `ELOOP` ("symbolic link: not followed").
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use rustix::fs::{open, Mode, OFlags};
+    let fd = open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            io::Error::new(io::ErrorKind::InvalidInput, "symbolic link: not followed")
+        } else {
+            io::Error::from(e)
+        }
+    })?;
+    regular(File::from(fd))
+}
+
+/// The file, if it is a regular file (checked on the open descriptor, so nothing can
+/// be swapped in between the check and the read).
+pub fn regular(f: File) -> io::Result<File> {
+    if f.metadata()?.is_file() {
+        Ok(f)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
+}
+
+/// [`open_regular`], then the whole file.
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = open_regular(path)?;
+    let mut data = Vec::new();
+    f.read_to_end(&mut data)?;
+    Ok(data)
+}
+
 /// fsyncs a directory so that renames, links and unlinks in it are durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -80,8 +123,8 @@ fn move_file_inner(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
     if renamed {
         fault::point("move.renamed");
     } else {
-        let data = std::fs::read(from)?;
-        let mode = std::fs::metadata(from)?.mode() & 0o777;
+        let data = read_regular(from)?;
+        let mode = std::fs::symlink_metadata(from)?.mode() & 0o777;
         if tmp.exists() {
             std::fs::remove_file(tmp)?; // our own leftover from an interrupted run
         }

@@ -29,3 +29,4 @@ pub mod restore;
 pub mod runlog;
 pub mod scan;
 pub mod style;
+pub mod term;

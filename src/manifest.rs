@@ -29,6 +29,13 @@ pub enum Record {
         version: u32,
         started: String,
         stores: Vec<PathBuf>,
+        /// The same stores with every symlink above them resolved (`realpath`), in the
+        /// same order: `restore` writes into a store only while it still resolves to
+        /// this, so a folder above a store swapped for a symlink cannot carry it
+        /// elsewhere. Missing in manifests of older versions: then `stores` must resolve
+        /// to themselves.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        canonical: Vec<PathBuf>,
     },
     /// A Maildir file moved, as it is, to `quarantined` (relative to QDIR).
     MaildirMove {

@@ -98,7 +98,7 @@ pub fn table(scan: &ScanOutput, grouping: &Grouping, paint: Paint) -> String {
             c.different_time,
             c.conflicts,
             c.skipped,
-            crate::forensics::chart::term_safe(&st.path.to_string_lossy())
+            crate::term::path(&st.path)
         );
     }
     o

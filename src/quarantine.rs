@@ -112,6 +112,11 @@ impl<'a> Quarantine<'a> {
             version: 1,
             started: now.to_string(),
             stores: scan.stores.iter().map(|s| abs(&s.path)).collect(),
+            canonical: scan
+                .stores
+                .iter()
+                .map(|s| std::fs::canonicalize(&s.path).unwrap_or_else(|_| abs(&s.path)))
+                .collect(),
         })?;
         Ok(Quarantine {
             scan,
@@ -259,7 +264,9 @@ impl<'a> Quarantine<'a> {
     fn verify_kept(&self, kept: usize) -> bool {
         let c = &self.scan.copies[kept];
         let bytes = match c.loc {
-            Loc::Maildir { .. } => self.locate(c).and_then(|p| std::fs::read(p).ok()),
+            Loc::Maildir { .. } => self
+                .locate(c)
+                .and_then(|p| crate::fsutil::read_regular(&p).ok()),
             Loc::Mbox { .. } => crate::scan::message_bytes(c, &self.scan.stores).ok(),
         };
         bytes.is_some_and(|b| Some(message_hash(&b, &mut Vec::new())) == c.content_hash())
@@ -350,7 +357,7 @@ impl<'a> Quarantine<'a> {
             self.left(&p, None, "vanished since the scan");
             return Ok(());
         };
-        let data = match std::fs::read(&src) {
+        let data = match crate::fsutil::read_regular(&src) {
             Ok(d) => d,
             Err(e) => {
                 self.left(&src, None, format!("cannot read: {e}"));
@@ -394,7 +401,7 @@ impl<'a> Quarantine<'a> {
         if target.exists() {
             // An interrupted run already put these exact bytes here (cross-filesystem
             // copy done, source not yet removed).
-            if std::fs::read(&target)
+            if crate::fsutil::read_regular(&target)
                 .map(|d| b3hex(&d) == file_b3)
                 .unwrap_or(false)
             {
@@ -629,7 +636,11 @@ impl<'a> Quarantine<'a> {
             class: m.class.as_str().into(),
             kept: self.kept_ref(m.kept),
         })?;
-        if target.exists() && std::fs::read(&target).map(|d| d == msg).unwrap_or(false) {
+        if target.exists()
+            && crate::fsutil::read_regular(&target)
+                .map(|d| d == msg)
+                .unwrap_or(false)
+        {
             return Ok(id); // written by an interrupted earlier run
         }
         let tmp = self.qdir.join("tmp").join(&name);

@@ -239,7 +239,8 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// The short summary printed without `--json`.
+    /// The short summary printed without `--json`. Text from messages and file names is
+    /// escaped ([`crate::term::escape`]).
     pub fn human(&self, verbose: bool, largest: usize) -> String {
         self.human_painted(verbose, largest, true, crate::style::Paint::plain())
     }
@@ -254,6 +255,7 @@ impl<'a> Report<'a> {
         timeline: bool,
         paint: crate::style::Paint,
     ) -> String {
+        use crate::term::escape as esc;
         let s = &self.summary;
         let mut o = String::new();
         let _ = writeln!(
@@ -299,8 +301,8 @@ impl<'a> Report<'a> {
                     "  {} copies  {}  {}\n            keep {}{}",
                     g.copies.len(),
                     paint.class(g.class.as_str(), 14),
-                    safe(g.message_id.as_deref().unwrap_or("(no Message-ID)")),
-                    safe(kept.map(|c| c.path.as_str()).unwrap_or("?")),
+                    esc(g.message_id.as_deref().unwrap_or("(no Message-ID)")),
+                    esc(kept.map(|c| c.path.as_str()).unwrap_or("?")),
                     kept.and_then(|c| c.offset)
                         .map(|o| format!(" @{o}"))
                         .unwrap_or_default(),
@@ -314,9 +316,9 @@ impl<'a> Report<'a> {
                     let _ = writeln!(
                         o,
                         "  {}  {} variants; differ in: {}{}",
-                        safe(&k.message_id),
+                        esc(&k.message_id),
                         k.variants,
-                        safe(&k.differs.headers.join(", ")),
+                        esc(&k.differs.headers.join(", ")),
                         if k.differs.body {
                             if k.differs.headers.is_empty() {
                                 "body"
@@ -333,17 +335,12 @@ impl<'a> Report<'a> {
                 let _ = writeln!(o, "\n{}", paint.heading("Skipped:"));
                 for k in &self.skipped {
                     let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
-                    let _ = writeln!(o, "  {}{}: {}", safe(&k.path), at, safe(&k.reason));
+                    let _ = writeln!(o, "  {}{}: {}", esc(&k.path), at, esc(&k.reason));
                 }
             }
         }
         o
     }
-}
-
-/// Message data (paths, Message-IDs) for the terminal: control characters escaped.
-fn safe(s: &str) -> String {
-    crate::forensics::chart::term_safe(s)
 }
 
 pub fn human_bytes(n: u64) -> String {

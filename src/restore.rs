@@ -34,9 +34,27 @@ pub struct Restore {
     pub outcome: RestoreOutcome,
 }
 
+/// A store a run recorded: its absolute path, and what it resolved to then.
+#[derive(Clone)]
+struct RecordedStore {
+    path: PathBuf,
+    canonical: PathBuf,
+}
+
+/// Does the store still resolve to where it did at quarantine time? A folder above it
+/// swapped for a symlink since would make the store's path lead somewhere else. A store
+/// that no longer exists is let through: nothing can be written into it, and the
+/// record's own checks report it.
+fn resolves_as_recorded(s: &RecordedStore) -> bool {
+    match std::fs::canonicalize(&s.path) {
+        Ok(now) => now == s.canonical,
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+    }
+}
+
 /// Is `p` absolute, free of `..`, and inside one of `stores`: for a Maildir record a file
 /// in a store's `cur/` or `new/`, for an mbox record the mbox file itself?
-fn allowed(p: &Path, stores: &[PathBuf], maildir: bool) -> bool {
+fn allowed(p: &Path, stores: &[RecordedStore], maildir: bool) -> bool {
     if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
         return false;
     }
@@ -54,15 +72,75 @@ fn allowed(p: &Path, stores: &[PathBuf], maildir: bool) -> bool {
         return false;
     }
     stores.iter().any(|s| {
-        if maildir {
-            p.parent().and_then(Path::parent) == Some(s.as_path())
+        let inside = if maildir {
+            p.parent().and_then(Path::parent) == Some(s.path.as_path())
                 && p.parent()
                     .and_then(Path::file_name)
                     .is_some_and(|n| n == "cur" || n == "new")
         } else {
-            p == s
-        }
+            p == s.path
+        };
+        inside && resolves_as_recorded(s)
     })
+}
+
+/// QDIR's own folders and manifest must be what `quarantine` made: real folders and a
+/// regular file, not symlinks planted to send restore's reads, deletes (of `QDIR/tmp`
+/// leftovers, of restored copies) or manifest appends somewhere else.
+fn check_qdir(qdir: &Path) -> io::Result<()> {
+    let bad = |what: &Path, is: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{}: {is}: not a maildedup quarantine folder as it was made; nothing restored",
+                what.display()
+            ),
+        )
+    };
+    for sub in ["cur", "new", "tmp"] {
+        let d = qdir.join(sub);
+        match std::fs::symlink_metadata(&d) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => return Err(bad(&d, "a symbolic link")),
+            Ok(_) => return Err(bad(&d, "not a folder")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let m = qdir.join(crate::manifest::MANIFEST);
+    match std::fs::symlink_metadata(&m) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(bad(&m, "a symbolic link")),
+        _ => {}
+    }
+    // The manifest says where restore writes. If someone other than the user running
+    // restore could have written it (QDIR or the manifest owned by another user, or
+    // writable by group or others), a root restore could be steered into any file.
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    for p in [qdir, m.as_path()] {
+        let Ok(meta) = std::fs::metadata(p) else {
+            continue;
+        };
+        if meta.uid() != me {
+            return Err(bad(
+                p,
+                &format!(
+                    "owned by uid {}, not by the user running restore (uid {me}); run restore as its owner",
+                    meta.uid()
+                ),
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(bad(
+                p,
+                &format!(
+                    "writable by group or others (mode {:o}), so the manifest may have been altered",
+                    meta.mode() & 0o7777
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A quarantined file name must be `cur/NAME` with a plain NAME.
@@ -75,6 +153,7 @@ fn quarantined_ok(q: &str) -> bool {
 
 impl Restore {
     pub fn open(qdir: &Path, lock: LockOptions, dry_run: bool) -> io::Result<Restore> {
+        check_qdir(qdir)?;
         if !qdir.join(crate::manifest::MANIFEST).is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -147,11 +226,23 @@ impl Restore {
             })
             .collect();
         // The stores each record's run scanned.
-        let mut stores_of: Vec<Vec<PathBuf>> = Vec::with_capacity(records.len());
-        let mut current: Vec<PathBuf> = Vec::new();
+        let mut stores_of: Vec<std::rc::Rc<Vec<RecordedStore>>> = Vec::with_capacity(records.len());
+        let mut current = std::rc::Rc::new(Vec::new());
         for r in &records {
-            if let Record::Run { stores, .. } = r {
-                current = stores.clone();
+            if let Record::Run {
+                stores, canonical, ..
+            } = r
+            {
+                current = std::rc::Rc::new(
+                    stores
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| RecordedStore {
+                            path: s.clone(),
+                            canonical: canonical.get(i).unwrap_or(s).clone(),
+                        })
+                        .collect(),
+                );
             }
             stores_of.push(current.clone());
         }
@@ -301,7 +392,16 @@ impl Restore {
         }
         match (q_exists, src_exists) {
             (true, false) => {
-                let data = std::fs::read(&q)?;
+                let data = match crate::fsutil::read_regular(&q) {
+                    Ok(d) => d,
+                    Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                        // A symlink or FIFO planted in QDIR: never read through it, never
+                        // moved into a store.
+                        self.problem(&q, None, format!("{e}; refused, left in QDIR"));
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                };
                 if b3hex(&data) != file_b3 {
                     self.problem(
                         &q,
@@ -324,7 +424,7 @@ impl Restore {
                 self.outcome.restored += 1;
             }
             (true, true) => {
-                if std::fs::read(source)
+                if crate::fsutil::read_regular(source)
                     .map(|d| b3hex(&d) == file_b3)
                     .unwrap_or(false)
                 {
@@ -412,7 +512,7 @@ impl Restore {
         if !quarantined_ok(quarantined) {
             return Err(io::Error::other("bad quarantined name"));
         }
-        let msg = std::fs::read(self.qdir.join(quarantined))?;
+        let msg = crate::fsutil::read_regular(&self.qdir.join(quarantined))?;
         let mut entry = unb64(from_line)?;
         entry.extend_from_slice(&requote(&msg, unquoted_lines));
         entry.extend_from_slice(&unb64(separator)?);
@@ -587,7 +687,7 @@ impl Restore {
         if self.dry_run {
             return Ok(());
         }
-        let data = std::fs::read(mbox)?;
+        let data = crate::fsutil::read_regular(mbox)?;
         let (o, l) = (*offset as usize, *length as usize);
         if data.len() >= o + l && &b3hex(&data[o..o + l]) == entry_b3 {
             let q = self.qdir.join(quarantined);

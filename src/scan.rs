@@ -395,7 +395,7 @@ fn digest(c: &mut Copy, stores: &[Store], bufs: &mut Buffers) -> Result<(), Skip
     let path = c.path(stores);
     let fail = |e: io::Error| Skipped::new(&path, format!("cannot read: {e}"));
     let changed = || Skipped::new(&path, "changed during the scan (size differs)");
-    let mut f = File::open(&path).map_err(fail)?;
+    let mut f = crate::fsutil::open_regular(&path).map_err(fail)?;
     let len = f.metadata().map_err(fail)?.len();
     if len != c.length {
         return Err(changed());
@@ -686,15 +686,19 @@ fn read_maildir_file(
                 openat(
                     fd,
                     name,
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    // Never block on a FIFO swapped in since the listing.
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
                 .map_err(|e| fail(e.into()))?,
             )
         }
-        None => File::open(path()).map_err(fail)?,
+        None => crate::fsutil::open_regular(&path()).map_err(fail)?,
     };
     let meta = f.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(Skipped::new(path(), "not a regular file"));
+    }
     let size = meta.len();
     if size == 0 {
         return Err(Skipped::new(path(), "empty file"));
@@ -818,7 +822,7 @@ fn release_range(map: &Mmap, off: usize, len: usize) {
 /// Opens, read-locks and maps an mbox (reading nothing yet).
 fn open_mbox(path: &Path) -> Result<MappedMbox, Skipped> {
     let fail = |e: io::Error| Skipped::new(path, format!("cannot read: {e}"));
-    let f = File::open(path).map_err(fail)?;
+    let f = crate::fsutil::open_regular(path).map_err(fail)?;
     let meta = f.metadata().map_err(fail)?;
     if meta.len() == 0 {
         return Err(Skipped::new(path, "empty file"));

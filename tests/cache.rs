@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bin_path, copy_dir, fixtures, test_cache_home};
+use common::{bin_path, copy_dir, fixtures, test_cache_home, NO_CONFIG_HOME};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 
 fn run(cwd: &Path, args: &[&str]) -> Output {
     Command::new(bin_path())
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .current_dir(cwd)
         .env("XDG_CACHE_HOME", test_cache_home())
         .args(args)
@@ -418,6 +419,7 @@ fn the_default_cache_is_under_xdg_cache_home() {
     build(root);
     let xdg = root.join("xdg");
     let out = Command::new(bin_path())
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .current_dir(root)
         .env("XDG_CACHE_HOME", &xdg)
         .args(["scan", "--json", "store"])
@@ -427,6 +429,7 @@ fn the_default_cache_is_under_xdg_cache_home() {
     assert!(xdg.join("maildedup").join("fingerprints.redb").is_file());
     let home = root.join("home");
     let out = Command::new(bin_path())
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .current_dir(root)
         .env_remove("XDG_CACHE_HOME")
         .env("HOME", &home)
@@ -539,6 +542,7 @@ fn two_runs_at_once_both_succeed_and_leave_a_sound_cache() {
         let args = ["scan", "--json", "--no-progress", "--cache", &c, "store"];
         let spawn = || {
             Command::new(bin_path())
+                .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
                 .current_dir(root)
                 .env("XDG_CACHE_HOME", test_cache_home())
                 .args(args)

@@ -315,7 +315,7 @@ fn human_summary_escapes_control_characters() {
     let text = human(&["Maildir"], tmp.path());
     assert!(text.contains("Incidents"), "{text}");
     assert!(!text.contains('\x1b'), "{text}");
-    assert!(text.contains(".Bad\\u{1b}[2J"), "{text}");
+    assert!(text.contains(".Bad\\x1b[2J"), "{text}");
 }
 
 /// `quarantine --dry-run --html FILE` writes the same page and touches nothing;

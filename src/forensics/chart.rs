@@ -1,28 +1,16 @@
 //! The terminal rendering of the forensics: a one-line sparkline per class and the top
 //! incident windows in plain sentences. Message data (paths, header values) is passed
-//! through [`term_safe`], so a hostile file name cannot send escape sequences.
+//! through [`crate::term::escape`], so a hostile file name cannot send escape sequences.
 
 use super::timeline::Bucket;
 use super::{day, duration, minute, Forensics, Incident};
+use crate::term::escape;
 use std::fmt::Write as _;
 
 /// How many incidents the summary names.
 pub const TOP_INCIDENTS: usize = 3;
 
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-
-/// `s` with control characters (C0, DEL, C1) written as `\xNN` / `\u{NN}` escapes.
-pub fn term_safe(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        if ch.is_control() {
-            let _ = write!(o, "\\u{{{:x}}}", ch as u32);
-        } else {
-            o.push(ch);
-        }
-    }
-    o
-}
 
 /// A bucket width in words: "1 min", "6 h", "1 day", "1 week", "30 days".
 pub fn width_label(w: i64) -> String {
@@ -150,10 +138,10 @@ pub fn sentence(n: usize, i: &Incident) -> String {
     };
     let where_ = match i.stores.as_slice() {
         [] => String::new(),
-        [one] => format!(" in {}", term_safe(one)),
+        [one] => format!(" in {}", escape(one)),
         [one, rest @ ..] => format!(
             " in {} and {} more folder{}",
-            term_safe(one),
+            escape(one),
             rest.len(),
             if rest.len() == 1 { "" } else { "s" }
         ),
@@ -166,23 +154,14 @@ pub fn sentence(n: usize, i: &Incident) -> String {
         i.extra_copies,
         i.class.as_str(),
     );
-    let _ = writeln!(o, "     Likely cause: {}.", term_safe(i.likely_cause));
-    let _ = writeln!(o, "     Evidence: {}.", term_safe(&i.evidence));
+    let _ = writeln!(o, "     Likely cause: {}.", escape(i.likely_cause));
+    let _ = writeln!(o, "     Evidence: {}.", escape(&i.evidence));
     o
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(
-            term_safe("a\x1b[31mb\r\n\u{9b}"),
-            "a\\u{1b}[31mb\\u{d}\\u{a}\\u{9b}"
-        );
-        assert_eq!(term_safe("Grüße ✓"), "Grüße ✓");
-    }
 
     #[test]
     fn sparkline_scales_to_the_maximum() {
