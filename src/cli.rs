@@ -722,70 +722,33 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             let report = Report::build(&out, &grouping);
             write_html(file, &out, &grouping, &report, &sel.paths)?;
         }
-        let moves: Vec<serde_json::Value> = plan
-            .moves
-            .iter()
-            .map(|m| {
-                let c = &out.copies[m.copy];
-                let k = &out.copies[m.kept];
-                serde_json::json!({
-                    "path": c.path(&out.stores).to_string_lossy(),
-                    "offset": c.offset(),
-                    "length": c.length,
-                    "class": m.class,
-                    "kept": { "path": k.path(&out.stores).to_string_lossy(), "offset": k.offset() },
-                })
-            })
-            .collect();
-        let flags: Vec<serde_json::Value> = plan
-            .flag_merges
-            .iter()
-            .map(|f| {
-                let c = &out.copies[f.copy];
-                serde_json::json!({ "path": c.path(&out.stores).to_string_lossy(), "offset": c.offset(), "add": f.add.to_string() })
-            })
-            .collect();
-        let summary = serde_json::json!({ "moves": moves.len(), "bytes": planned_bytes, "flag_merges": flags.len(),
+        let summary = serde_json::json!({ "moves": plan.moves.len(), "bytes": planned_bytes,
+                             "flag_merges": plan.flag_merges.len(),
                              "conflicts_left": grouping.conflicts.len() });
         log.set("summary", summary.clone());
         if args.json {
-            print_json(&serde_json::json!({
-                "version": 1, "dry_run": true, "qdir": args.to.to_string_lossy(),
-                "summary": summary,
-                "moves": moves, "flag_merges": flags,
-            }))?;
+            use crate::plan_view::{DryRun, FlagMerges, Moves};
+            print_json(&DryRun {
+                dry_run: true,
+                flag_merges: FlagMerges(&out, &plan),
+                moves: Moves(&out, &plan),
+                qdir: args.to.to_string_lossy().into_owned(),
+                summary,
+                version: 1,
+            })?;
         } else if !args.quiet {
-            let mut o = std::io::stdout().lock();
-            for m in &moves {
-                writeln!(
-                    o,
-                    "would move {}{} ({}) keeping {}",
-                    esc(m["path"].as_str().unwrap_or("")),
-                    m["offset"]
-                        .as_u64()
-                        .map(|x| format!(" @{x}"))
-                        .unwrap_or_default(),
-                    m["class"].as_str().unwrap_or(""),
-                    esc(m["kept"]["path"].as_str().unwrap_or(""))
-                )?;
-            }
-            for f in &flags {
-                writeln!(
-                    o,
-                    "would add flags {} to {}",
-                    esc(f["add"].as_str().unwrap_or("")),
-                    esc(f["path"].as_str().unwrap_or(""))
-                )?;
-            }
+            let mut o = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            crate::plan_view::write_lines(&mut o, &out, &plan)?;
             writeln!(
                 o,
                 "Dry run: would move {} extra copies ({}) into {} and merge flags into {} kept copies; {} conflicts left alone.",
-                moves.len(),
+                plan.moves.len(),
                 crate::report::human_bytes(planned_bytes),
                 term::path(&args.to),
-                flags.len(),
+                plan.flag_merges.len(),
                 grouping.conflicts.len()
             )?;
+            o.flush()?;
         }
         return Ok(EXIT_OK);
     }

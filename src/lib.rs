@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod message;
 pub mod perstore;
 pub mod plan;
+pub mod plan_view;
 pub mod progress;
 pub mod quarantine;
 pub mod read;

@@ -1,0 +1,135 @@
+//! The plan as `quarantine --dry-run` shows it: JSON streamed one entry at a time (a plan
+//! of a million moves is never held as a million JSON values), and the same entries as
+//! text lines.
+
+use crate::group::Class;
+use crate::plan::Plan;
+use crate::scan::ScanOutput;
+use crate::term::escape;
+use serde::ser::{Serialize, SerializeSeq, Serializer};
+use std::io::{self, Write};
+
+/// Where a copy is: its file, and its offset in an mbox.
+#[derive(serde::Serialize)]
+struct Place {
+    offset: Option<u64>,
+    path: String,
+}
+
+/// One planned move. (Fields in alphabetical order: the output is what it was when it
+/// was built as a `serde_json::Value`.)
+#[derive(serde::Serialize)]
+struct MoveView {
+    class: Class,
+    kept: Place,
+    length: u64,
+    offset: Option<u64>,
+    path: String,
+}
+
+/// One planned flag merge into a kept copy.
+#[derive(serde::Serialize)]
+struct FlagView {
+    add: String,
+    offset: Option<u64>,
+    path: String,
+}
+
+fn place(scan: &ScanOutput, copy: usize) -> Place {
+    let c = &scan.copies[copy];
+    Place {
+        offset: c.offset(),
+        path: c.path(&scan.stores).to_string_lossy().into_owned(),
+    }
+}
+
+/// The moves of a plan, serialized lazily.
+pub struct Moves<'a>(pub &'a ScanOutput, pub &'a Plan);
+
+impl Moves<'_> {
+    fn get(&self, i: usize) -> MoveView {
+        let m = &self.1.moves[i];
+        let here = place(self.0, m.copy);
+        MoveView {
+            class: m.class,
+            kept: place(self.0, m.kept),
+            length: self.0.copies[m.copy].length,
+            offset: here.offset,
+            path: here.path,
+        }
+    }
+}
+
+impl Serialize for Moves<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.1.moves.len()))?;
+        for i in 0..self.1.moves.len() {
+            seq.serialize_element(&self.get(i))?;
+        }
+        seq.end()
+    }
+}
+
+/// The flag merges of a plan, serialized lazily.
+pub struct FlagMerges<'a>(pub &'a ScanOutput, pub &'a Plan);
+
+impl FlagMerges<'_> {
+    fn get(&self, i: usize) -> FlagView {
+        let f = &self.1.flag_merges[i];
+        let p = place(self.0, f.copy);
+        FlagView {
+            add: f.add.to_string(),
+            offset: p.offset,
+            path: p.path,
+        }
+    }
+}
+
+impl Serialize for FlagMerges<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.1.flag_merges.len()))?;
+        for i in 0..self.1.flag_merges.len() {
+            seq.serialize_element(&self.get(i))?;
+        }
+        seq.end()
+    }
+}
+
+/// The `quarantine --dry-run --json` document.
+#[derive(serde::Serialize)]
+pub struct DryRun<'a> {
+    pub dry_run: bool,
+    pub flag_merges: FlagMerges<'a>,
+    pub moves: Moves<'a>,
+    pub qdir: String,
+    pub summary: serde_json::Value,
+    pub version: u32,
+}
+
+/// The plan as text: a `would move` line per move, a `would add flags` line per merge.
+/// Paths are escaped for the terminal.
+pub fn write_lines(w: &mut impl Write, scan: &ScanOutput, plan: &Plan) -> io::Result<()> {
+    let moves = Moves(scan, plan);
+    for i in 0..plan.moves.len() {
+        let m = moves.get(i);
+        writeln!(
+            w,
+            "would move {}{} ({}) keeping {}",
+            escape(&m.path),
+            m.offset.map(|x| format!(" @{x}")).unwrap_or_default(),
+            m.class.as_str(),
+            escape(&m.kept.path)
+        )?;
+    }
+    let flags = FlagMerges(scan, plan);
+    for i in 0..plan.flag_merges.len() {
+        let f = flags.get(i);
+        writeln!(
+            w,
+            "would add flags {} to {}",
+            escape(&f.add),
+            escape(&f.path)
+        )?;
+    }
+    Ok(())
+}
