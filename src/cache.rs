@@ -60,7 +60,10 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 fn warn(msg: impl std::fmt::Display) {
-    eprintln!("maildedup: warning: {msg}");
+    eprintln!(
+        "maildedup: warning: {}",
+        crate::term::escape(&msg.to_string())
+    );
 }
 
 /// The key of a store: its canonical path (its absolute path if that fails).

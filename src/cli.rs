@@ -421,7 +421,7 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
     let config = match crate::config::load(crate::config::config_arg(argv).as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("maildedup: error: {e:#}");
+            eprintln!("maildedup: error: {}", esc(&format!("{e:#}")));
             return Err(EXIT_FATAL);
         }
     };
@@ -430,7 +430,7 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
         Some(config) => match config.apply(Cli::command()) {
             Ok(cmd) => cmd.try_get_matches_from(argv),
             Err(e) => {
-                eprintln!("maildedup: error: {e:#}");
+                eprintln!("maildedup: error: {}", esc(&format!("{e:#}")));
                 return Err(EXIT_FATAL);
             }
         },
@@ -493,11 +493,11 @@ fn logged(
         Err(le) => match result {
             Ok(EXIT_OK) => Err(le),
             Ok(code) => {
-                eprintln!("maildedup: error: {le:#}");
+                eprintln!("maildedup: error: {}", esc(&format!("{le:#}")));
                 Ok(code)
             }
             Err(e) => {
-                eprintln!("maildedup: error: {le:#}");
+                eprintln!("maildedup: error: {}", esc(&format!("{le:#}")));
                 Err(e)
             }
         },
@@ -564,7 +564,7 @@ fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     if args.quiet {
         // Nothing on stdout, but a folder or file that could not be read is an error.
         for line in &failed {
-            eprintln!("{line}");
+            eprintln!("{}", esc(line));
         }
     }
     log.errors.extend(failed);
@@ -711,7 +711,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     // A folder or file that could not be read is never quarantined from: say so on stderr
     // in every mode (with -q too), and in the run log.
     for line in failed_reads(&out.skipped) {
-        eprintln!("{line}");
+        eprintln!("{}", esc(&line));
         log.errors.push(line);
     }
     let grouping = group(&out, &sel.group_options());
@@ -772,12 +772,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     let outcome = std::mem::take(&mut q.outcome);
     log.set("summary", quarantine_summary(&outcome, &grouping));
     for p in &outcome.left {
-        log.errors.push(format!(
-            "left in place: {}{}: {}",
-            p.path,
-            p.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
-            p.reason
-        ));
+        log.errors.push(format!("left in place: {p}"));
     }
     if args.json {
         print_json(
@@ -787,7 +782,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     } else if args.quiet {
         // (The skipped entries were printed after the scan.)
         for line in log.errors.iter().filter(|l| !l.starts_with("skipped: ")) {
-            eprintln!("{line}");
+            eprintln!("{}", esc(line));
         }
     } else {
         println!(
@@ -805,12 +800,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             grouping.conflicts.len()
         );
         for p in &outcome.left {
-            println!(
-                "left in place: {}{}: {}",
-                esc(&p.path),
-                p.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
-                esc(&p.reason)
-            );
+            println!("left in place: {}", esc(&p.to_string()));
         }
         if std::io::stdout().is_terminal() {
             println!("Undo with: maildedup restore {}", term::path(&args.to));
@@ -858,12 +848,7 @@ fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
         }),
     );
     for p in &outcome.problems {
-        log.errors.push(format!(
-            "not restored: {}{}: {}",
-            p.path,
-            p.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
-            p.reason
-        ));
+        log.errors.push(format!("not restored: {p}"));
     }
     if args.json {
         print_json(
@@ -872,7 +857,7 @@ fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
         )?;
     } else if args.quiet {
         for line in log.errors.iter() {
-            eprintln!("{line}");
+            eprintln!("{}", esc(line));
         }
     } else {
         for a in &outcome.actions {
@@ -891,12 +876,7 @@ fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
             outcome.already
         );
         for p in &outcome.problems {
-            println!(
-                "not restored: {}{}: {}",
-                esc(&p.path),
-                p.offset.map(|o| format!(" @{o}")).unwrap_or_default(),
-                esc(&p.reason)
-            );
+            println!("not restored: {}", esc(&p.to_string()));
         }
     }
     result.map_err(|e| anyhow::anyhow!("restore stopped: {e} (run it again to finish)"))?;

@@ -35,6 +35,18 @@ pub struct Problem {
     pub reason: String,
 }
 
+/// `PATH[ @OFFSET]: REASON`, as the output and the run log name a problem (raw: the
+/// terminal escapes it, `crate::term::escape`).
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path)?;
+        if let Some(o) = self.offset {
+            write!(f, " @{o}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Outcome {
     pub moved: usize,

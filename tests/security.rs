@@ -544,3 +544,24 @@ fn terminal_output_escapes_control_characters() {
     out.expect_code(2, "scan of a missing path");
     assert_inert(&out.stderr, "scan error");
 }
+
+#[test]
+fn quiet_restore_escapes_the_problems_it_names_on_stderr() {
+    // With -q the problems go to stderr; a path from a tampered manifest must reach the
+    // terminal as inert text there too.
+    let st = setup();
+    let mut m = quarantined(&st);
+    for r in m.iter_mut().filter(|r| r["type"] == "maildir-move") {
+        let hostile = st
+            .root
+            .join("elsewhere\x1b[2J\r\nFORGED line\x07/cur/x:2,S");
+        r["source"] = Value::from(s(&hostile));
+    }
+    write_manifest(&st.qdir, &m);
+    let out = restore(&st.qdir, &["-q"]);
+    out.expect_code(3, "restore -q with a hostile target");
+    assert_eq!(out.stdout, "", "-q prints nothing on stdout");
+    assert!(out.stderr.contains("not restored"), "{}", out.show());
+    assert!(out.stderr.contains("\\x1b[2J"), "{}", out.show());
+    assert_inert(&out.stderr, "restore -q stderr");
+}
