@@ -1164,12 +1164,14 @@ fn store_record(
 
 /// The message bytes of a copy as it is stored: the whole Maildir file, or for an mbox
 /// entry the message without its From_ line and separator (quoting left as it is).
+/// Opened as every store file is ([`crate::fsutil::open_regular`]): a symlink or FIFO
+/// swapped in since the scan is an error, never followed nor waited on.
 pub fn message_bytes(c: &Copy, stores: &[Store]) -> io::Result<Vec<u8>> {
     let path = c.path(stores);
     match c.loc {
-        Loc::Maildir { .. } => std::fs::read(&path),
+        Loc::Maildir { .. } => crate::fsutil::read_regular(&path),
         Loc::Mbox { offset } => {
-            let mut f = File::open(&path)?;
+            let mut f = crate::fsutil::open_regular(&path)?;
             f.seek(SeekFrom::Start(offset))?;
             let mut entry = vec![0u8; c.length as usize];
             f.read_exact(&mut entry)?;

@@ -21,7 +21,6 @@ use crate::group::Class;
 use crate::message::{line_at, name_is, normalise_value, scan_fields};
 use crate::scan::{Copy, Loc};
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
 /// At most this much of a copy is read to find its header block.
@@ -161,7 +160,7 @@ impl Trace {
 
 /// The first bytes of a copy's message (an mbox copy without its From_ line).
 pub fn read_head(c: &Copy, stores: &[Store]) -> io::Result<Vec<u8>> {
-    let mut f = File::open(c.path(stores))?;
+    let mut f = crate::fsutil::open_regular(&c.path(stores))?;
     let offset = c.offset().unwrap_or(0);
     if offset > 0 {
         f.seek(SeekFrom::Start(offset))?;
