@@ -551,12 +551,7 @@ fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     let sel = &args.selection;
     log.set_paths(&sel.paths);
     let progress = Progress::new(!args.no_progress && !args.quiet);
-    for p in &sel.paths {
-        if std::fs::symlink_metadata(p).is_err() {
-            anyhow::bail!("{}: no such file or directory", p.display());
-        }
-    }
-    let out = scan(&sel.paths, &sel.scan_options(), &progress);
+    let out = scan_selection(sel, &progress)?;
     let grouping = group(&out, &sel.group_options());
     let report = Report::build(&out, &grouping);
     log.set("summary", serde_json::to_value(&report.summary)?);
