@@ -74,21 +74,6 @@ pub fn store_key(path: &Path) -> Vec<u8> {
     p.as_os_str().as_bytes().to_vec()
 }
 
-/// The unique part of a Maildir file name: everything before the info (`:2,`, or `;2,`
-/// / `!2,` where colons are not allowed), as [`crate::read::maildir::MaildirName`] cuts it.
-pub fn maildir_unique(name: &[u8]) -> &[u8] {
-    // The last `X2,` with X one of `:;!`. The info is at the end: a backward scan is
-    // short (this runs once or more per message).
-    let mut i = name.len();
-    while i >= 3 {
-        i -= 1;
-        if name[i] == b',' && name[i - 1] == b'2' && matches!(name[i - 2], b':' | b';' | b'!') {
-            return &name[..i - 2];
-        }
-    }
-    name
-}
-
 /// A file's identity and change times, as the cache compares them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FileId {
@@ -852,13 +837,6 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unique_names() {
-        assert_eq!(maildir_unique(b"1700.M1P2.host:2,RS"), b"1700.M1P2.host");
-        assert_eq!(maildir_unique(b"1700.M1P2.host;2,"), b"1700.M1P2.host");
-        assert_eq!(maildir_unique(b"1700.M1P2.host"), b"1700.M1P2.host");
-    }
 
     #[test]
     fn records_round_trip_and_damage_is_seen() {

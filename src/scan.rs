@@ -971,7 +971,7 @@ fn use_maildir_cache(
     opened.maildir_id = Some(id);
     let mut uniques: Vec<&[u8]> = work
         .iter()
-        .map(|w| cache::maildir_unique(w.name.as_bytes()))
+        .map(|w| crate::read::maildir::unique(w.name.as_bytes()))
         .collect();
     uniques.sort_unstable();
     let dups: HashSet<Box<[u8]>> = uniques
@@ -986,7 +986,7 @@ fn use_maildir_cache(
     };
     opened.cache_usable = true;
     for w in work.iter_mut() {
-        let u = cache::maildir_unique(w.name.as_bytes());
+        let u = crate::read::maildir::unique(w.name.as_bytes());
         if !dups.contains(u) {
             w.cached = view.find_name(u).and_then(|i| u32::try_from(i).ok());
         }
@@ -1004,7 +1004,7 @@ fn cached_maildir_content(c: &mut Copy, cache: Option<&Cache>, opened: &[Opened]
     if !o.cache_usable {
         return false;
     }
-    let u = cache::maildir_unique(name.as_bytes());
+    let u = crate::read::maildir::unique(name.as_bytes());
     if o.dup_uniques.contains(u) {
         return false;
     }
@@ -1096,7 +1096,7 @@ fn store_record(
         StoreKind::Maildir => {
             let id = opened.maildir_id?;
             let unique = |i: &u32| match &copies[*i as usize].loc {
-                Loc::Maildir { name, .. } => cache::maildir_unique(name.as_bytes()),
+                Loc::Maildir { name, .. } => crate::read::maildir::unique(name.as_bytes()),
                 Loc::Mbox { .. } => b"",
             };
             idx.sort_unstable_by(|a, b| unique(a).cmp(unique(b)));

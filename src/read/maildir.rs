@@ -17,12 +17,29 @@ pub struct MaildirName<'a> {
     pub timestamp: Option<i64>,
 }
 
+/// Where the info of a Maildir file name starts: the last `:2,` (or `;2,` / `!2,`, where
+/// a filesystem forbids colons). A backward byte scan: the info is at the end, and the
+/// cache cuts every listed name with this (see [`unique`]).
+pub fn info_start(name: &[u8]) -> Option<usize> {
+    let mut i = name.len();
+    while i >= 3 {
+        i -= 1;
+        if name[i] == b',' && name[i - 1] == b'2' && matches!(name[i - 2], b':' | b';' | b'!') {
+            return Some(i - 2);
+        }
+    }
+    None
+}
+
+/// The unique part of a Maildir file name: everything before its info.
+pub fn unique(name: &[u8]) -> &[u8] {
+    &name[..info_start(name).unwrap_or(name.len())]
+}
+
 impl<'a> MaildirName<'a> {
     pub fn parse(name: &'a str) -> MaildirName<'a> {
-        let info_at = [":2,", ";2,", "!2,"]
-            .iter()
-            .filter_map(|sep| name.rfind(sep))
-            .max();
+        // The separator is ASCII, so its position is a char boundary.
+        let info_at = info_start(name.as_bytes());
         let (unique, separator, flags) = match info_at {
             Some(i) => (&name[..i], name[i..].chars().next(), &name[i + 3..]),
             None => (name, None, ""),
@@ -71,6 +88,20 @@ pub fn is_index_file(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unique_names() {
+        assert_eq!(unique(b"1700.M1P2.host:2,RS"), b"1700.M1P2.host");
+        assert_eq!(unique(b"1700.M1P2.host;2,"), b"1700.M1P2.host");
+        assert_eq!(unique(b"1700.M1P2.host"), b"1700.M1P2.host");
+        // The last separator counts, as MaildirName::parse cuts it.
+        let name = "1700.M1:2,x.host!2,S";
+        assert_eq!(
+            unique(name.as_bytes()),
+            MaildirName::parse(name).unique.as_bytes()
+        );
+        assert_eq!(MaildirName::parse(name).flags, "S");
+    }
 
     #[test]
     fn parses_standard_names() {
