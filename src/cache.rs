@@ -47,16 +47,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// The default cache folder: `$XDG_CACHE_HOME/maildedup` (when set and absolute), else
 /// `$HOME/.cache/maildedup`.
 pub fn default_dir() -> Option<PathBuf> {
-    let xdg = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute());
-    let base = xdg.or_else(|| {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .map(|h| h.join(".cache"))
-    })?;
-    Some(base.join("maildedup"))
+    crate::config::xdg_dir("XDG_CACHE_HOME", ".cache")
 }
 
 fn warn(msg: impl std::fmt::Display) {

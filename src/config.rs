@@ -54,11 +54,17 @@ pub struct Config {
 
 /// `$XDG_CONFIG_HOME/maildedup/maildedup.toml`, else `~/.config/maildedup/maildedup.toml`.
 pub fn default_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
+    Some(xdg_dir("XDG_CONFIG_HOME", ".config")?.join("maildedup.toml"))
+}
+
+/// maildedup's folder under an XDG base directory: `$VAR/maildedup` when `VAR` is set
+/// and absolute (the spec says to ignore a relative one), else `~/FALLBACK/maildedup`.
+pub fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    let base = std::env::var_os(var)
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .or_else(|| home().map(|h| h.join(".config")))?;
-    Some(base.join("maildedup").join("maildedup.toml"))
+        .or_else(|| home().map(|h| h.join(fallback)))?;
+    Some(base.join("maildedup"))
 }
 
 fn home() -> Option<PathBuf> {
