@@ -555,23 +555,31 @@ pub struct Mount {
     pub dir: PathBuf,
 }
 
+/// Runs `mount ARGS...`; its stderr is the error.
+fn mount(args: &[&OsStr]) -> Result<(), String> {
+    let out = std::process::Command::new("mount")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
 impl Mount {
     pub fn tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
         fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let out = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0755"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-        }
+        let opts = format!("size={size},mode=0755");
+        mount(&[
+            OsStr::new("-t"),
+            OsStr::new("tmpfs"),
+            OsStr::new("-o"),
+            OsStr::new(&opts),
+            OsStr::new("tmpfs"),
+            dir.as_os_str(),
+        ])?;
         Ok(Mount {
             dir: dir.to_path_buf(),
         })
@@ -579,42 +587,19 @@ impl Mount {
 
     /// A bind mount of `src` on `dir`, read-only if `ro`.
     pub fn bind(src: &Path, dir: &Path, ro: bool) -> Result<Mount, String> {
-        let run = |args: &[&OsStr]| -> Result<(), String> {
-            let out = std::process::Command::new("mount")
-                .args(args)
-                .output()
-                .map_err(|e| e.to_string())?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-            }
-        };
-        run(&[OsStr::new("--bind"), src.as_os_str(), dir.as_os_str()])?;
+        mount(&[OsStr::new("--bind"), src.as_os_str(), dir.as_os_str()])?;
         let m = Mount {
             dir: dir.to_path_buf(),
         };
         if ro {
-            run(&[
-                OsStr::new("-o"),
-                OsStr::new("remount,ro,bind"),
-                dir.as_os_str(),
-            ])?;
+            m.remount("ro,bind")?;
         }
         Ok(m)
     }
 
     pub fn remount(&self, opts: &str) -> Result<(), String> {
-        let out = std::process::Command::new("mount")
-            .args(["-o", &format!("remount,{opts}")])
-            .arg(&self.dir)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
+        let opts = format!("remount,{opts}");
+        mount(&[OsStr::new("-o"), OsStr::new(&opts), self.dir.as_os_str()])
     }
 }
 
