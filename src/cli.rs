@@ -2,7 +2,7 @@
 
 use crate::group::{group, GroupOptions, KeepRule, DEFAULT_WINDOW_SECS};
 use crate::progress::Progress;
-use crate::report::Report;
+use crate::report::{count, thousands, Report};
 use crate::runlog::RunLog;
 use crate::scan::{scan, ScanOptions};
 use crate::style::Paint;
@@ -18,6 +18,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_DUPLICATES: i32 = 1;
 /// Exit code: usage error or fatal error.
 pub const EXIT_FATAL: i32 = 2;
+/// Exit code: the run was incomplete. A PATH yielded no mail store, or files or folders
+/// could not be read; everything else was scanned and reported (and, for `quarantine`,
+/// acted on). It wins over 3 and 1: a scheduled run must not hide a path it cannot see.
+pub const EXIT_INCOMPLETE: i32 = 4;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,6 +50,11 @@ pub struct Cli {
     /// Flags on the command line win over the file.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// When to colour the output: auto (on a terminal, unless NO_COLOR is set or
+    /// TERM=dumb), always, or never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::style::ColorWhen::Auto)]
+    pub color: crate::style::ColorWhen,
 
     #[command(subcommand)]
     pub command: Command,
@@ -375,7 +384,7 @@ pub fn run() -> i32 {
         Err(code) => return code,
     };
     let result = match cli.command {
-        Command::Scan(args) => logged("scan", &args.log, |log| run_scan(&args, log)),
+        Command::Scan(args) => logged("scan", &args.log, |log| run_scan(&args, cli.color, log)),
         Command::Quarantine(args) => {
             logged("quarantine", &args.log, |log| run_quarantine(&args, log))
         }
@@ -387,11 +396,45 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!(
-                "maildedup: error: {}",
-                crate::term::escape(&format!("{e:#}"))
-            );
+            print_error(&format!("{e:#}"));
             EXIT_FATAL
+        }
+    }
+}
+
+/// The command definition, with clap's own colours following `--color` (read from the
+/// raw arguments: clap colours its help and errors before our parsed value exists).
+fn command(argv: &[OsString]) -> clap::Command {
+    use clap::ValueEnum;
+    let mut when = None;
+    for (i, a) in argv.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if let Some(v) = a.strip_prefix("--color=") {
+            when = Some(v.to_string());
+        } else if a == "--color" {
+            when = argv.get(i + 1).map(|v| v.to_string_lossy().into_owned());
+        } else if a == "--" {
+            break;
+        }
+    }
+    let when = when
+        .and_then(|w| crate::style::ColorWhen::from_str(&w, false).ok())
+        .unwrap_or_default();
+    Cli::command().color(when.clap())
+}
+
+/// Prints an error on stderr as clap prints its own: `maildedup: error: ` before the first
+/// line, each further line (a TOML error's pointer lines, one line per PATH) indented
+/// below it. Each line is escaped on its own, so a line break in the message stays a line
+/// break and one inside a file name cannot forge a line.
+fn print_error(message: &str) {
+    let mut lines = message.lines();
+    eprintln!("maildedup: error: {}", esc(lines.next().unwrap_or_default()));
+    for line in lines {
+        if line.is_empty() {
+            eprintln!();
+        } else {
+            eprintln!("  {}", esc(line));
         }
     }
 }
@@ -409,7 +452,7 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
     };
     // First without the config: help, version, completions and man never need it (and
     // help shows the built-in defaults).
-    let plain = match Cli::command().try_get_matches_from(argv) {
+    let plain = match command(argv).try_get_matches_from(argv) {
         Err(e) if !e.use_stderr() => return Err(fail(e)),
         other => other,
     };
@@ -421,16 +464,16 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
     let config = match crate::config::load(crate::config::config_arg(argv).as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("maildedup: error: {}", esc(&format!("{e:#}")));
+            print_error(&format!("{e:#}"));
             return Err(EXIT_FATAL);
         }
     };
     let matches = match config {
         None => plain,
-        Some(config) => match config.apply(Cli::command()) {
+        Some(config) => match config.apply(command(argv)) {
             Ok(cmd) => cmd.try_get_matches_from(argv),
             Err(e) => {
-                eprintln!("maildedup: error: {}", esc(&format!("{e:#}")));
+                print_error(&format!("{e:#}"));
                 return Err(EXIT_FATAL);
             }
         },
@@ -456,20 +499,22 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
             Ok(cli)
         })
         .map_err(|e| {
-        let missing_paths = e.kind() == clap::error::ErrorKind::MissingRequiredArgument
-            && e.to_string().contains("<PATH>");
-        let code = fail(e);
-        if missing_paths {
-            eprintln!(
-                "maildedup: give the stores to scan as PATH..., or set `paths` in the config file ({})",
+            let missing_paths = e.kind() == clap::error::ErrorKind::MissingRequiredArgument
+                && e.to_string().contains("<PATH>");
+            if !missing_paths {
+                return fail(e);
+            }
+            // One message, not clap's and then ours.
+            print_error(&format!(
+                "no PATH given: name the stores to scan (Maildir folders, mbox files, or folders holding them), or set `paths` in the config file ({})\n\nUsage: maildedup {} [OPTIONS] <PATH>...\nFor more information, try '--help'.",
                 crate::config::config_arg(argv)
                     .or_else(crate::config::default_path)
                     .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "--config FILE".into())
-            );
-        }
-        code
-    })
+                    .unwrap_or_else(|| "--config FILE".into()),
+                argv.get(1).map(|a| a.to_string_lossy()).unwrap_or_default(),
+            ));
+            EXIT_FATAL
+        })
 }
 
 /// Runs `f` with a run log open on `--log` (if given), then appends its record. A log
@@ -493,11 +538,11 @@ fn logged(
         Err(le) => match result {
             Ok(EXIT_OK) => Err(le),
             Ok(code) => {
-                eprintln!("maildedup: error: {}", esc(&format!("{le:#}")));
+                print_error(&format!("{le:#}"));
                 Ok(code)
             }
             Err(e) => {
-                eprintln!("maildedup: error: {}", esc(&format!("{le:#}")));
+                print_error(&format!("{le:#}"));
                 Err(e)
             }
         },
@@ -547,24 +592,24 @@ fn th_first(page: &str) -> String {
     out
 }
 
-fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
+fn run_scan(
+    args: &ScanArgs,
+    color: crate::style::ColorWhen,
+    log: &mut RunLog,
+) -> anyhow::Result<i32> {
     let sel = &args.selection;
     log.set_paths(&sel.paths);
     let progress = Progress::new(!args.no_progress && !args.quiet);
-    let out = scan_selection(sel, &progress)?;
-    let grouping = group(&out, &sel.group_options());
-    let report = Report::build(&out, &grouping);
+    let scanned = scan_selection(sel, &progress)?;
+    let out = &scanned.out;
+    let grouping = group(out, &sel.group_options());
+    let report = Report::build(out, &grouping);
     log.set("summary", serde_json::to_value(&report.summary)?);
-    let failed = failed_reads(&out.skipped);
-    if args.quiet {
-        // Nothing on stdout, but a folder or file that could not be read is an error.
-        for line in &failed {
-            eprintln!("{}", esc(line));
-        }
-    }
-    log.errors.extend(failed);
+    // Nothing on stdout with -q, but a folder or file that could not be read is an error
+    // (without -q the report lists it among the skipped).
+    let incomplete = scanned.report_problems(log, args.quiet);
     if let Some(file) = &args.html {
-        write_html(file, &out, &grouping, &report, &sel.paths)?;
+        write_html(file, out, &grouping, &report, &sel.paths)?;
     }
     // Buffered: the report can have hundreds of thousands of lines.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
@@ -577,18 +622,20 @@ fn run_scan(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result<i32> {
         let largest = args
             .largest
             .unwrap_or(if tty || args.verbose { 5 } else { 0 });
-        let paint = Paint::stdout();
+        let paint = Paint::stdout(color);
         write!(
             stdout,
             "{}",
             report.human_painted(args.verbose, largest, tty || args.verbose, paint)
         )?;
         if args.verbose {
-            write!(stdout, "{}", crate::perstore::table(&out, &grouping, paint))?;
+            write!(stdout, "{}", crate::perstore::table(out, &grouping, paint))?;
         }
     }
     stdout.flush()?;
-    Ok(if args.check && !report.groups.is_empty() {
+    Ok(if let Some(code) = incomplete {
+        code
+    } else if args.check && !report.groups.is_empty() {
         EXIT_DUPLICATES
     } else {
         EXIT_OK
@@ -611,21 +658,111 @@ fn write_html(
         .map_err(|e| anyhow::anyhow!("{}: cannot write the HTML report: {e}", file.display()))
 }
 
-fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<crate::scan::ScanOutput> {
-    for p in &sel.paths {
-        if std::fs::symlink_metadata(p).is_err() {
-            anyhow::bail!("{}: no such file or directory", p.display());
+/// What was scanned, and what of the selection could not be: one line per PATH that
+/// yielded no mail store, and one per folder or file that could not be read.
+struct Scanned {
+    out: crate::scan::ScanOutput,
+    unreadable: Vec<String>,
+    paths_without_store: Vec<String>,
+}
+
+impl Scanned {
+    /// Prints the PATH problems and the failed reads on stderr (`quiet` or not: they are
+    /// errors) with a closing count, records them in the run log, and returns the exit
+    /// code they call for, if any.
+    fn report_problems(&self, log: &mut RunLog, print_failed_reads: bool) -> Option<i32> {
+        for line in &self.paths_without_store {
+            print_error(line);
+            log.errors.push(line.clone());
         }
+        for line in &self.unreadable {
+            if print_failed_reads {
+                eprintln!("{}", esc(line));
+            }
+            log.errors.push(line.clone());
+        }
+        let (p, u) = (self.paths_without_store.len(), self.unreadable.len());
+        if p + u == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if p > 0 {
+            parts.push(format!(
+                "{} yielded no mail store",
+                count(p, "PATH", "PATHs")
+            ));
+        }
+        if u > 0 {
+            parts.push(format!(
+                "{} could not be read",
+                count(u, "file or folder", "files or folders")
+            ));
+        }
+        eprintln!(
+            "maildedup: incomplete: {}; everything else was scanned",
+            parts.join(", ")
+        );
+        Some(EXIT_INCOMPLETE)
     }
-    Ok(scan(&sel.paths, &sel.scan_options(), progress))
+}
+
+/// Scans the selection. A PATH that is missing, not mail, or holds no store does not stop
+/// the others; it is named in `paths_without_store`. When no PATH yields a store at all,
+/// that is a fatal error.
+fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<Scanned> {
+    let out = scan(&sel.paths, &sel.scan_options(), progress);
+    let paths_without_store: Vec<String> = sel
+        .paths
+        .iter()
+        .filter(|p| !yields_store(p, &out))
+        .map(|p| match std::fs::symlink_metadata(p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("{}: no such file or directory", p.display())
+            }
+            Err(e) => format!("{}: cannot read: {e}", p.display()),
+            Ok(m) if m.file_type().is_symlink() => {
+                format!("{}: a symbolic link (not followed): no mail store", p.display())
+            }
+            Ok(m) if m.is_file() => format!(
+                "{}: not a mail store (not an mbox file; give Maildir folders, mbox files, or folders holding them)",
+                p.display()
+            ),
+            Ok(_) => format!(
+                "{}: no mail store found in this folder (no Maildir, no mbox file)",
+                p.display()
+            ),
+        })
+        .collect();
+    if !sel.paths.is_empty() && paths_without_store.len() == sel.paths.len() {
+        anyhow::bail!("{}", paths_without_store.join("\n"));
+    }
+    let unreadable = failed_reads(
+        out.skipped
+            .iter()
+            .filter(|s| !sel.paths.contains(&s.path) || yields_store(&s.path, &out)),
+    );
+    Ok(Scanned {
+        out,
+        unreadable,
+        paths_without_store,
+    })
+}
+
+/// Did PATH yield a mail store? An empty file, or a folder of empty files, counts as
+/// an empty mbox: a mailbox whose mail was all read is no error.
+fn yields_store(p: &std::path::Path, out: &crate::scan::ScanOutput) -> bool {
+    out.stores.iter().any(|s| s.path.starts_with(p))
+        || out
+            .skipped
+            .iter()
+            .any(|s| s.path.starts_with(p) && s.reason == "empty file")
 }
 
 /// The skipped entries that are failures (a folder or file that could not be listed,
 /// stat-ed or read, an mbox locked too long), not files that are simply not mail: one line
 /// each, for stderr and the run log, so a quiet run still names them.
-fn failed_reads(skipped: &[crate::discover::Skipped]) -> Vec<String> {
+fn failed_reads<'a>(skipped: impl Iterator<Item = &'a crate::discover::Skipped>) -> Vec<String> {
     skipped
-        .iter()
         .filter(|s| s.reason.starts_with("cannot ") || s.reason.starts_with("locked "))
         .map(|s| {
             format!(
@@ -702,20 +839,19 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             );
         }
     }
-    let out = scan_selection(sel, &progress)?;
+    let scanned = scan_selection(sel, &progress)?;
+    let out = &scanned.out;
     // A folder or file that could not be read is never quarantined from: say so on stderr
     // in every mode (with -q too), and in the run log.
-    for line in failed_reads(&out.skipped) {
-        eprintln!("{}", esc(&line));
-        log.errors.push(line);
-    }
-    let grouping = group(&out, &sel.group_options());
-    let plan = crate::plan::plan(&out, &grouping, only);
+    let incomplete = scanned.report_problems(log, true);
+    let done = |code: i32| incomplete.unwrap_or(code);
+    let grouping = group(out, &sel.group_options());
+    let plan = crate::plan::plan(out, &grouping, only);
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
     if args.dry_run {
         if let Some(file) = &args.html {
-            let report = Report::build(&out, &grouping);
-            write_html(file, &out, &grouping, &report, &sel.paths)?;
+            let report = Report::build(out, &grouping);
+            write_html(file, out, &grouping, &report, &sel.paths)?;
         }
         let summary = serde_json::json!({ "moves": plan.moves.len(), "bytes": planned_bytes,
                              "flag_merges": plan.flag_merges.len(),
@@ -725,27 +861,27 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             use crate::plan_view::{DryRun, FlagMerges, Moves};
             print_json(&DryRun {
                 dry_run: true,
-                flag_merges: FlagMerges(&out, &plan),
-                moves: Moves(&out, &plan),
+                flag_merges: FlagMerges(out, &plan),
+                moves: Moves(out, &plan),
                 qdir: args.to.to_string_lossy().into_owned(),
                 summary,
                 version: 1,
             })?;
         } else if !args.quiet {
             let mut o = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            crate::plan_view::write_lines(&mut o, &out, &plan)?;
+            crate::plan_view::write_lines(&mut o, out, &plan)?;
             writeln!(
                 o,
-                "Dry run: would move {} extra copies ({}) into {} and merge flags into {} kept copies; {} conflicts left alone.",
-                plan.moves.len(),
+                "Dry run: would move {} ({}) into {} and merge flags into {}; {} left alone.",
+                count(plan.moves.len(), "extra copy", "extra copies"),
                 crate::report::human_bytes(planned_bytes),
                 term::path(&args.to),
-                plan.flag_merges.len(),
-                grouping.conflicts.len()
+                count(plan.flag_merges.len(), "kept copy", "kept copies"),
+                count(grouping.conflicts.len(), "conflict", "conflicts")
             )?;
             o.flush()?;
         }
-        return Ok(EXIT_OK);
+        return Ok(done(EXIT_OK));
     }
     if plan.moves.is_empty() && plan.flag_merges.is_empty() {
         log.set(
@@ -760,9 +896,9 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         } else if !args.quiet {
             println!("Nothing to quarantine: no duplicate copies found.");
         }
-        return Ok(EXIT_OK);
+        return Ok(done(EXIT_OK));
     }
-    let mut q = Quarantine::start(&out, &grouping, &args.to, args.lock.options())?;
+    let mut q = Quarantine::start(out, &grouping, &args.to, args.lock.options())?;
     let result = q.run(&plan);
     let outcome = std::mem::take(&mut q.outcome);
     log.set("summary", quarantine_summary(&outcome, &grouping));
@@ -781,18 +917,18 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         }
     } else {
         println!(
-            "Moved {} extra copies ({} same-time, {} different-time; {}) into {}.",
-            outcome.moved,
-            outcome.same_time,
-            outcome.different_time,
+            "Moved {} ({} same-time, {} different-time; {}) into {}.",
+            count(outcome.moved, "extra copy", "extra copies"),
+            thousands(outcome.same_time),
+            thousands(outcome.different_time),
             crate::report::human_bytes(outcome.moved_bytes),
             term::path(&args.to)
         );
         println!(
-            "Merged flags into {} kept copies; rewrote {} mbox files; {} conflicts left alone.",
-            outcome.flags_merged,
-            outcome.mboxes_rewritten,
-            grouping.conflicts.len()
+            "Merged flags into {}; rewrote {}; {} left alone.",
+            count(outcome.flags_merged, "kept copy", "kept copies"),
+            count(outcome.mboxes_rewritten, "mbox file", "mbox files"),
+            count(grouping.conflicts.len(), "conflict", "conflicts")
         );
         for p in &outcome.left {
             println!("left in place: {}", esc(&p.to_string()));
@@ -807,11 +943,11 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             args.to.display()
         )
     })?;
-    Ok(if outcome.left.is_empty() {
+    Ok(done(if outcome.left.is_empty() {
         EXIT_OK
     } else {
         EXIT_PARTIAL
-    })
+    }))
 }
 
 /// The counts a quarantine run's log record carries.
@@ -859,16 +995,18 @@ fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
             println!("would {}", esc(a));
         }
         println!(
-            "{} {} copies, undid {} flag merges, rewrote {} mbox files ({} already in place).",
+            "{} {}, {} {}, {} {} ({} already in place).",
             if args.dry_run {
                 "Dry run: would restore"
             } else {
                 "Restored"
             },
-            outcome.restored,
-            outcome.flags_undone,
-            outcome.mboxes_restored,
-            outcome.already
+            count(outcome.restored, "copy", "copies"),
+            if args.dry_run { "undo" } else { "undid" },
+            count(outcome.flags_undone, "flag merge", "flag merges"),
+            if args.dry_run { "rewrite" } else { "rewrote" },
+            count(outcome.mboxes_restored, "mbox file", "mbox files"),
+            thousands(outcome.already)
         );
         for p in &outcome.problems {
             println!("not restored: {}", esc(&p.to_string()));

@@ -260,13 +260,20 @@ impl<'a> Report<'a> {
         let mut o = String::new();
         let _ = writeln!(
             o,
-            "Scanned {} messages in {} stores ({} Maildir, {} mbox).",
-            s.messages, s.stores, s.maildir_stores, s.mbox_stores
+            "Scanned {} in {} ({} Maildir, {} mbox).",
+            count(s.messages, "message", "messages"),
+            count(s.stores, "store", "stores"),
+            thousands(s.maildir_stores),
+            thousands(s.mbox_stores)
         );
         let _ = writeln!(
             o,
-            "Duplicate groups: {:>7}   extra copies: {} ({} same-time, {} different-time; {} mixed groups)",
-            s.groups, s.extra_copies, s.same_time, s.different_time, s.mixed_groups
+            "Duplicate groups: {:>7}   extra copies: {} ({} same-time, {} different-time; {})",
+            thousands(s.groups),
+            thousands(s.extra_copies),
+            thousands(s.same_time),
+            thousands(s.different_time),
+            count(s.mixed_groups, "mixed group", "mixed groups")
         );
         let _ = writeln!(
             o,
@@ -276,12 +283,12 @@ impl<'a> Report<'a> {
         let _ = writeln!(
             o,
             "Conflicts:        {:>7}   (same Message-ID, different content: reported, never moved)",
-            s.conflicts
+            thousands(s.conflicts)
         );
         let _ = writeln!(
             o,
             "Skipped:          {:>7}{}",
-            s.skipped,
+            thousands(s.skipped),
             if s.skipped > 0 && !verbose {
                 "   (-v lists them)"
             } else {
@@ -356,4 +363,22 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// `n` with thousands separators, as the progress bar prints it: `171,840`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count with its noun in the right number: `1 store`, `171,840 messages`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }

@@ -1,7 +1,7 @@
 //! Colour on the terminal: only when the stream is a terminal and `NO_COLOR` is not set
 //! (<https://no-color.org>), for the human summary and clap's own help alike.
 
-use clap::builder::styling::{AnsiColor, Effects, Styles};
+use clap::builder::styling::{AnsiColor, Effects, Style, Styles};
 use std::io::IsTerminal;
 
 /// Whether colour may be written to a stream that `is_terminal` says is (or is not) a
@@ -23,7 +23,39 @@ pub const CLAP_STYLES: Styles = Styles::styled()
     .valid(AnsiColor::Green.on_default())
     .invalid(AnsiColor::Yellow.on_default());
 
-/// Paints text with ANSI escapes, or leaves it as it is.
+/// When to colour: `--color auto|always|never`, as ripgrep, fd and git spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// Colour on a terminal, unless `NO_COLOR` is set or `TERM` is `dumb`.
+    #[default]
+    Auto,
+    /// Colour even into a pipe or a file (e.g. for `less -R`).
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether a stream that `is_terminal` says is (or is not) a terminal gets colour.
+    pub fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            ColorWhen::Auto => allowed(is_terminal),
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+        }
+    }
+
+    /// The same choice for clap's help and error messages.
+    pub fn clap(self) -> clap::ColorChoice {
+        match self {
+            ColorWhen::Auto => clap::ColorChoice::Auto,
+            ColorWhen::Always => clap::ColorChoice::Always,
+            ColorWhen::Never => clap::ColorChoice::Never,
+        }
+    }
+}
+
+/// Paints text with ANSI styles (anstyle), or leaves it as it is.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Paint {
     on: bool,
@@ -35,10 +67,10 @@ impl Paint {
         Paint { on: false }
     }
 
-    /// Colour if stdout is a terminal and `NO_COLOR` is not set.
-    pub fn stdout() -> Paint {
+    /// Colour on stdout as `when` says.
+    pub fn stdout(when: ColorWhen) -> Paint {
         Paint {
-            on: allowed(std::io::stdout().is_terminal()),
+            on: when.enabled(std::io::stdout().is_terminal()),
         }
     }
 
@@ -47,9 +79,9 @@ impl Paint {
         Paint { on: true }
     }
 
-    fn wrap(self, code: &str, s: &str) -> String {
+    fn wrap(self, style: Style, s: &str) -> String {
         if self.on {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{style}{s}{style:#}")
         } else {
             s.to_string()
         }
@@ -57,25 +89,20 @@ impl Paint {
 
     /// A section heading.
     pub fn heading(self, s: &str) -> String {
-        self.wrap("1", s)
+        self.wrap(Style::new().effects(Effects::BOLD), s)
     }
 
     /// A class name (`same-time`, `different-time`, `mixed`), padded to `width` first so
     /// that columns stay aligned.
     pub fn class(self, s: &str, width: usize) -> String {
         let padded = format!("{s:<width$}");
-        let code = match s {
-            "same-time" => "32",
-            "different-time" => "33",
-            "mixed" => "35",
+        let colour = match s {
+            "same-time" => AnsiColor::Green,
+            "different-time" => AnsiColor::Yellow,
+            "mixed" => AnsiColor::Magenta,
             _ => return padded,
         };
-        self.wrap(code, &padded)
-    }
-
-    /// Something that needs a look (conflicts, skipped files), when there is any.
-    pub fn attention(self, s: &str) -> String {
-        self.wrap("31", s)
+        self.wrap(colour.on_default(), &padded)
     }
 }
 
@@ -93,5 +120,7 @@ mod tests {
             "\x1b[32msame-time \x1b[0m"
         );
         assert!(!allowed(false));
+        assert!(ColorWhen::Always.enabled(false));
+        assert!(!ColorWhen::Never.enabled(true));
     }
 }
