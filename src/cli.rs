@@ -41,7 +41,8 @@ maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  \
 maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  \
 maildedup restore ~/dedup-quarantine\n\n\
 Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error; \
-3 `quarantine`/`restore` done, but some copies were left as they were (each is listed).",
+3 `quarantine`/`restore` done, but some copies were left as they were (each is listed); \
+4 incomplete: a PATH yielded no mail store, or files could not be read (the rest was done).",
     styles = crate::style::CLAP_STYLES
 )]
 pub struct Cli {
@@ -68,11 +69,14 @@ pub enum Command {
 file under each PATH (folders are searched recursively; symlinks are not followed) and reports \
 duplicate groups, the copy each group keeps, and whether each extra copy was delivered at the \
 same time as the kept one (a delivery-side duplicate) or later (a re-download). It never writes \
-to a store (only to stdout, stderr and the --log file).\n\n\
+to a store: it writes only to stdout, stderr, the --log file and its fingerprint cache \
+($XDG_CACHE_HOME/maildedup/; --no-cache skips it).\n\n\
 When stdout is not a terminal (cron, systemd, a pipe), only the summary is printed; -v adds a \
 table per store and lists conflicts and skipped files; -q prints nothing.",
         after_help = "Examples:\n  maildedup scan ~/Maildir\n  maildedup scan --json /var/mail/alice ~/mail/archive.mbox > report.json\n  maildedup scan --check -q ~/Maildir || echo 'duplicates found'\n  maildedup scan -v --log ~/.local/state/maildedup/runs.jsonl ~/Maildir\n\n\
-Exit codes: 0 scan completed; 1 with --check when duplicates were found; 2 usage or fatal error."
+Exit codes: 0 scan completed; 1 with --check when duplicates were found; 2 usage or fatal error \
+(no PATH yielded a mail store); 4 incomplete: a PATH yielded no mail store, or files could not be \
+read (the rest was scanned and reported)."
     )]
     Scan(ScanArgs),
 
@@ -87,7 +91,8 @@ made, so `maildedup restore QDIR` can undo it byte for byte. It never deletes ma
 a conflict, and never edits an mbox in place.",
         after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  maildedup restore ~/dedup-quarantine\n\n\
 Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: see the summary); \
-3 done, but some copies were left in place (changed since the scan, vanished, or locked)."
+3 done, but some copies were left in place (changed since the scan, vanished, or locked); \
+4 incomplete: a PATH yielded no mail store, or files could not be read (the rest was done)."
     )]
     Quarantine(QuarantineArgs),
 
@@ -120,7 +125,8 @@ maildedup completions fish > ~/.config/fish/completions/maildedup.fish"
         long_about = "Print the manual page maildedup(1), or maildedup-COMMAND(1) for one subcommand, as \
 roff on stdout, generated from the same definitions as --help. It never installs anything.",
         after_help = "Examples:\n  maildedup man | man -l -\n  maildedup man > /usr/local/share/man/man1/maildedup.1\n  \
-maildedup man quarantine > /usr/local/share/man/man1/maildedup-quarantine.1"
+maildedup man quarantine > /usr/local/share/man/man1/maildedup-quarantine.1\n  \
+maildedup man --dir /usr/local/share/man/man1    # every page"
     )]
     Man(ManArgs),
 }
@@ -137,6 +143,11 @@ pub struct ManArgs {
     /// The subcommand whose page to print (default: the main page).
     #[arg(value_name = "COMMAND", value_parser = ["scan", "quarantine", "restore", "completions", "man"])]
     pub command: Option<String>,
+
+    /// Instead, write every page (maildedup.1 and maildedup-COMMAND.1 for each
+    /// subcommand) into DIR, creating it, and print the files written.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `--log FILE`, shared by scan, quarantine and restore.
@@ -558,38 +569,18 @@ fn run_completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
 }
 
 fn run_man(args: &ManArgs) -> anyhow::Result<i32> {
-    let mut cmd = Cli::command();
-    cmd.build();
-    let page = match &args.command {
-        None => cmd,
-        Some(name) => cmd
-            .find_subcommand(name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no subcommand {name}"))?
-            .version(env!("CARGO_PKG_VERSION")),
-    };
-    let mut out = Vec::new();
-    clap_mangen::Man::new(page).render(&mut out)?;
+    let cmd = Cli::command();
+    if let Some(dir) = &args.dir {
+        for path in crate::manpage::write_all(&cmd, dir)? {
+            println!("{}", term::path(&path));
+        }
+        return Ok(EXIT_OK);
+    }
+    let page = crate::manpage::page(&cmd, args.command.as_deref().unwrap_or("maildedup"))?;
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&th_first(&String::from_utf8_lossy(&out)).into_bytes())?;
+    stdout.write_all(&page)?;
     stdout.flush()?;
     Ok(EXIT_OK)
-}
-
-/// A page with its `.TH` line first, as man pages begin (clap_mangen puts the definition
-/// of the `Aq` string before it, which may come anywhere before its first use).
-fn th_first(page: &str) -> String {
-    let Some(th) = page.lines().find(|l| l.starts_with(".TH ")) else {
-        return page.to_string();
-    };
-    let mut out = String::with_capacity(page.len() + 1);
-    out.push_str(th);
-    out.push('\n');
-    for line in page.lines().filter(|l| !l.starts_with(".TH ")) {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 fn run_scan(
