@@ -440,7 +440,10 @@ fn command(argv: &[OsString]) -> clap::Command {
 /// break and one inside a file name cannot forge a line.
 fn print_error(message: &str) {
     let mut lines = message.lines();
-    eprintln!("maildedup: error: {}", esc(lines.next().unwrap_or_default()));
+    eprintln!(
+        "maildedup: error: {}",
+        esc(lines.next().unwrap_or_default())
+    );
     for line in lines {
         if line.is_empty() {
             eprintln!();
@@ -617,7 +620,13 @@ fn run_scan(
         write!(
             stdout,
             "{}",
-            report.human_painted(args.verbose, largest, tty || args.verbose, paint)
+            report.human_painted(
+                args.verbose,
+                largest,
+                tty || args.verbose,
+                paint,
+                term::stdout_width()
+            )
         )?;
         if args.verbose {
             write!(stdout, "{}", crate::perstore::table(out, &grouping, paint))?;

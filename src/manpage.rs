@@ -12,8 +12,16 @@ pub const PAGES: [&str; 5] = ["scan", "quarantine", "restore", "completions", "m
 /// The exit codes, as the README's table states them; `commands` says which pages list
 /// each (empty: every page that runs the pipeline).
 const EXIT_STATUS: &[(&str, &str, &[&str])] = &[
-    ("0", "The command completed (scan --check: no duplicates were found).", &[]),
-    ("1", "scan --check found duplicate groups.", &["maildedup", "scan"]),
+    (
+        "0",
+        "The command completed (scan --check: no duplicates were found).",
+        &[],
+    ),
+    (
+        "1",
+        "scan --check found duplicate groups.",
+        &["maildedup", "scan"],
+    ),
     (
         "2",
         "Usage error, or a fatal error: no PATH yielded a mail store, the configuration is \
@@ -61,8 +69,14 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 const ENVIRONMENT: &[(&str, &str)] = &[
-    ("XDG_CONFIG_HOME", "Where the configuration file is looked for (default ~/.config)."),
-    ("XDG_CACHE_HOME", "Where the fingerprint cache lives (default ~/.cache)."),
+    (
+        "XDG_CONFIG_HOME",
+        "Where the configuration file is looked for (default ~/.config).",
+    ),
+    (
+        "XDG_CACHE_HOME",
+        "Where the fingerprint cache lives (default ~/.cache).",
+    ),
     ("HOME", "The base of the defaults above."),
     (
         "NO_COLOR",
@@ -107,7 +121,9 @@ pub fn page(root: &clap::Command, name: &str) -> io::Result<Vec<u8>> {
         let sub = root
             .find_subcommand(name)
             .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no subcommand {name}")))?
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("no subcommand {name}"))
+            })?
             .version(env!("CARGO_PKG_VERSION"));
         (sub, format!("maildedup-{name}"))
     };

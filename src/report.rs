@@ -242,7 +242,7 @@ impl<'a> Report<'a> {
     /// The short summary printed without `--json`. Text from messages and file names is
     /// escaped ([`crate::term::escape`]).
     pub fn human(&self, verbose: bool, largest: usize) -> String {
-        self.human_painted(verbose, largest, true, crate::style::Paint::plain())
+        self.human_painted(verbose, largest, true, crate::style::Paint::plain(), None)
     }
 
     /// The summary, with headings and class names painted by `paint`. Without `timeline`
@@ -254,6 +254,7 @@ impl<'a> Report<'a> {
         largest: usize,
         timeline: bool,
         paint: crate::style::Paint,
+        width: Option<usize>,
     ) -> String {
         use crate::term::escape as esc;
         let s = &self.summary;
@@ -295,7 +296,11 @@ impl<'a> Report<'a> {
                 ""
             }
         );
-        o.push_str(&crate::forensics::chart::human(&self.forensics, timeline));
+        o.push_str(&crate::forensics::chart::human(
+            &self.forensics,
+            timeline,
+            width,
+        ));
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();
             order.sort_by_key(|&i| std::cmp::Reverse(self.groups.grouping.groups[i].members.len()));

@@ -45,9 +45,62 @@ pub fn path(p: &std::path::Path) -> String {
     escape(&p.to_string_lossy()).into_owned()
 }
 
+/// `line` broken at spaces so that no piece is wider than `width` columns (counted in
+/// chars), each continuation indented by `indent` spaces. A word longer than the width
+/// stays whole on its own line: paths are never cut in the middle.
+pub fn wrap(line: &str, width: usize, indent: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let lead = line.len() - line.trim_start().len();
+    let mut out = String::with_capacity(line.len() + 16);
+    out.push_str(&line[..lead]);
+    let mut col = lead;
+    let mut first = true;
+    for word in line[lead..].split(' ') {
+        let w = word.chars().count();
+        if !first && col + 1 + w > width && col > indent {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+            col = indent;
+        } else if !first {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+        first = false;
+    }
+    out
+}
+
+/// The width of the terminal on stdout, if stdout is one.
+pub fn stdout_width() -> Option<usize> {
+    let stdout = std::io::stdout();
+    if !std::io::IsTerminal::is_terminal(&stdout) {
+        return None;
+    }
+    rustix::termios::tcgetwinsize(&stdout)
+        .ok()
+        .map(|w| w.ws_col as usize)
+        .filter(|&w| w >= 20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_never_inside_a_word() {
+        let line = "  1. 2024-01-01 10:00 to 2024-01-01 11:00 UTC: 400 extra copies in /var/vmail/example.com/alice/Maildir/.folders";
+        let w = wrap(line, 40, 5);
+        for l in w.lines() {
+            assert!(l.chars().count() <= 40 || !l.trim().contains(' '), "{l:?}");
+        }
+        assert_eq!(w.replace("\n     ", " "), line);
+        assert!(w.contains("/var/vmail/example.com/alice/Maildir/.folders"));
+        assert_eq!(wrap("short", 40, 2), "short");
+    }
 
     #[test]
     fn control_characters_are_escaped() {

@@ -24,19 +24,34 @@ fn a_missing_path_is_named_and_the_others_are_still_scanned() {
     out.expect_code(4, "scan demo + a missing PATH");
     assert!(out.stdout.contains("Scanned 30 messages"), "{}", out.show());
     assert!(
-        out.stderr.contains(&format!("{}: no such file or directory", s(&missing))),
+        out.stderr
+            .contains(&format!("{}: no such file or directory", s(&missing))),
         "{}",
         out.show()
     );
     assert!(out.stderr.contains("incomplete"), "{}", out.show());
     // --check -q in cron: exit 4 (not 0, not 1) and the error on stderr.
-    let out = md(["scan", "--check", "-q", "--no-cache", &s(&demo), &s(&missing)]);
+    let out = md([
+        "scan",
+        "--check",
+        "-q",
+        "--no-cache",
+        &s(&demo),
+        &s(&missing),
+    ]);
     out.expect_code(4, "scan --check -q with a missing PATH");
     assert!(out.stdout.is_empty(), "{}", out.show());
     assert!(out.stderr.contains(&s(&missing)), "{}", out.show());
     // quarantine goes on with the rest and says so too.
     let q = dir.path().join("Q");
-    let out = md(["quarantine", "--no-cache", &s(&demo), &s(&missing), "--to", &s(&q)]);
+    let out = md([
+        "quarantine",
+        "--no-cache",
+        &s(&demo),
+        &s(&missing),
+        "--to",
+        &s(&q),
+    ]);
     out.expect_code(4, "quarantine demo + a missing PATH");
     assert!(out.stderr.contains(&s(&missing)), "{}", out.show());
     assert!(out.stdout.contains("Moved "), "{}", out.show());
@@ -90,7 +105,11 @@ fn unreadable_files_make_the_run_incomplete() {
                 break;
             }
         }
-        if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        if std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             println!("skipped: setpriv missing (util-linux), cannot drop root");
             return;
         }
@@ -117,7 +136,11 @@ fn unreadable_files_make_the_run_incomplete() {
     }
     out.expect_code(4, "scan --check with an unreadable file");
     assert!(out.stderr.contains(&s(&victim)), "{}", out.show());
-    assert!(out.stderr.contains("1 file or folder could not be read"), "{}", out.show());
+    assert!(
+        out.stderr.contains("1 file or folder could not be read"),
+        "{}",
+        out.show()
+    );
 }
 
 #[test]
@@ -126,7 +149,11 @@ fn no_path_is_one_error_not_two() {
     out.expect_code(2, "scan without PATH");
     assert_eq!(out.stderr.matches("error").count(), 1, "{}", out.show());
     assert!(out.stderr.contains("no PATH given"), "{}", out.show());
-    assert!(out.stderr.contains("Usage: maildedup scan"), "{}", out.show());
+    assert!(
+        out.stderr.contains("Usage: maildedup scan"),
+        "{}",
+        out.show()
+    );
 }
 
 #[test]
@@ -173,18 +200,41 @@ fn counts_are_pluralised_and_grouped_by_thousands() {
 #[test]
 fn color_flag_chooses_colour() {
     let demo = repo().join("demo");
-    let always = md(["scan", "--color", "always", "--no-cache", "--largest", "2", &s(&demo)]);
+    let always = md([
+        "scan",
+        "--color",
+        "always",
+        "--no-cache",
+        "--largest",
+        "2",
+        &s(&demo),
+    ]);
     always.expect_code(0, "--color always");
     assert!(always.stdout.contains("\x1b["), "{}", always.show());
     let never = md_env(
-        ["scan", "--color=never", "--no-cache", "--largest", "2", &s(&demo)],
+        [
+            "scan",
+            "--color=never",
+            "--no-cache",
+            "--largest",
+            "2",
+            &s(&demo),
+        ],
         &[("TERM", "xterm")],
     );
     never.expect_code(0, "--color never");
     assert!(!never.stdout.contains('\x1b'), "{}", never.show());
     // NO_COLOR turns off auto, not always.
     let forced = md_env(
-        ["scan", "--color", "always", "--no-cache", "--largest", "2", &s(&demo)],
+        [
+            "scan",
+            "--color",
+            "always",
+            "--no-cache",
+            "--largest",
+            "2",
+            &s(&demo),
+        ],
         &[("NO_COLOR", "1")],
     );
     assert!(forced.stdout.contains("\x1b["), "{}", forced.show());
@@ -212,23 +262,43 @@ fn man_dir_writes_a_page_per_subcommand_with_the_sections_of_a_man_page() {
             "maildedup.1"
         ]
     );
-    for name in ["maildedup.1", "maildedup-scan.1", "maildedup-quarantine.1", "maildedup-restore.1"] {
+    for name in [
+        "maildedup.1",
+        "maildedup-scan.1",
+        "maildedup-quarantine.1",
+        "maildedup-restore.1",
+    ] {
         let page = fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(page.starts_with(".TH "), "{name}");
-        for section in [".SH \"EXIT STATUS\"", ".SH FILES", ".SH ENVIRONMENT", ".SH \"SEE ALSO\""] {
+        for section in [
+            ".SH \"EXIT STATUS\"",
+            ".SH FILES",
+            ".SH ENVIRONMENT",
+            ".SH \"SEE ALSO\"",
+        ] {
             assert!(page.contains(section), "{name} lacks {section}");
         }
         assert!(!page.contains("EXTRA"), "{name} has clap's EXTRA heading");
-        assert!(page.contains("NO_COLOR") && page.contains("XDG_CACHE_HOME"), "{name}");
+        assert!(
+            page.contains("NO_COLOR") && page.contains("XDG_CACHE_HOME"),
+            "{name}"
+        );
     }
-    for name in ["maildedup-scan.1", "maildedup-quarantine.1", "maildedup-restore.1"] {
+    for name in [
+        "maildedup-scan.1",
+        "maildedup-quarantine.1",
+        "maildedup-restore.1",
+    ] {
         let page = fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(page.contains(".SH EXAMPLES"), "{name} lacks EXAMPLES");
     }
     // Every page names only pages that exist.
     let main = fs::read_to_string(dir.path().join("maildedup.1")).unwrap();
     for sub in ["scan", "quarantine", "restore", "completions", "man"] {
-        assert!(main.contains(&format!("maildedup\\-{sub}")), "SEE ALSO lacks {sub}");
+        assert!(
+            main.contains(&format!("maildedup\\-{sub}")),
+            "SEE ALSO lacks {sub}"
+        );
     }
     match std::process::Command::new("man")
         .arg("-l")
@@ -251,7 +321,9 @@ fn man_dir_writes_a_page_per_subcommand_with_the_sections_of_a_man_page() {
 #[test]
 fn readme_exit_codes_match_the_tool() {
     let readme = fs::read_to_string(repo().join("README.md")).unwrap();
-    let start = readme.find("### Exit codes").expect("README has ### Exit codes");
+    let start = readme
+        .find("### Exit codes")
+        .expect("README has ### Exit codes");
     let codes: Vec<String> = readme[start..]
         .lines()
         .skip(1)
@@ -263,6 +335,9 @@ fn readme_exit_codes_match_the_tool() {
     assert_eq!(codes, ["0", "1", "2", "3", "4"], "README exit codes");
     let page = md(["man"]).stdout;
     for c in &codes {
-        assert!(page.contains(&format!(".B {c}\n")), "man page lacks exit code {c}");
+        assert!(
+            page.contains(&format!(".B {c}\n")),
+            "man page lacks exit code {c}"
+        );
     }
 }

@@ -44,11 +44,12 @@ pub fn sparkline(values: impl Iterator<Item = usize>, max: usize) -> String {
 ///
 /// Without `chart` (a scheduled run off a terminal) only the incidents are listed, and
 /// nothing when there are none.
-pub fn human(f: &Forensics, chart: bool) -> String {
+/// `width`: the terminal's, to wrap the incident sentences at (none off a terminal).
+pub fn human(f: &Forensics, chart: bool, width: Option<usize>) -> String {
     let mut o = String::new();
     if !chart {
         if !f.incidents.is_empty() {
-            incidents(&mut o, f);
+            incidents(&mut o, f, width);
         }
         return o;
     }
@@ -84,9 +85,9 @@ pub fn human(f: &Forensics, chart: bool) -> String {
     } else {
         (day(first.start), day(last.end - 1))
     };
-    let width = b.len() + 2;
-    if width >= a.len() + z.len() + 2 {
-        let _ = writeln!(o, "                  {a}{z:>w$}", w = width - a.len());
+    let cols = b.len() + 2;
+    if cols >= a.len() + z.len() + 2 {
+        let _ = writeln!(o, "                  {a}{z:>w$}", w = cols - a.len());
     } else {
         let _ = writeln!(o, "                  {a} to {z}");
     }
@@ -104,12 +105,12 @@ pub fn human(f: &Forensics, chart: bool) -> String {
         );
         return o;
     }
-    incidents(&mut o, f);
+    incidents(&mut o, f, width);
     o
 }
 
 /// The top incident windows in plain sentences.
-fn incidents(o: &mut String, f: &Forensics) {
+fn incidents(o: &mut String, f: &Forensics, width: Option<usize>) {
     let _ = writeln!(
         *o,
         "\nIncidents (bursts of extra copies), largest first{}:",
@@ -124,7 +125,15 @@ fn incidents(o: &mut String, f: &Forensics) {
         }
     );
     for (n, i) in f.incidents.iter().take(TOP_INCIDENTS).enumerate() {
-        let _ = write!(*o, "{}", sentence(n + 1, i));
+        let text = sentence(n + 1, i);
+        match width {
+            Some(w) => {
+                for line in text.lines() {
+                    let _ = writeln!(*o, "{}", crate::term::wrap(line, w, 5));
+                }
+            }
+            None => o.push_str(&text),
+        }
     }
 }
 
