@@ -727,6 +727,10 @@ fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<Scanne
                 "{}: not a mail store (not an mbox file; give Maildir folders, mbox files, or folders holding them)",
                 p.display()
             ),
+            Ok(m) if !m.is_dir() => format!(
+                "{}: not a regular file or folder (a FIFO, socket or device): no mail store",
+                p.display()
+            ),
             Ok(_) => format!(
                 "{}: no mail store found in this folder (no Maildir, no mbox file)",
                 p.display()
@@ -764,6 +768,7 @@ fn yields_store(p: &std::path::Path, out: &crate::scan::ScanOutput) -> bool {
 fn failed_reads<'a>(skipped: impl Iterator<Item = &'a crate::discover::Skipped>) -> Vec<String> {
     skipped
         .filter(|s| s.reason.starts_with("cannot ") || s.reason.starts_with("locked "))
+        .filter(|s| !vanished(&s.reason))
         .map(|s| {
             format!(
                 "skipped: {}{}: {}",
@@ -773,6 +778,13 @@ fn failed_reads<'a>(skipped: impl Iterator<Item = &'a crate::discover::Skipped>)
             )
         })
         .collect()
+}
+
+/// Did the file or folder go away while the scan ran (ENOENT: a client expunged the
+/// message or renamed the folder)? That is a live store at work, not a file the run could
+/// not see: it does not make the run incomplete.
+fn vanished(reason: &str) -> bool {
+    reason.ends_with("(os error 2)")
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -1263,12 +1263,29 @@ fn real_non_mail_files_are_skipped_not_fatal() {
     assert_eq!(s.summary("messages"), 3 + 3 + 4 + 37 + 1 + 3);
     assert_eq!(s.summary("groups"), 0);
     assert_eq!(s.summary("conflicts"), 2);
-    // each alone, too
+    // each alone, too: an empty file is an empty mbox (exit 0); a file that is not mail,
+    // given as the only PATH, is an error naming it (exit 2, README "Exit codes").
     for f in [
-        "real/mbox/sisimai-size-0.mbox",
         "real/mbox/sisimai-size-1.mbox",
         "real/mbox/sisimai-size-2.mbox",
     ] {
+        let out = Command::cargo_bin("maildedup")
+            .expect("binary maildedup")
+            .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
+            .env("XDG_CACHE_HOME", cache_home())
+            .current_dir(fixtures())
+            .args(["scan", "--json", "--no-cache", f])
+            .output()
+            .expect("run maildedup");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{f}: {stderr}");
+        assert!(
+            stderr.contains(f) && stderr.contains("not a mail store"),
+            "{f}: {stderr}"
+        );
+    }
+    {
+        let f = "real/mbox/sisimai-size-0.mbox";
         let s = scan_fixtures(&[f]);
         assert_eq!(s.code, 0, "{f}: stderr {}", s.stderr);
         assert_eq!(s.summary("messages"), 0, "{f}");
