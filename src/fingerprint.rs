@@ -521,17 +521,30 @@ mod tests {
     fn flags_from_thunderbird_headers() {
         let mut s = Vec::new();
         let read = |h: &[u8], s: &mut Vec<u8>| HeaderFacts::read(h, s).mbox_flags;
-        let f = read(b"X-Mozilla-Status: 0001\nX-Mozilla-Status2: 00000000\n\n", &mut s);
+        let f = read(
+            b"X-Mozilla-Status: 0001\nX-Mozilla-Status2: 00000000\n\n",
+            &mut s,
+        );
         assert_eq!((f.to_string().as_str(), f.is_deleted()), ("S", false));
         // Read + expunged: deleted in Thunderbird, awaiting compaction.
-        let f = read(b"X-Mozilla-Status: 0009\nX-Mozilla-Status2: 00000000\n\n", &mut s);
+        let f = read(
+            b"X-Mozilla-Status: 0009\nX-Mozilla-Status2: 00000000\n\n",
+            &mut s,
+        );
         assert!(f.is_expunged() && f.is_deleted());
-        assert_eq!(f.to_string(), "S", "the expunged mark is not a Maildir letter");
+        assert_eq!(
+            f.to_string(),
+            "S",
+            "the expunged mark is not a Maildir letter"
+        );
         let f = read(b"X-Mozilla-Status: 1006\n\n", &mut s);
         assert_eq!(f.to_string(), "FPR");
         assert!(!f.is_expunged());
         // IMAP \Deleted, in the high half.
-        let f = read(b"X-Mozilla-Status: 0000\nX-Mozilla-Status2: 00200000\n\n", &mut s);
+        let f = read(
+            b"X-Mozilla-Status: 0000\nX-Mozilla-Status2: 00200000\n\n",
+            &mut s,
+        );
         assert_eq!((f.to_string().as_str(), f.is_expunged()), ("T", false));
         assert!(f.is_deleted());
         // Not hex: ignored, never a guess.

@@ -256,7 +256,8 @@ impl<'a> Ranker<'a> {
             out.deleted_only += 1;
             return;
         }
-        out.groups.push(self.make_group(message_id, content_hash, v));
+        out.groups
+            .push(self.make_group(message_id, content_hash, v));
     }
 
     /// The keep order: live copies before copies marked deleted, then preferred paths,
