@@ -272,16 +272,32 @@ impl<'a> Quarantine<'a> {
     }
 
     /// Is the kept copy still where the scan saw it (or renamed by a mail client), with the
-    /// content the scan hashed?
+    /// content the scan hashed, and not marked deleted since (a deleted copy is never the
+    /// one kept: its group stays as it is until the next scan)?
     fn verify_kept(&self, kept: usize) -> bool {
         let c = &self.scan.copies[kept];
-        let bytes = match c.loc {
-            Loc::Maildir { .. } => self
-                .locate(c)
-                .and_then(|p| crate::fsutil::read_regular(&p).ok()),
-            Loc::Mbox { .. } => crate::scan::message_bytes(c, &self.scan.stores).ok(),
+        let (bytes, deleted) = match c.loc {
+            Loc::Maildir { .. } => {
+                let Some(p) = self.locate(c) else {
+                    return false;
+                };
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let deleted = Flags::from_maildir(MaildirName::parse(&name).flags).is_deleted();
+                (crate::fsutil::read_regular(&p).ok(), deleted)
+            }
+            Loc::Mbox { .. } => {
+                let b = crate::scan::message_bytes(c, &self.scan.stores).ok();
+                let deleted = b
+                    .as_deref()
+                    .is_some_and(|b| HeaderFacts::read_facts(b).mbox_flags.is_deleted());
+                (b, deleted)
+            }
         };
-        bytes.is_some_and(|b| Some(message_hash(&b, &mut Vec::new())) == c.content_hash())
+        deleted == c.flags.is_deleted()
+            && bytes.is_some_and(|b| Some(message_hash(&b, &mut Vec::new())) == c.content_hash())
     }
 
     /// Does an mbox copy still carry the flags the scan saw? (`true` when it can't be read

@@ -478,3 +478,46 @@ fn thunderbird_flags_are_read_as_thunderbird_writes_them() {
         .collect();
     assert_eq!(flags, ["FPRS", "T"], "{scan:#}");
 }
+
+#[test]
+fn a_copy_expunged_after_a_cached_scan_is_seen_as_expunged() {
+    // Thunderbird deletes by rewriting X-Mozilla-Status in place (same length), and new
+    // mail is appended. The next run, with the fingerprint cache of the last one, must see
+    // the delete: the first copy is not kept, and the live copy is not moved.
+    let (_td, top) = tree();
+    let root = top.join("st");
+    fs::create_dir(&root).unwrap();
+    let inbox = root.join("Inbox");
+    let text = format!(
+        "{}{}",
+        tb_entry("Thu Jan 11 10:00:00 2024", "0001", "00000000", MSG),
+        tb_entry("Thu Jan 11 12:00:00 2024", "0001", "00000000", MSG),
+    );
+    fs::write(&inbox, &text).unwrap();
+    let cache = top.join("cache");
+    let cache_s = s(&cache);
+    let scan = scan_with(&[&inbox], &["--cache", &cache_s]);
+    assert_eq!(kept_of_only_group(&scan), (s(&inbox), Some(0)));
+
+    let expunged = text.replacen("X-Mozilla-Status: 0001", "X-Mozilla-Status: 0009", 1);
+    let grown = format!(
+        "{expunged}{}",
+        tb_entry(
+            "Thu Jan 11 14:00:00 2024",
+            "0000",
+            "00000000",
+            &other_msg(5)
+        )
+    );
+    fs::write(&inbox, &grown).unwrap();
+    let qdir = top.join("q");
+    let out = quarantine(&[&inbox], &qdir, &["--cache", &cache_s, "--json"]);
+    out.expect_code(0, "quarantine");
+    assert_eq!(out.json()["outcome"]["moved"], 0, "{}", out.show());
+    assert_eq!(
+        fs::read_to_string(&inbox).unwrap(),
+        grown,
+        "the live copy stays: {}",
+        out.show()
+    );
+}
