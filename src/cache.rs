@@ -36,7 +36,9 @@ use std::time::{Duration, Instant};
 pub const FILE_NAME: &str = "fingerprints.redb";
 
 /// Version of the records' layout. A cache of another version is rebuilt.
-pub const FORMAT: u64 = 1;
+/// 2: mbox flags include Thunderbird's `X-Mozilla-Status`/`X-Mozilla-Status2` (and the
+/// expunged mark), which version 1 records do not have.
+pub const FORMAT: u64 = 2;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const STORES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stores");
@@ -118,7 +120,8 @@ pub struct Rec<'a> {
     pub delivered_at: Option<i64>,
     pub time_source: Option<TimeSource>,
     pub id_key: u64,
-    /// mbox: flags from Status/X-Status. Maildir: unused (flags come from the name).
+    /// mbox: flags from Status/X-Status/X-Mozilla-Status(2). Maildir: unused (flags come
+    /// from the name).
     pub flags: Flags,
     pub header_key: Option<Digest>,
     /// The content hash and Message-ID, when a scan ever computed them.

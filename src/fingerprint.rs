@@ -102,7 +102,8 @@ pub struct HeaderFacts {
     pub delivery_date: Option<i64>,
     /// Unix time from the topmost `Received:` header's date.
     pub received_date: Option<i64>,
-    /// Flags from `Status:`/`X-Status:` in Maildir letters (mbox copies).
+    /// Flags from `Status:`/`X-Status:` and Thunderbird's `X-Mozilla-Status`/
+    /// `X-Mozilla-Status2`, in Maildir letters (mbox copies), plus [`Flags::EXPUNGED`].
     pub mbox_flags: Flags,
     /// `Content-Length:` value (used by the mbox splitter).
     pub content_length: Option<u64>,
@@ -143,6 +144,10 @@ impl HeaderFacts {
                 facts.mbox_flags.add_status(value);
             } else if name_is(name, "x-status") {
                 facts.mbox_flags.add_x_status(value);
+            } else if name_is(name, "x-mozilla-status") {
+                facts.mbox_flags.add_mozilla_status(value);
+            } else if name_is(name, "x-mozilla-status2") {
+                facts.mbox_flags.add_mozilla_status2(value);
             } else if name_is(name, "content-length") {
                 facts.content_length = std::str::from_utf8(value)
                     .ok()
@@ -285,11 +290,55 @@ pub fn content_hash(header: &Digest, body: &Digest) -> Digest {
 }
 
 /// Message flags as a set of Maildir info letters (`D F P R S T`, plus Dovecot's lowercase
-/// keyword letters), kept in a bitmask so a copy costs 8 bytes for them.
+/// keyword letters), kept in a bitmask so a copy costs 8 bytes for them; bit 63 is
+/// [`Flags::EXPUNGED`], which no Maildir letter has.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Flags(pub u64);
 
+/// Thunderbird's message flags (`nsMsgMessageFlags`) as its mbox headers carry them:
+/// `X-Mozilla-Status` holds the low 16 bits in 4 hex digits, `X-Mozilla-Status2` the high
+/// 16 bits (as `flags & 0xFFFF0000`, 8 hex digits).
+pub mod mozilla {
+    pub const READ: u32 = 0x0001;
+    pub const REPLIED: u32 = 0x0002;
+    pub const MARKED: u32 = 0x0004;
+    /// Deleted in Thunderbird: hidden, and dropped at the folder's next compaction.
+    pub const EXPUNGED: u32 = 0x0008;
+    pub const FORWARDED: u32 = 0x1000;
+    /// An IMAP message marked `\Deleted` on the server (in `X-Mozilla-Status2`).
+    pub const IMAP_DELETED: u32 = 0x0020_0000;
+
+    /// The hex number of an `X-Mozilla-Status`/`X-Mozilla-Status2` value (`None` if it
+    /// is not one).
+    pub fn parse(value: &[u8]) -> Option<u32> {
+        let text = std::str::from_utf8(value).ok()?.trim();
+        if text.is_empty() || text.len() > 8 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(text, 16).ok()
+    }
+}
+
 impl Flags {
+    /// Not a Maildir letter: a Thunderbird mbox message marked expunged (deleted, awaiting
+    /// the folder's compaction). Such a copy is no longer mail the user has: grouping
+    /// leaves it out. Never shown (`Display` prints letters only) and never merged.
+    pub const EXPUNGED: Flags = Flags(1 << 63);
+
+    /// Maildir `T` (trashed): IMAP `\Deleted`, mbox `X-Status: D`, Thunderbird's
+    /// IMAP-deleted flag.
+    pub const TRASHED: Flags = Flags(1 << (b'T' - b'A'));
+
+    /// Is this copy marked deleted (trashed, or expunged awaiting compaction)?
+    pub fn is_deleted(self) -> bool {
+        self.0 & (Self::TRASHED.0 | Self::EXPUNGED.0) != 0
+    }
+
+    /// Is this copy a Thunderbird message expunged but not yet compacted away?
+    pub fn is_expunged(self) -> bool {
+        self.0 & Self::EXPUNGED.0 != 0
+    }
+
     fn bit(c: u8) -> Option<u64> {
         match c {
             b'A'..=b'Z' => Some(1 << (c - b'A')),
@@ -335,6 +384,35 @@ impl Flags {
                 b'D' => self.insert(b'T'),
                 _ => {}
             }
+        }
+    }
+
+    /// Thunderbird's `X-Mozilla-Status` (low 16 bits of `nsMsgMessageFlags`, in hex):
+    /// Read → `S`, Replied → `R`, Marked → `F`, Forwarded → `P`, Expunged →
+    /// [`Flags::EXPUNGED`]. A value that is not hex is ignored.
+    pub fn add_mozilla_status(&mut self, value: &[u8]) {
+        let Some(v) = mozilla::parse(value) else {
+            return;
+        };
+        for (bit, c) in [
+            (mozilla::READ, b'S'),
+            (mozilla::REPLIED, b'R'),
+            (mozilla::MARKED, b'F'),
+            (mozilla::FORWARDED, b'P'),
+        ] {
+            if v & bit != 0 {
+                self.insert(c);
+            }
+        }
+        if v & mozilla::EXPUNGED != 0 {
+            self.0 |= Self::EXPUNGED.0;
+        }
+    }
+
+    /// Thunderbird's `X-Mozilla-Status2` (high 16 bits, in hex): IMAP-deleted → `T`.
+    pub fn add_mozilla_status2(&mut self, value: &[u8]) {
+        if mozilla::parse(value).is_some_and(|v| v & mozilla::IMAP_DELETED != 0) {
+            self.insert(b'T');
         }
     }
 
@@ -437,6 +515,43 @@ mod tests {
         let mut s = Vec::new();
         let f = HeaderFacts::read(b"Status: RO\nX-Status: AF\n\n", &mut s);
         assert_eq!(f.mbox_flags.to_string(), "FRS");
+    }
+
+    #[test]
+    fn flags_from_thunderbird_headers() {
+        let mut s = Vec::new();
+        let read = |h: &[u8], s: &mut Vec<u8>| HeaderFacts::read(h, s).mbox_flags;
+        let f = read(
+            b"X-Mozilla-Status: 0001\nX-Mozilla-Status2: 00000000\n\n",
+            &mut s,
+        );
+        assert_eq!((f.to_string().as_str(), f.is_deleted()), ("S", false));
+        // Read + expunged: deleted in Thunderbird, awaiting compaction.
+        let f = read(
+            b"X-Mozilla-Status: 0009\nX-Mozilla-Status2: 00000000\n\n",
+            &mut s,
+        );
+        assert!(f.is_expunged() && f.is_deleted());
+        assert_eq!(
+            f.to_string(),
+            "S",
+            "the expunged mark is not a Maildir letter"
+        );
+        let f = read(b"X-Mozilla-Status: 1006\n\n", &mut s);
+        assert_eq!(f.to_string(), "FPR");
+        assert!(!f.is_expunged());
+        // IMAP \Deleted, in the high half.
+        let f = read(
+            b"X-Mozilla-Status: 0000\nX-Mozilla-Status2: 00200000\n\n",
+            &mut s,
+        );
+        assert_eq!((f.to_string().as_str(), f.is_expunged()), ("T", false));
+        assert!(f.is_deleted());
+        // Not hex: ignored, never a guess.
+        let f = read(b"X-Mozilla-Status: zz09\nX-Mozilla-Status2: x\n\n", &mut s);
+        assert!(f.is_empty());
+        let f = read(b"X-Status: D\n\n", &mut s);
+        assert!(f.is_deleted() && !f.is_expunged());
     }
 
     #[test]

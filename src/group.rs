@@ -7,6 +7,9 @@
 //! - Copies that share a Message-ID but whose content differs are a conflict: reported,
 //!   never merged with each other. Copies inside a conflict that are identical to each other
 //!   still form a group, because they are duplicates whatever the other variant is.
+//! - A copy marked deleted (Maildir `T`, mbox `X-Status: D`, Thunderbird's IMAP-deleted
+//!   flag) is never kept while a live copy exists; a group of deleted copies only is left
+//!   as it is. Thunderbird's expunged messages (awaiting compaction) are not grouped at all.
 
 use crate::fingerprint::Digest;
 use crate::scan::{Copy, ScanOutput};
@@ -135,6 +138,9 @@ pub struct Conflict {
 pub struct Grouping {
     pub groups: Vec<Group>,
     pub conflicts: Vec<Conflict>,
+    /// Sets of identical copies that are all marked deleted: no copy to keep, so they are
+    /// no group and nothing of them moves.
+    pub deleted_only: usize,
 }
 
 pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
@@ -145,6 +151,11 @@ pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
         let Some(hash) = c.content_hash() else {
             continue;
         };
+        // Expunged in Thunderbird, waiting for compaction: not mail the user has, so never
+        // a duplicate of live mail nor the reason a live copy is an extra.
+        if c.flags.is_expunged() {
+            continue;
+        }
         match &c.message_id {
             Some(id) => by_id.entry(id).or_default().push(i),
             None => by_hash.entry(hash).or_default().push(i),
@@ -171,15 +182,11 @@ pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
             });
         }
         for (hash, v) in variants {
-            if v.len() > 1 {
-                out.groups.push(ranker.make_group(Some(id.into()), hash, v));
-            }
+            ranker.push_group(&mut out, Some(id.into()), hash, v);
         }
     }
     for (hash, v) in by_hash {
-        if v.len() > 1 {
-            out.groups.push(ranker.make_group(None, hash, v));
-        }
+        ranker.push_group(&mut out, None, hash, v);
     }
     out.groups
         .sort_by_cached_key(|g| ranker.location_key(g.kept()));
@@ -233,9 +240,30 @@ impl<'a> Ranker<'a> {
             .unwrap_or(self.prefer.len())
     }
 
-    /// The keep order: preferred paths first, then by delivery time (copies without one
-    /// last), then by location. The first copy in this order is kept.
-    fn keep_key(&self, i: usize) -> (usize, bool, i64, PathBuf, u64) {
+    /// Adds the group of identical copies `v`, if it is one: two copies or more, at least
+    /// one of them live (not marked deleted).
+    fn push_group(
+        &self,
+        out: &mut Grouping,
+        message_id: Option<Box<str>>,
+        content_hash: Digest,
+        v: Vec<usize>,
+    ) {
+        if v.len() < 2 {
+            return;
+        }
+        if v.iter().all(|&i| self.copy(i).flags.is_deleted()) {
+            out.deleted_only += 1;
+            return;
+        }
+        out.groups
+            .push(self.make_group(message_id, content_hash, v));
+    }
+
+    /// The keep order: live copies before copies marked deleted, then preferred paths,
+    /// then by delivery time (copies without one last), then by location. The first copy
+    /// in this order is kept: a deleted copy only when every copy is deleted.
+    fn keep_key(&self, i: usize) -> (bool, usize, bool, i64, PathBuf, u64) {
         let c = self.copy(i);
         let t = match (c.delivered_at, self.opts.keep) {
             (Some(t), crate::group::KeepRule::Earliest) => t,
@@ -243,7 +271,14 @@ impl<'a> Ranker<'a> {
             (None, _) => 0,
         };
         let (path, off) = self.location_key(i);
-        (self.prefer_rank(i), c.delivered_at.is_none(), t, path, off)
+        (
+            c.flags.is_deleted(),
+            self.prefer_rank(i),
+            c.delivered_at.is_none(),
+            t,
+            path,
+            off,
+        )
     }
 
     fn make_group(
@@ -276,6 +311,103 @@ impl<'a> Ranker<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discover::{Store, StoreKind};
+    use crate::fingerprint::Flags;
+    use crate::scan::{Loc, Sub};
+
+    /// A Maildir at `/nonexistent/md` holding one copy per `(name, delivered_at, flags)`,
+    /// all of one message; `extra` copies of another message follow.
+    fn scan_of(copies: &[(&str, i64, Flags)]) -> ScanOutput {
+        ScanOutput {
+            stores: vec![Store {
+                path: PathBuf::from("/nonexistent/md"),
+                kind: StoreKind::Maildir,
+            }],
+            copies: copies
+                .iter()
+                .map(|&(name, t, flags)| Copy {
+                    store: 0,
+                    time_source: None,
+                    loc: Loc::Maildir {
+                        sub: Sub::Cur,
+                        name: std::ffi::OsStr::new(name).into(),
+                    },
+                    length: 10,
+                    id_key: 1,
+                    message_id: Some("<a@b>".into()),
+                    header_key: None,
+                    content: Some(Box::new([7; 32])),
+                    delivered_at: Some(t),
+                    flags,
+                    mtime: 0,
+                })
+                .collect(),
+            skipped: Vec::new(),
+        }
+    }
+
+    fn flags(s: &str) -> Flags {
+        Flags::from_maildir(s)
+    }
+
+    #[test]
+    fn a_deleted_copy_is_never_kept_while_a_live_one_exists() {
+        let scan = scan_of(&[
+            ("a:2,ST", 1000, flags("ST")),
+            ("b:2,S", 2000, flags("S")),
+            ("c:2,T", 2001, flags("T")),
+        ]);
+        for keep in [KeepRule::Earliest, KeepRule::Latest] {
+            for prefer in [vec![], vec![PathBuf::from("/nonexistent/md/cur/a:2,ST")]] {
+                let opts = GroupOptions {
+                    keep,
+                    prefer,
+                    ..GroupOptions::default()
+                };
+                let g = group(&scan, &opts);
+                assert_eq!(g.groups.len(), 1);
+                assert_eq!(g.groups[0].kept(), 1, "{keep:?}");
+                // Classes are relative to the kept live copy (delivered at 2000).
+                let mut classes: Vec<_> = g.groups[0]
+                    .extras()
+                    .iter()
+                    .map(|m| (m.copy, m.class))
+                    .collect();
+                classes.sort_by_key(|c| c.0);
+                assert_eq!(
+                    classes,
+                    [(0, Some(Class::DifferentTime)), (2, Some(Class::SameTime))],
+                    "{keep:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_of_deleted_copies_only_is_left_whole() {
+        let scan = scan_of(&[("a:2,ST", 1000, flags("ST")), ("b:2,T", 2000, flags("T"))]);
+        let g = group(&scan, &GroupOptions::default());
+        assert!(g.groups.is_empty());
+        assert_eq!(g.deleted_only, 1);
+    }
+
+    #[test]
+    fn expunged_copies_are_not_grouped() {
+        let exp = Flags(flags("S").0 | Flags::EXPUNGED.0);
+        let scan = scan_of(&[("a", 1000, exp), ("b:2,S", 2000, flags("S"))]);
+        let g = group(&scan, &GroupOptions::default());
+        assert!(g.groups.is_empty() && g.conflicts.is_empty());
+        assert_eq!(g.deleted_only, 0);
+        let scan = scan_of(&[
+            ("a", 1000, exp),
+            ("b:2,S", 2000, flags("S")),
+            ("c:2,", 2002, flags("")),
+        ]);
+        let g = group(&scan, &GroupOptions::default());
+        assert_eq!(g.groups.len(), 1);
+        let members: Vec<usize> = g.groups[0].members.iter().map(|m| m.copy).collect();
+        assert_eq!(members, [1, 2]);
+    }
 
     #[test]
     fn class_names_match_their_serialized_form() {

@@ -21,6 +21,9 @@ pub struct StoreCounts {
     pub conflicts: usize,
     /// Skipped entries inside this store (files, or mbox entries at an offset).
     pub skipped: usize,
+    /// Thunderbird messages expunged and awaiting compaction (counted in `messages`,
+    /// never grouped).
+    pub awaiting_compaction: usize,
 }
 
 /// The counts of every store, in the order of `scan.stores`.
@@ -28,7 +31,11 @@ pub fn per_store(scan: &ScanOutput, grouping: &Grouping) -> Vec<StoreCounts> {
     let mut out = vec![StoreCounts::default(); scan.stores.len()];
     let store_of = |copy: usize| scan.copies[copy].store as usize;
     for c in &scan.copies {
-        out[c.store as usize].messages += 1;
+        let s = &mut out[c.store as usize];
+        s.messages += 1;
+        if c.flags.is_expunged() {
+            s.awaiting_compaction += 1;
+        }
     }
     let mut seen: Vec<usize> = Vec::new();
     for g in &grouping.groups {
@@ -80,8 +87,15 @@ pub fn table(scan: &ScanOutput, grouping: &Grouping, paint: Paint) -> String {
     let _ = writeln!(o, "\n{}", paint.heading("Per store:"));
     let _ = writeln!(
         o,
-        "  {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7}  store",
-        "messages", "groups", "extras", "same-time", "diff-time", "conflicts", "skipped"
+        "  {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9}  store",
+        "messages",
+        "groups",
+        "extras",
+        "same-time",
+        "diff-time",
+        "conflicts",
+        "skipped",
+        "expunged"
     );
     for (st, c) in scan.stores.iter().zip(&counts) {
         let kind = match st.kind {
@@ -90,7 +104,7 @@ pub fn table(scan: &ScanOutput, grouping: &Grouping, paint: Paint) -> String {
         };
         let _ = writeln!(
             o,
-            "  {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7}  {} ({kind})",
+            "  {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9}  {} ({kind})",
             c.messages,
             c.groups,
             c.extras,
@@ -98,6 +112,7 @@ pub fn table(scan: &ScanOutput, grouping: &Grouping, paint: Paint) -> String {
             c.different_time,
             c.conflicts,
             c.skipped,
+            c.awaiting_compaction,
             crate::term::path(&st.path)
         );
     }

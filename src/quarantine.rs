@@ -272,16 +272,32 @@ impl<'a> Quarantine<'a> {
     }
 
     /// Is the kept copy still where the scan saw it (or renamed by a mail client), with the
-    /// content the scan hashed?
+    /// content the scan hashed, and not marked deleted since (a deleted copy is never the
+    /// one kept: its group stays as it is until the next scan)?
     fn verify_kept(&self, kept: usize) -> bool {
         let c = &self.scan.copies[kept];
-        let bytes = match c.loc {
-            Loc::Maildir { .. } => self
-                .locate(c)
-                .and_then(|p| crate::fsutil::read_regular(&p).ok()),
-            Loc::Mbox { .. } => crate::scan::message_bytes(c, &self.scan.stores).ok(),
+        let (bytes, deleted) = match c.loc {
+            Loc::Maildir { .. } => {
+                let Some(p) = self.locate(c) else {
+                    return false;
+                };
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let deleted = Flags::from_maildir(MaildirName::parse(&name).flags).is_deleted();
+                (crate::fsutil::read_regular(&p).ok(), deleted)
+            }
+            Loc::Mbox { .. } => {
+                let b = crate::scan::message_bytes(c, &self.scan.stores).ok();
+                let deleted = b
+                    .as_deref()
+                    .is_some_and(|b| HeaderFacts::read_facts(b).mbox_flags.is_deleted());
+                (b, deleted)
+            }
         };
-        bytes.is_some_and(|b| Some(message_hash(&b, &mut Vec::new())) == c.content_hash())
+        deleted == c.flags.is_deleted()
+            && bytes.is_some_and(|b| Some(message_hash(&b, &mut Vec::new())) == c.content_hash())
     }
 
     /// Does an mbox copy still carry the flags the scan saw? (`true` when it can't be read
@@ -714,7 +730,15 @@ pub fn requote(msg: &[u8], lines: &[u32]) -> Vec<u8> {
 /// The header block with `Status:`/`X-Status:` carrying `add` as well (Seen → `R` in
 /// Status; Replied → `A`, Flagged → `F` in X-Status). Missing fields are added before the
 /// blank line.
+///
+/// A Thunderbird message (one with a hex `X-Mozilla-Status:`) gets the flags there
+/// instead, the way Thunderbird reads them: Read, Replied and Marked are ORed into the
+/// value in place, at its width and letter case (Thunderbird rewrites this field in place
+/// too), and nothing else of the block changes. A deleted mark is never added.
 pub fn with_status(block: &[u8], add: Flags) -> Vec<u8> {
+    if let Some(out) = with_mozilla_status(block, add) {
+        return out;
+    }
     let eol: &[u8] = if memchr::memmem::find(block, b"\r\n").is_some() {
         b"\r\n"
     } else {
@@ -783,6 +807,61 @@ pub fn with_status(block: &[u8], add: Flags) -> Vec<u8> {
     out
 }
 
+/// [`with_status`] for a block with a hex `X-Mozilla-Status:` field (`None` without one).
+fn with_mozilla_status(block: &[u8], add: Flags) -> Option<Vec<u8>> {
+    use crate::fingerprint::mozilla;
+    const NAME: &[u8] = b"X-Mozilla-Status:";
+    let has = |c: u8| {
+        let mut f = Flags::default();
+        f.insert(c);
+        add.contains_all(f)
+    };
+    let mut bits = 0u32;
+    for (c, bit) in [
+        (b'S', mozilla::READ),
+        (b'R', mozilla::REPLIED),
+        (b'F', mozilla::MARKED),
+    ] {
+        if has(c) {
+            bits |= bit;
+        }
+    }
+    let mut pos = 0;
+    while pos < block.len() {
+        let (end, next) = line_at(block, pos);
+        let line = &block[pos..end];
+        if line.is_empty() {
+            break;
+        }
+        if line.len() > NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) {
+            let value = &line[NAME.len()..];
+            // The hex digits: the value without its surrounding blanks.
+            let first = value.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
+            let last = value.iter().rposition(|b| !matches!(b, b' ' | b'\t'))? + 1;
+            let digits = &value[first..last];
+            let old = mozilla::parse(digits)?;
+            let new = old | bits;
+            // Read, Replied and Marked are the low three bits: the new value fits in as
+            // many hex digits as the old one had.
+            let upper = digits.iter().any(|b| b.is_ascii_uppercase());
+            let text = if upper {
+                format!("{new:0width$X}", width = digits.len())
+            } else {
+                format!("{new:0width$x}", width = digits.len())
+            };
+            if text.len() != digits.len() {
+                return None;
+            }
+            let at = pos + NAME.len() + first;
+            let mut out = block.to_vec();
+            out[at..at + digits.len()].copy_from_slice(text.as_bytes());
+            return Some(out);
+        }
+        pos = next;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -808,6 +887,37 @@ mod tests {
         assert_eq!(
             with_status(b"A: b\r\n\r\n", add),
             b"A: b\r\nStatus: R\r\nX-Status: F\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn thunderbird_status_gains_flags_in_place() {
+        let flags = |s: &str| Flags::from_maildir(s);
+        let block = b"X-Mozilla-Status: 0000\nX-Mozilla-Status2: 00000000\nA: b\n\n";
+        let out = with_status(block, flags("S"));
+        assert_eq!(
+            out,
+            b"X-Mozilla-Status: 0001\nX-Mozilla-Status2: 00000000\nA: b\n\n"
+        );
+        assert_eq!(out.len(), block.len(), "the field keeps its width");
+        // ORed into what is there (0x1000 forwarded, 0x0008 kept), letter case kept.
+        assert_eq!(
+            with_status(b"X-Mozilla-Status: 100A\r\n\r\n", flags("FRS")),
+            b"X-Mozilla-Status: 100F\r\n\r\n"
+        );
+        assert_eq!(
+            with_status(b"x-mozilla-status:  a008 \n\n", flags("F")),
+            b"x-mozilla-status:  a00c \n\n"
+        );
+        // Never a deleted mark, and nothing for flags Thunderbird has no bit for here.
+        assert_eq!(
+            with_status(b"X-Mozilla-Status: 0001\n\n", flags("DST")),
+            b"X-Mozilla-Status: 0001\n\n"
+        );
+        // Not hex: the Status/X-Status fields instead.
+        assert_eq!(
+            with_status(b"X-Mozilla-Status: junk\n\n", flags("S")),
+            b"X-Mozilla-Status: junk\nStatus: R\n\n"
         );
     }
 }

@@ -23,6 +23,17 @@ pub struct Report<'a> {
     pub groups: Groups<'a>,
     pub conflicts: Vec<ConflictReport>,
     pub skipped: Vec<SkippedReport>,
+    /// Thunderbird messages marked expunged (deleted, dropped at the folder's next
+    /// compaction): counted in `summary.messages`, but never grouped nor moved.
+    pub awaiting_compaction: usize,
+    /// The same per mbox, for the mboxes that hold any.
+    pub awaiting_compaction_stores: Vec<StoreCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StoreCount {
+    pub path: String,
+    pub messages: usize,
 }
 
 /// The groups of a report, serialized lazily.
@@ -86,6 +97,8 @@ pub struct Summary {
     pub conflicts: usize,
     pub reclaimable_bytes: u64,
     pub skipped: usize,
+    /// Sets of identical copies that are all marked deleted: no group, nothing moved.
+    pub deleted_only_groups: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -171,6 +184,7 @@ impl<'a> Report<'a> {
             groups: grouping.groups.len(),
             conflicts: grouping.conflicts.len(),
             skipped: scan.skipped.len(),
+            deleted_only_groups: grouping.deleted_only,
             ..Summary::default()
         };
         for g in &grouping.groups {
@@ -229,6 +243,10 @@ impl<'a> Report<'a> {
                 reason: s.reason.clone(),
             })
             .collect();
+        let mut per_store = vec![0usize; stores.len()];
+        for c in scan.copies.iter().filter(|c| c.flags.is_expunged()) {
+            per_store[c.store as usize] += 1;
+        }
         Report {
             version: REPORT_VERSION,
             summary,
@@ -236,6 +254,16 @@ impl<'a> Report<'a> {
             groups,
             conflicts,
             skipped,
+            awaiting_compaction: per_store.iter().sum(),
+            awaiting_compaction_stores: stores
+                .iter()
+                .zip(per_store)
+                .filter(|(_, n)| *n > 0)
+                .map(|(st, messages)| StoreCount {
+                    path: st.path.to_string_lossy().into_owned(),
+                    messages,
+                })
+                .collect(),
         }
     }
 
@@ -286,6 +314,20 @@ impl<'a> Report<'a> {
             "Conflicts:        {:>7}   (same Message-ID, different content: reported, never moved)",
             thousands(s.conflicts)
         );
+        if self.awaiting_compaction > 0 {
+            let _ = writeln!(
+                o,
+                "Deleted, awaiting compaction: {}   (Thunderbird: expunged, not counted as duplicates, never moved)",
+                self.awaiting_compaction
+            );
+        }
+        if s.deleted_only_groups > 0 {
+            let _ = writeln!(
+                o,
+                "All copies deleted: {}   (identical copies all marked deleted: left as they are)",
+                s.deleted_only_groups
+            );
+        }
         let _ = writeln!(
             o,
             "Skipped:          {:>7}{}",
