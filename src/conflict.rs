@@ -169,22 +169,39 @@ fn is_list_copy(
     match bodies {
         None => !mime_changed,
         Some((ba, bb)) => {
-            (!mime_changed && has_footer(ba, bb)) || {
-                match (decoded(a), decoded(b)) {
-                    (Some(da), Some(db)) => has_footer(&da.join(&b'\n'), &db.join(&b'\n')),
+            (!mime_changed && has_footer(ba, bb))
+                || match (decoded(a), decoded(b)) {
+                    (Some(da), Some(db)) => footer_parts(&da, &db),
                     _ => false,
                 }
-            }
         }
     }
 }
 
-/// Is one of the two the other with lines added at its end?
+/// Decoded, is one of the two the other with a text footer: added at the end of its last
+/// part, or as text parts after it (Mailman wraps a message in multipart/mixed to add
+/// one)? Every other part must be the same.
+fn footer_parts(a: &[Part], b: &[Part]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let Some(n) = short.len().checked_sub(1) else {
+        return false;
+    };
+    let (last, other) = (&short[n], &long[n]);
+    let last_ok = last == other || (last.text && other.text && has_footer(&last.data, &other.data));
+    short[..n] == long[..n]
+        && last_ok
+        && (long.len() > short.len() || last != other)
+        && long[short.len()..].iter().all(|p| p.text)
+}
+
+/// Is one of the two the other with lines added at its end? (An empty text is not a
+/// message with a footer: nothing the two share shows they are one message.)
 fn has_footer(a: &[u8], b: &[u8]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short.len() < long.len()
+    !short.is_empty()
+        && short.len() < long.len()
         && long.starts_with(short)
-        && (short.is_empty() || long[short.len()] == b'\n')
+        && long[short.len()] == b'\n'
 }
 
 /// A subject with every `[...]` tag removed and whitespace collapsed.
@@ -204,10 +221,18 @@ fn strip_tags(s: &[u8]) -> Vec<u8> {
     norm
 }
 
+/// One decoded leaf part.
+#[derive(Debug, PartialEq, Eq)]
+struct Part {
+    /// Plain text (not HTML, not binary): what a list footer is.
+    text: bool,
+    data: Vec<u8>,
+}
+
 /// The decoded contents of every leaf part, in order, text with line endings unified and
 /// trailing whitespace per line and at the end dropped (re-encoding to quoted-printable
 /// may change both); `None` when mail-parser cannot read the message.
-fn decoded(msg: &[u8]) -> Option<Vec<Vec<u8>>> {
+fn decoded(msg: &[u8]) -> Option<Vec<Part>> {
     use mail_parser::PartType;
     let m = mail_parser::MessageParser::default().parse(msg)?;
     let mut out = Vec::new();
@@ -215,6 +240,7 @@ fn decoded(msg: &[u8]) -> Option<Vec<Vec<u8>>> {
         match &p.body {
             PartType::Multipart(_) => {}
             PartType::Text(t) | PartType::Html(t) => {
+                let text = matches!(p.body, PartType::Text(_));
                 let mut v = Vec::with_capacity(t.len());
                 for line in t.lines() {
                     v.extend_from_slice(line.trim_end().as_bytes());
@@ -223,9 +249,12 @@ fn decoded(msg: &[u8]) -> Option<Vec<Vec<u8>>> {
                 while v.last() == Some(&b'\n') {
                     v.pop();
                 }
-                out.push(v);
+                out.push(Part { text, data: v });
             }
-            _ => out.push(p.contents().to_vec()),
+            _ => out.push(Part {
+                text: false,
+                data: p.contents().to_vec(),
+            }),
         }
     }
     Some(out)
@@ -269,6 +298,31 @@ mod tests {
         assert_eq!(kind(&qp_a, &qp_b), ConflictKind::TransferEncoding);
         let qp_c = qp_b.replace("rld", "rld!");
         assert_eq!(kind(&qp_a, &qp_c), ConflictKind::Edited);
+    }
+
+    #[test]
+    fn a_footer_part_is_a_list_copy_but_another_part_is_not() {
+        let plain = BASE.replace(
+            "Message-ID: <1@x>\n",
+            "Message-ID: <1@x>\nMIME-Version: 1.0\nContent-Type: text/plain\n",
+        );
+        let wrap = |extra: &str| {
+            BASE.replace(
+                "Message-ID: <1@x>\n\nhello\nworld\n",
+                &format!(
+                    "Message-ID: <1@x>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n\
+--b\nContent-Type: text/plain\n\nhello\nworld\n--b\n{extra}\n--b--\n"
+                ),
+            )
+        };
+        let footer = wrap("Content-Type: text/plain\n\n--\nlist footer");
+        assert_eq!(kind(&plain, &footer), ConflictKind::ListCopy);
+        let html = wrap("Content-Type: text/html\n\n<p>more</p>");
+        assert_eq!(kind(&plain, &html), ConflictKind::Edited);
+        let attachment = wrap("Content-Type: application/pdf\n\nJVBERi0=");
+        assert_eq!(kind(&plain, &attachment), ConflictKind::Edited);
+        let empty = BASE.replace("hello\nworld\n", "");
+        assert_eq!(kind(&empty, BASE), ConflictKind::Edited);
     }
 
     #[test]
