@@ -35,10 +35,12 @@ use std::time::{Duration, Instant};
 /// The cache file inside the cache folder.
 pub const FILE_NAME: &str = "fingerprints.redb";
 
-/// Version of the records' layout. A cache of another version is rebuilt.
-/// 2: mbox flags include Thunderbird's `X-Mozilla-Status`/`X-Mozilla-Status2` (and the
-/// expunged mark), which version 1 records do not have.
-pub const FORMAT: u64 = 2;
+/// Version of the records' layout and of what they hold. A cache of another version is
+/// rebuilt. 2: the content hash covers the identity fields only, Message-ID keys are
+/// blake3, and the time-source byte carries the rejected delivery times; mbox flags include
+/// Thunderbird's `X-Mozilla-Status`/`X-Mozilla-Status2` (and the expunged mark). (3: both
+/// of these, merged; a version-2 cache written by either alone is rebuilt.)
+pub const FORMAT: u64 = 3;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const STORES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stores");
@@ -119,6 +121,8 @@ pub struct Rec<'a> {
     pub mtime: i64,
     pub delivered_at: Option<i64>,
     pub time_source: Option<TimeSource>,
+    /// Delivery times found but not used ([`crate::scan::Rejected`] bits).
+    pub rejected_times: u8,
     pub id_key: u64,
     /// mbox: flags from Status/X-Status/X-Mozilla-Status(2). Maildir: unused (flags come
     /// from the name).
@@ -194,7 +198,8 @@ impl BlobWriter {
         b.extend_from_slice(&r.length.to_le_bytes());
         b.extend_from_slice(&r.mtime.to_le_bytes());
         b.extend_from_slice(&r.delivered_at.unwrap_or(i64::MIN).to_le_bytes());
-        b.push(ts_code(r.time_source));
+        // Low 4 bits: the time source; high 4: the rejected times.
+        b.push(ts_code(r.time_source) | (r.rejected_times & 0x0f) << 4);
         b.extend_from_slice(&r.id_key.to_le_bytes());
         b.extend_from_slice(&r.flags.0.to_le_bytes());
         let id = r
@@ -367,7 +372,9 @@ fn decode<'a>(r: &mut Reader<'a>) -> Option<Rec<'a>> {
     let length = r.u64()?;
     let mtime = r.i64()?;
     let delivered_at = Some(r.i64()?).filter(|&t| t != i64::MIN);
-    let time_source = ts_decode(r.u8()?)?;
+    let ts = r.u8()?;
+    let time_source = ts_decode(ts & 0x0f)?;
+    let rejected_times = ts >> 4;
     let id_key = r.u64()?;
     let flags = Flags(r.u64()?);
     let bits = r.u8()?;
@@ -397,6 +404,7 @@ fn decode<'a>(r: &mut Reader<'a>) -> Option<Rec<'a>> {
         mtime,
         delivered_at,
         time_source,
+        rejected_times,
         id_key,
         flags,
         header_key,

@@ -2,9 +2,9 @@
 //! wrote, its delivery time and its flags.
 //!
 //! Fingerprinting runs in two stages so that most bodies are never read:
-//! 1. [`HeaderFacts::read`] digests the header block only. Its `header_digest` covers every
-//!    header field the sender wrote; two copies whose header digests differ can never have
-//!    equal content hashes.
+//! 1. [`HeaderFacts::read`] digests the header block only. Its `header_digest` covers the
+//!    identity fields (what the author's client wrote, [`IDENTITY_HEADERS`]); two copies
+//!    whose header digests differ can never have equal content hashes.
 //! 2. [`body_digest`] digests the body, only for copies that share a Message-ID or (without
 //!    one) a header digest with another copy. [`content_hash`] combines both.
 //!
@@ -12,77 +12,57 @@
 
 use crate::message::{line_at, name_is, normalise_value, scan_fields};
 
-/// Header fields that delivery, stores and list servers add or rewrite. They are left out
-/// of the content hash. Names are lowercase; an entry ending in `*` is a prefix.
-pub const IGNORED_HEADERS: &[&str] = &[
-    // Trace: added by each hop and by the delivery agent.
-    "received",
-    "x-received",
-    "return-path",
-    "delivered-to",
-    "x-delivered-to",
-    "x-original-to",
-    "delivery-date",
-    "envelope-to",
-    "x-envelope-from",
-    "x-envelope-to",
-    "authentication-results",
-    "x-original-authentication-results",
-    "arc-*",
-    "received-spf",
-    "dkim-signature",
-    "x-google-dkim-signature",
-    "domainkey-signature",
-    "x-spam-*",
-    "x-ham-report",
-    "x-virus-*",
-    "x-amavis-*",
-    "x-quarantine-id",
-    "x-greylist",
-    "x-rspamd-*",
-    "x-bogosity",
-    "x-dspam-*",
-    // Store state: written by mail clients and servers, not by the sender.
-    "status",
-    "x-status",
-    "x-keywords",
-    "x-uid",
-    "x-imap*",
-    "x-mozilla-*",
-    "x-gmail-labels",
-    "x-gm-thrid",
-    "content-length",
-    "lines",
-    "x-evolution*",
-    // Added by list servers without touching what the sender wrote.
-    "sender",
-    "list-*",
-    "precedence",
-    "x-beenthere",
-    "x-mailman-*",
-    "mailing-list",
-    "errors-to",
-    "x-loop",
-    "x-original-sender",
-    "x-google-group-id",
+/// The header fields the content hash covers: what the author's mail client writes
+/// (RFC 5322 section 3.6, RFC 2045/2183/3282 for the top-level MIME entity). Every other
+/// field is route or store state (trace, list, spam-filter, store and MTA fields) and
+/// never changes a message's identity. Names are lowercase. Why each one is on the list,
+/// and why `Sender`, `Resent-*` and `X-Mailer` are not: README, "What counts as a
+/// duplicate".
+pub const IDENTITY_HEADERS: &[&str] = &[
+    // Originator (RFC 5322 3.6.2). `Sender` is left out: list servers add or replace it.
+    "from",
+    "reply-to",
+    // Destination (3.6.3).
+    "to",
+    "cc",
+    "bcc",
+    // Origination date (3.6.1).
+    "date",
+    // Identification (3.6.4).
+    "message-id",
+    "in-reply-to",
+    "references",
+    // Informational (3.6.5).
+    "subject",
+    "comments",
+    "keywords",
+    // The top-level MIME entity (RFC 2045, 2183, 3282).
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+    "content-id",
+    "content-description",
+    "content-language",
 ];
 
-/// Is this header field left out of the content hash?
-pub fn is_ignored(name: &[u8]) -> bool {
-    // Most fields are not ignored; a cheap test on the first letter avoids the list walk.
+/// Is this header field covered by the content hash?
+pub fn is_identity(name: &[u8]) -> bool {
+    // Most fields of real mail are not on the list: a cheap test on the length and first
+    // letter avoids the list walk for most of them.
+    if !(2..=25).contains(&name.len()) {
+        return false;
+    }
     match name.first().map(u8::to_ascii_lowercase) {
-        Some(b'a' | b'c' | b'd' | b'e' | b'l' | b'm' | b'p' | b'r' | b's' | b'x') => {}
+        Some(b'b' | b'c' | b'd' | b'f' | b'i' | b'k' | b'm' | b'r' | b's' | b't') => {}
         _ => return false,
     }
-    IGNORED_HEADERS
-        .iter()
-        .any(|pat| match pat.strip_suffix('*') {
-            Some(prefix) => {
-                name.len() >= prefix.len()
-                    && name[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
-            }
-            None => name_is(name, pat),
-        })
+    IDENTITY_HEADERS.iter().any(|n| name_is(name, n))
+}
+
+/// Is this header field left out of the content hash (route or store state)?
+pub fn is_ignored(name: &[u8]) -> bool {
+    !is_identity(name)
 }
 
 pub type Digest = [u8; 32];
@@ -92,12 +72,14 @@ pub type Digest = [u8; 32];
 pub struct HeaderFacts {
     /// Normalised Message-ID (`<local@domain>`), if the message has a usable one.
     pub message_id: Option<String>,
-    /// Digest of the normalised header fields that are not ignored.
+    /// Digest of the identity header fields ([`header_digest`]).
     pub header_digest: Digest,
     /// Offset of the body within the message bytes.
     pub body_start: usize,
     /// Whether the whole header block was in the buffer.
     pub complete: bool,
+    /// Unix time from `Date:` (the send time the author's client wrote).
+    pub date: Option<i64>,
     /// Unix time from `Delivery-date:`.
     pub delivery_date: Option<i64>,
     /// Unix time from the topmost `Received:` header's date.
@@ -130,6 +112,10 @@ impl HeaderFacts {
                 if facts.message_id.is_none() {
                     facts.message_id = normalise_message_id(value);
                 }
+            } else if name_is(name, "date") {
+                if facts.date.is_none() {
+                    facts.date = parse_rfc822_date(value);
+                }
             } else if name_is(name, "delivery-date") {
                 if facts.delivery_date.is_none() {
                     facts.delivery_date = parse_rfc822_date(value);
@@ -160,31 +146,40 @@ impl HeaderFacts {
     }
 }
 
-/// Digest of the normalised header fields of `msg` that are not ignored.
+/// The identity fields of `msg` ([`IDENTITY_HEADERS`]), each as lowercase name, `:` and
+/// normalised value (folding undone, whitespace runs collapsed), ordered by name (fields of
+/// one name keep their order): a server that reorders fields does not change identity.
+pub fn identity_fields(msg: &[u8]) -> Vec<Vec<u8>> {
+    let mut fields: Vec<Vec<u8>> = Vec::with_capacity(12);
+    scan_fields(msg, |name, value| {
+        if name.is_empty() || !is_identity(name) {
+            return;
+        }
+        let mut f: Vec<u8> = name.iter().map(u8::to_ascii_lowercase).collect();
+        f.push(b':');
+        normalise_value(value, &mut f);
+        fields.push(f);
+    });
+    // Stable: fields of one name keep their order.
+    fields.sort_by(|a, b| field_name(a).cmp(field_name(b)));
+    fields
+}
+
+fn field_name(f: &[u8]) -> &[u8] {
+    &f[..memchr::memchr(b':', f).unwrap_or(f.len())]
+}
+
+/// Digest of the identity fields of `msg` (see [`identity_fields`]).
 pub fn header_digest(msg: &[u8], scratch: &mut Vec<u8>) -> Digest {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(b"maildedup-headers-v1\n");
-    let mut first = true;
-    scan_fields(msg, |name, value| {
-        let is_first = std::mem::replace(&mut first, false);
-        scratch.clear();
-        if name.is_empty() {
-            // A leading mbox-style `From ` envelope line is delivery data, not content.
-            if is_first && value.starts_with(b"From ") {
-                return;
-            }
-            scratch.extend_from_slice(b"\0raw:");
-        } else if is_ignored(name) {
-            return;
-        } else {
-            // One update per field: blake3 has a fixed cost per call.
-            scratch.extend(name.iter().map(u8::to_ascii_lowercase));
-            scratch.push(b':');
-        }
-        normalise_value(value, scratch);
-        scratch.push(b'\n');
-        hasher.update(scratch);
-    });
+    hasher.update(b"maildedup-headers-v2\n");
+    scratch.clear();
+    for f in identity_fields(msg) {
+        // Lengths first, so no value can run into the next field.
+        scratch.extend_from_slice(&(f.len() as u64).to_le_bytes());
+        scratch.extend_from_slice(&f);
+    }
+    hasher.update(scratch);
     *hasher.finalize().as_bytes()
 }
 
@@ -238,18 +233,24 @@ pub fn parse_rfc822_date(value: &[u8]) -> Option<i64> {
     Some(dt.to_timestamp())
 }
 
-/// Digest of the normalised body: line endings unified to LF, `>From `-quoting removed
-/// (`>*From ` at the start of a line counts as `From `), trailing line breaks dropped.
+/// Digest of the normalised body ([`normalise_body`]).
 pub fn body_digest(body: &[u8], scratch: &mut Vec<u8>) -> Digest {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"maildedup-body-v1\n");
+    hasher.update(normalise_body(body, scratch));
+    *hasher.finalize().as_bytes()
+}
+
+/// The normalised body: line endings unified to LF, `>From `-quoting removed (`>*From `
+/// at the start of a line counts as `From `), trailing line breaks dropped. Borrows
+/// `body` when nothing needs changing, else is built in `scratch`.
+pub fn normalise_body<'a>(body: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
     let trimmed = trim_trailing_breaks(body);
     let needs_work = memchr::memchr(b'\r', trimmed).is_some()
         || trimmed.first() == Some(&b'>')
         || memchr::memmem::find(trimmed, b"\n>").is_some();
     if !needs_work {
-        hasher.update(trimmed);
-        return *hasher.finalize().as_bytes();
+        return trimmed;
     }
     scratch.clear();
     let mut pos = 0;
@@ -268,8 +269,7 @@ pub fn body_digest(body: &[u8], scratch: &mut Vec<u8>) -> Digest {
         }
         pos = next;
     }
-    hasher.update(scratch);
-    *hasher.finalize().as_bytes()
+    scratch
 }
 
 fn trim_trailing_breaks(b: &[u8]) -> &[u8] {
@@ -451,16 +451,30 @@ mod tests {
     }
 
     #[test]
-    fn ignored_list_first_letters_are_covered() {
-        for pat in IGNORED_HEADERS {
-            assert!(is_ignored(pat.trim_end_matches('*').as_bytes()), "{pat}");
-            assert!(
-                is_ignored(pat.trim_end_matches('*').to_uppercase().as_bytes()),
-                "{pat}"
-            );
+    fn identity_list_passes_the_quick_filter() {
+        for name in IDENTITY_HEADERS {
+            assert!(is_identity(name.as_bytes()), "{name}");
+            assert!(is_identity(name.to_uppercase().as_bytes()), "{name}");
         }
-        assert!(!is_ignored(b"Subject"));
-        assert!(!is_ignored(b"Message-ID"));
+        for name in [
+            "Sender",
+            "X-Mailing-List",
+            "Received",
+            "X-Gm-Message-State",
+            "Resent-Date",
+        ] {
+            assert!(is_ignored(name.as_bytes()), "{name}");
+        }
+    }
+
+    #[test]
+    fn field_order_does_not_count() {
+        let a = b"Subject: hi\nFrom: a@x\nTo: b@x\nMessage-ID: <1@x>\n\nbody\n";
+        let b = b"To: b@x\nMessage-ID: <1@x>\nFrom: a@x\nSubject: hi\n\nbody\n";
+        assert_eq!(full_hash(a), full_hash(b));
+        let c = b"To: b@x\nTo: c@x\nSubject: hi\n\nbody\n";
+        let d = b"To: c@x\nTo: b@x\nSubject: hi\n\nbody\n";
+        assert_ne!(full_hash(c), full_hash(d));
     }
 
     #[test]

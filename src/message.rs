@@ -51,6 +51,17 @@ pub fn is_header_line(buf: &[u8], pos: usize) -> bool {
     }
 }
 
+/// Does `buf` begin as a message does: with a header field (`Name: value`, a printable
+/// ASCII name), or with an mbox-style `From ` line followed by one? A README or random
+/// bytes do not.
+pub fn begins_like_mail(buf: &[u8]) -> bool {
+    if buf.starts_with(b"From ") {
+        let (_, next) = line_at(buf, 0);
+        return next < buf.len() && is_header_line(buf, next);
+    }
+    !buf.is_empty() && is_header_line(buf, 0)
+}
+
 fn trim_end_wsp(s: &[u8]) -> &[u8] {
     let mut e = s.len();
     while e > 0 && (s[e - 1] == b' ' || s[e - 1] == b'\t') {
@@ -197,5 +208,22 @@ mod tests {
         assert!(is_header_line(b"X-Foo :x", 0));
         assert!(!is_header_line(b"From the desk: x", 0));
         assert!(!is_header_line(b"no colon here\n", 0));
+    }
+
+    #[test]
+    fn mail_begins_with_a_header_field() {
+        assert!(begins_like_mail(b"Return-Path: <a@b>\nSubject: x\n\nbody"));
+        assert!(begins_like_mail(
+            b"From a@b Thu Jan  1 00:00:00 2015\nSubject: x\n"
+        ));
+        assert!(!begins_like_mail(
+            b"From a@b Thu Jan  1 00:00:00 2015\n\nbody"
+        ));
+        assert!(!begins_like_mail(
+            b"This folder holds my mail.\nSee: below\n"
+        ));
+        assert!(!begins_like_mail(b"\xff\xfe\x00garbage: x\n"));
+        assert!(!begins_like_mail(b" Subject: folded first\n"));
+        assert!(!begins_like_mail(b""));
     }
 }

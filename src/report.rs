@@ -1,6 +1,6 @@
 //! The scan report: the JSON contract (`--json`) and the human summary.
 
-use crate::conflict::{describe, Differences};
+use crate::conflict::{explain, ConflictKind, Differences};
 use crate::discover::Store;
 use crate::group::{Class, GroupClass, Grouping};
 use crate::scan::{Copy, ScanOutput};
@@ -95,10 +95,52 @@ pub struct Summary {
     pub different_time: usize,
     pub mixed_groups: usize,
     pub conflicts: usize,
+    /// Conflicts by kind (`list-copy`, `transfer-encoding`, `resend`, `edited`).
+    pub conflict_kinds: ConflictKinds,
     pub reclaimable_bytes: u64,
     pub skipped: usize,
     /// Sets of identical copies that are all marked deleted: no group, nothing moved.
     pub deleted_only_groups: usize,
+    /// Copies with a delivery time that was found but not used, by why (a copy can count
+    /// under more than one reason); the next time source was used instead.
+    pub rejected_delivery_times: RejectedTimes,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ConflictKinds {
+    #[serde(rename = "list-copy")]
+    pub list_copy: usize,
+    #[serde(rename = "transfer-encoding")]
+    pub transfer_encoding: usize,
+    pub resend: usize,
+    pub edited: usize,
+}
+
+impl ConflictKinds {
+    fn add(&mut self, k: ConflictKind) {
+        match k {
+            ConflictKind::ListCopy => self.list_copy += 1,
+            ConflictKind::TransferEncoding => self.transfer_encoding += 1,
+            ConflictKind::Resend => self.resend += 1,
+            ConflictKind::Edited => self.edited += 1,
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RejectedTimes {
+    /// Before 1980-01-02: the epoch, a zero mtime and other placeholders.
+    pub placeholder: usize,
+    /// More than 3 days before the message's own `Date:`.
+    pub before_date: usize,
+    /// More than a day after the scan's clock.
+    pub future: usize,
+}
+
+impl RejectedTimes {
+    pub fn total(&self) -> usize {
+        self.placeholder + self.before_date + self.future
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -130,6 +172,8 @@ pub struct ConflictReport {
     pub message_id: String,
     /// How many different contents share this Message-ID.
     pub variants: usize,
+    /// `list-copy`, `transfer-encoding`, `resend` or `edited`.
+    pub kind: ConflictKind,
     pub differs: Differences,
     pub copies: Vec<CopyReport>,
 }
@@ -201,8 +245,16 @@ impl<'a> Report<'a> {
                 }
             }
         }
+        for c in &scan.copies {
+            use crate::scan::Rejected;
+            let r = c.rejected_times;
+            let n = &mut summary.rejected_delivery_times;
+            n.placeholder += usize::from(r & Rejected::Placeholder as u8 != 0);
+            n.before_date += usize::from(r & Rejected::BeforeDate as u8 != 0);
+            n.future += usize::from(r & Rejected::Future as u8 != 0);
+        }
         let groups = Groups { scan, grouping };
-        let conflicts = grouping
+        let conflicts: Vec<ConflictReport> = grouping
             .conflicts
             .iter()
             .map(|k| {
@@ -220,10 +272,12 @@ impl<'a> Report<'a> {
                             .copied()
                     })
                     .collect();
+                let (differs, kind) = explain(&reps, stores);
                 ConflictReport {
                     message_id: k.message_id.to_string(),
                     variants: hashes.len(),
-                    differs: describe(&reps, stores),
+                    kind,
+                    differs,
                     copies: copies
                         .iter()
                         .map(|c| CopyReport {
@@ -234,6 +288,9 @@ impl<'a> Report<'a> {
                 }
             })
             .collect();
+        for k in &conflicts {
+            summary.conflict_kinds.add(k.kind);
+        }
         let skipped = scan
             .skipped
             .iter()
@@ -309,23 +366,45 @@ impl<'a> Report<'a> {
             "Reclaimable:      {:>7}",
             human_bytes(s.reclaimable_bytes)
         );
+        let k = &s.conflict_kinds;
         let _ = writeln!(
             o,
-            "Conflicts:        {:>7}   (same Message-ID, different content: reported, never moved)",
-            thousands(s.conflicts)
+            "Conflicts:        {:>7}   (same Message-ID, different content: reported, never moved){}",
+            thousands(s.conflicts),
+            if s.conflicts > 0 {
+                format!(
+                    "; {} list-copy, {} transfer-encoding, {} resend, {} edited",
+                    thousands(k.list_copy),
+                    thousands(k.transfer_encoding),
+                    thousands(k.resend),
+                    thousands(k.edited)
+                )
+            } else {
+                String::new()
+            }
         );
         if self.awaiting_compaction > 0 {
             let _ = writeln!(
                 o,
                 "Deleted, awaiting compaction: {}   (Thunderbird: expunged, not counted as duplicates, never moved)",
-                self.awaiting_compaction
+                thousands(self.awaiting_compaction)
             );
         }
         if s.deleted_only_groups > 0 {
             let _ = writeln!(
                 o,
                 "All copies deleted: {}   (identical copies all marked deleted: left as they are)",
-                s.deleted_only_groups
+                thousands(s.deleted_only_groups)
+            );
+        }
+        let r = &s.rejected_delivery_times;
+        if r.total() > 0 {
+            let _ = writeln!(
+                o,
+                "Delivery times not used: {} placeholder (1970...), {} before the Date:, {} in the future",
+                thousands(r.placeholder),
+                thousands(r.before_date),
+                thousands(r.future)
             );
         }
         let _ = writeln!(

@@ -101,6 +101,8 @@ pub struct Copy {
     /// Maildir: the file's mtime in Unix seconds (0 when unknown), which the cache keeps
     /// for `--paranoid`. mbox: 0.
     pub mtime: i64,
+    /// Delivery times of this copy that were found but not used ([`Rejected`] bits).
+    pub rejected_times: u8,
 }
 
 impl Copy {
@@ -232,7 +234,10 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
         copies.extend(r);
     }
     copies.retain(|c| c.length != FAILED.length);
-    skipped.extend(failed.into_inner().unwrap_or_default());
+    // Filled in parallel: sorted, so the same stores always give the same report.
+    let mut failed = failed.into_inner().unwrap_or_default();
+    failed.sort_by(|a, b| a.path.cmp(&b.path));
+    skipped.extend(failed);
 
     let need = candidates(&copies, opts.hash_all);
     let todo: usize = need.iter().filter(|&&n| n).count();
@@ -343,14 +348,17 @@ const FAILED: Copy = Copy {
     delivered_at: None,
     flags: Flags(0),
     mtime: 0,
+    rejected_times: 0,
 };
 
-/// A 64-bit key of a normalised Message-ID; never 0.
+/// A 64-bit key of a normalised Message-ID; never 0. blake3, not std's `DefaultHasher`:
+/// the key is stored in the fingerprint cache, so it must not change with the Rust
+/// release (std leaves `DefaultHasher`'s algorithm unspecified).
 fn id_key(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish().max(1)
+    let h = blake3::hash(id.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h.as_bytes()[..8]);
+    u64::from_le_bytes(b).max(1)
 }
 
 /// Which copies need a content hash: those sharing a Message-ID key with another copy,
@@ -570,9 +578,10 @@ fn mbox_copy(store: u32, map: &[u8], entry: &MboxEntry, bufs: &mut Buffers) -> C
         .message_id
         .is_none()
         .then(|| Box::new(header_digest(msg, &mut bufs.scratch)));
-    let (delivered_at, time_source) = match mbox::from_line_time(entry.from_line(map)) {
+    let mut check = TimeCheck::new(facts.date);
+    let (delivered_at, time_source) = match check.ok(mbox::from_line_time(entry.from_line(map))) {
         Some(t) => (Some(t), Some(TimeSource::MboxFromLine)),
-        None => header_time(&facts),
+        None => header_time(&facts, &mut check),
     };
     Copy {
         store,
@@ -588,6 +597,7 @@ fn mbox_copy(store: u32, map: &[u8], entry: &MboxEntry, bufs: &mut Buffers) -> C
         delivered_at,
         flags: facts.mbox_flags,
         mtime: 0,
+        rejected_times: check.rejected,
     }
 }
 
@@ -626,6 +636,7 @@ fn fingerprint(
                     delivered_at: rec.delivered_at,
                     flags,
                     mtime: rec.mtime,
+                    rejected_times: rec.rejected_times,
                 });
             }
         }
@@ -633,7 +644,7 @@ fn fingerprint(
     opened[store as usize].fresh.fetch_add(1, Relaxed);
     let (facts, length, mtime, header_key, content) =
         read_maildir_file(dir_fd, &name, &path, bufs)?;
-    let (delivered_at, time_source) = maildir_time(&name, mtime, &facts);
+    let (delivered_at, time_source, rejected_times) = maildir_time(&name, mtime, &facts);
     let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
     Ok(Copy {
         store,
@@ -647,6 +658,7 @@ fn fingerprint(
         delivered_at,
         flags,
         mtime: mtime.unwrap_or(0),
+        rejected_times,
     })
 }
 
@@ -716,6 +728,12 @@ fn read_maildir_file(
         let n = read_full(&mut f, &mut bufs.data[have..]).map_err(fail)?;
         bufs.data.truncate(have + n);
         let at_eof = n < want - have || bufs.data.len() as u64 >= size;
+        if have == 0 && !crate::message::begins_like_mail(&bufs.data) {
+            return Err(Skipped::new(
+                path(),
+                "not mail: does not begin with a header field",
+            ));
+        }
         let facts = HeaderFacts::read_facts(&bufs.data);
         if facts.complete || at_eof {
             let (key, content) = if facts.message_id.is_some() {
@@ -744,29 +762,93 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Why a delivery time found for a copy was not used (bits of [`Copy::rejected_times`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    /// The epoch or another placeholder: before [`PLACEHOLDER_BEFORE`].
+    Placeholder = 1,
+    /// More than [`BEFORE_DATE_SLACK`] before the message's own `Date:`.
+    BeforeDate = 2,
+    /// More than [`FUTURE_SLACK`] after the scan's clock.
+    Future = 4,
+}
+
+/// Times before 1980-01-02 00:00 UTC are placeholders, not deliveries: the Unix epoch
+/// (`From MAILER-DAEMON Thu Jan  1 00:00:00 1970`), a zero or negative mtime, and the
+/// FAT/ZIP epoch (1980-01-01) of files that passed through an archive without times.
+pub const PLACEHOLDER_BEFORE: i64 = 315_619_200;
+/// A delivery can precede the `Date:` its sender's client wrote only by that client's
+/// clock error; more than 3 days is not a delivery time of this message.
+pub const BEFORE_DATE_SLACK: i64 = 3 * 86_400;
+/// A delivery in the future of the scan is not a delivery; one day covers a From_ line
+/// written in local time (read as UTC) in any zone, and small clock differences.
+pub const FUTURE_SLACK: i64 = 86_400;
+
+/// Checks time sources in order of preference, recording why any was rejected.
+struct TimeCheck {
+    date: Option<i64>,
+    now: i64,
+    rejected: u8,
+}
+
+impl TimeCheck {
+    fn new(date: Option<i64>) -> TimeCheck {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        TimeCheck {
+            date,
+            now,
+            rejected: 0,
+        }
+    }
+
+    /// `t` if it can be a delivery of this message, else `None` (and the reason noted).
+    fn ok(&mut self, t: Option<i64>) -> Option<i64> {
+        let t = t?;
+        let why = if t < PLACEHOLDER_BEFORE {
+            Rejected::Placeholder
+        } else if t > self.now.saturating_add(FUTURE_SLACK) {
+            Rejected::Future
+        } else if self
+            .date
+            .is_some_and(|d| t < d.saturating_sub(BEFORE_DATE_SLACK))
+        {
+            Rejected::BeforeDate
+        } else {
+            return Some(t);
+        };
+        self.rejected |= why as u8;
+        None
+    }
+}
+
 /// A Maildir copy's delivery time: the earlier of the file's mtime and its name's leading
 /// timestamp (a copy without `-p` resets mtimes to the copy time, which is later; an IMAP
 /// APPEND with an internal date sets mtime to the original date, which is earlier than the
-/// name); then `Delivery-date:`, then the topmost `Received:`.
+/// name); then `Delivery-date:`, then the topmost `Received:`. A time that cannot be a
+/// delivery ([`TimeCheck::ok`]) is passed over.
 fn maildir_time(
     name: &OsStr,
     mtime: Option<i64>,
     facts: &HeaderFacts,
-) -> (Option<i64>, Option<TimeSource>) {
-    let from_name = MaildirName::parse(&name.to_string_lossy()).timestamp;
-    let mtime = mtime.filter(|&t| t > 0);
-    match (mtime, from_name) {
+) -> (Option<i64>, Option<TimeSource>, u8) {
+    let mut check = TimeCheck::new(facts.date);
+    let from_name = check.ok(MaildirName::parse(&name.to_string_lossy()).timestamp);
+    let mtime = check.ok(mtime);
+    let (t, source) = match (mtime, from_name) {
         (Some(m), Some(n)) if n < m => (Some(n), Some(TimeSource::MaildirName)),
         (Some(m), _) => (Some(m), Some(TimeSource::MaildirMtime)),
         (None, Some(n)) => (Some(n), Some(TimeSource::MaildirName)),
-        (None, None) => header_time(facts),
-    }
+        (None, None) => header_time(facts, &mut check),
+    };
+    (t, source, check.rejected)
 }
 
-fn header_time(facts: &HeaderFacts) -> (Option<i64>, Option<TimeSource>) {
-    if let Some(t) = facts.delivery_date {
+fn header_time(facts: &HeaderFacts, check: &mut TimeCheck) -> (Option<i64>, Option<TimeSource>) {
+    if let Some(t) = check.ok(facts.delivery_date) {
         (Some(t), Some(TimeSource::DeliveryDate))
-    } else if let Some(t) = facts.received_date {
+    } else if let Some(t) = check.ok(facts.received_date) {
         (Some(t), Some(TimeSource::Received))
     } else {
         (None, None)
@@ -942,6 +1024,7 @@ fn mbox_copy_from(store: u32, r: &Rec) -> Copy {
         delivered_at: r.delivered_at,
         flags: r.flags,
         mtime: 0,
+        rejected_times: r.rejected_times,
     }
 }
 
@@ -1051,6 +1134,7 @@ fn rec_of<'a>(c: &'a Copy, name: &'a [u8]) -> Rec<'a> {
         mtime: c.mtime,
         delivered_at: c.delivered_at,
         time_source: c.time_source,
+        rejected_times: c.rejected_times,
         id_key: c.id_key,
         flags: if c.offset().is_some() {
             c.flags

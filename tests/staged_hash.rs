@@ -45,6 +45,14 @@ fn message_counts_match_python_mailbox() {
     let script = r#"
 import mailbox, os, sys
 total = 0
+def is_mail(p):
+    # A Maildir file is mail when it begins with a header field (or a From_ line and one).
+    with open(p, 'rb') as fh: head = fh.read(4096)
+    lines = head.replace(b'\r\n', b'\n').replace(b'\r', b'\n').split(b'\n', 2)
+    first = (lines[1] if len(lines) > 1 else b'') if head.startswith(b'From ') else lines[0]
+    name, colon, _ = first.partition(b':')
+    name = name.rstrip(b' \t')
+    return colon == b':' and len(name) > 0 and all(33 <= c <= 126 for c in name)
 for top in sys.argv[1:]:
     for dirpath, dirs, files in os.walk(top):
         dirs[:] = [d for d in dirs if d not in ('cur', 'new', 'tmp')]
@@ -52,7 +60,7 @@ for top in sys.argv[1:]:
             for sub in ('cur', 'new'):
                 p = os.path.join(dirpath, sub)
                 if os.path.isdir(p):
-                    total += sum(1 for f in os.listdir(p) if not f.startswith('.') and os.path.isfile(os.path.join(p, f)) and not os.path.islink(os.path.join(p, f)) and os.path.getsize(os.path.join(p, f)) > 0)
+                    total += sum(1 for f in os.listdir(p) if not f.startswith('.') and os.path.isfile(os.path.join(p, f)) and not os.path.islink(os.path.join(p, f)) and os.path.getsize(os.path.join(p, f)) > 0 and is_mail(os.path.join(p, f)))
         for f in files:
             p = os.path.join(dirpath, f)
             if os.path.islink(p) or os.path.basename(dirpath) in ('cur', 'new', 'tmp'):
