@@ -340,6 +340,7 @@ mod tests {
                     delivered_at: Some(t),
                     flags,
                     mtime: 0,
+                    rejected_times: 0,
                 })
                 .collect(),
             skipped: Vec::new(),
