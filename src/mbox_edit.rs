@@ -288,7 +288,25 @@ fn finish(qdir: &Path, manifest: &mut Manifest, id: &str, tail_path: &Path) -> i
         fsync_dir(&qdir.join(REWRITE_DIR))?;
     }
     fault::point("inplace.tail-removed");
-    Ok(())
+    remove_rewrite_dir(qdir)
+}
+
+/// Removes `QDIR/rewrite` once empty, so a QDIR at rest holds only its Maildir and
+/// manifest.
+fn remove_rewrite_dir(qdir: &Path) -> io::Result<()> {
+    match std::fs::remove_dir(qdir.join(REWRITE_DIR)) {
+        Ok(()) => fsync_dir(qdir),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound
+                || e.kind() == io::ErrorKind::DirectoryNotEmpty =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("{}: {e}", qdir.join(REWRITE_DIR).display()),
+        )),
+    }
 }
 
 /// What recovery found in an mbox an unfinished write was carrying out.
@@ -501,6 +519,7 @@ pub fn recover(
     if removed_any {
         fsync_dir(&qdir.join(REWRITE_DIR))?;
     }
+    remove_rewrite_dir(qdir)?;
     fault::point("recover.finished");
     Ok(problems)
 }
