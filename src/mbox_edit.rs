@@ -27,7 +27,7 @@
 //! of a growing write. Both need a message byte-identical to bytes we wrote or removed.
 
 use crate::fault;
-use crate::fsutil::{fsync_dir, write_new_synced};
+use crate::fsutil::write_new_synced;
 use crate::lock::{LockOptions, MboxLock};
 use crate::manifest::{b3hex, Manifest, Record};
 use crate::quarantine::Problem;
@@ -108,6 +108,12 @@ pub fn read_all(f: &File) -> io::Result<Vec<u8>> {
 
 /// The folder of pending tails, `QDIR/rewrite`.
 pub const REWRITE_DIR: &str = "rewrite";
+
+/// fsyncs a directory; the error names it.
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    crate::fsutil::fsync_dir(dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))
+}
 
 /// A fresh id for a write that has no quarantine run id to hang on.
 pub fn fresh_id(kind: &str) -> String {
@@ -516,7 +522,8 @@ pub fn recover(
         }
         drop(held);
     }
-    if removed_any {
+    // (The folder may be gone already: the last write finished above removed it.)
+    if removed_any && qdir.join(REWRITE_DIR).is_dir() {
         fsync_dir(&qdir.join(REWRITE_DIR))?;
     }
     remove_rewrite_dir(qdir)?;
