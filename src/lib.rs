@@ -19,6 +19,7 @@ pub mod html;
 pub mod lock;
 pub mod manifest;
 pub mod manpage;
+pub mod mbox_edit;
 pub mod message;
 pub mod perstore;
 pub mod plan;
