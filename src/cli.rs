@@ -84,11 +84,13 @@ read (the rest was scanned and reported)."
     #[command(
         long_about = "Scan, then move every extra copy into QDIR, a Maildir any mail client can open. \
 Maildir files are moved as they are; mbox messages are extracted (From_ line removed, >From quoting \
-undone) and the mbox is rewritten without them, under its dotlock and fcntl lock, after checking \
-that nothing changed since the scan. Flags of the extra copies (Seen, Replied, Flagged, Passed) are \
-merged into the kept copy. Every change is recorded in QDIR/manifest.jsonl, fsynced before it is \
-made, so `maildedup restore QDIR` can undo it byte for byte. It never deletes mail, never moves \
-a conflict, and never edits an mbox in place.",
+undone) and the mbox is rewritten in place without them (the same file, never a new one, so a \
+program that has it open loses nothing), under its dotlock and fcntl lock, after checking that \
+nothing changed since the scan; the new tail is kept in QDIR until it is written, so a run killed \
+half-way is finished by the next one. Flags of the extra copies (Seen, Replied, Flagged, Passed) \
+are merged into the kept copy. Every change is recorded in QDIR/manifest.jsonl, fsynced before it \
+is made, so `maildedup restore QDIR` can undo it byte for byte. It never deletes mail and never \
+moves a conflict.",
         after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  maildedup restore ~/dedup-quarantine\n\n\
 Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: see the summary); \
 3 done, but some copies were left in place (changed since the scan, vanished, or locked); \
