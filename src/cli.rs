@@ -702,6 +702,15 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             );
         }
     }
+    // One run per store at a time (`crate::runlock`), taken before the scan: a run that
+    // waited for another one scans what that run left.
+    let _runlock = match args.dry_run {
+        true => None,
+        false => Some(crate::runlock::RunLock::for_paths(
+            &sel.paths,
+            args.lock.options().timeout,
+        )?),
+    };
     let out = scan_selection(sel, &progress)?;
     // A folder or file that could not be read is never quarantined from: say so on stderr
     // in every mode (with -q too), and in the run log.

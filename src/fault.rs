@@ -2,6 +2,9 @@
 //! feature. Every step of a destructive path calls [`point`]; with
 //! `MAILDEDUP_FAULT_AT=N` the process kills itself with SIGKILL at the N-th point it
 //! reaches, and with `MAILDEDUP_FAULT_COUNT=1` it prints how many points a run reached.
+//! With `MAILDEDUP_FAULT_PAUSE_AT=NAME` it sleeps `MAILDEDUP_FAULT_PAUSE_SECS` (default 3)
+//! seconds the first time it reaches the point named NAME, so a test can start a second
+//! run while the first is in the middle of its work.
 //! Without the feature, `point` is an empty inline function.
 
 #[cfg(feature = "fault-injection")]
@@ -9,8 +12,20 @@ mod imp {
     use std::sync::atomic::{AtomicU64, Ordering};
     static HITS: AtomicU64 = AtomicU64::new(0);
 
+    static PAUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
     pub fn point(name: &str) {
         let n = HITS.fetch_add(1, Ordering::SeqCst) + 1;
+        if std::env::var("MAILDEDUP_FAULT_PAUSE_AT").is_ok_and(|p| p == name)
+            && !PAUSED.swap(true, Ordering::SeqCst)
+        {
+            let secs = std::env::var("MAILDEDUP_FAULT_PAUSE_SECS")
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(3.0);
+            eprintln!("fault-injection: pausing {secs} s at {name}");
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 600.0)));
+        }
         if let Ok(at) = std::env::var("MAILDEDUP_FAULT_AT") {
             if at.parse::<u64>().ok() == Some(n) {
                 eprintln!("fault-injection: SIGKILL at point {n} ({name})");

@@ -68,6 +68,8 @@ pub struct Quarantine<'a> {
     run: String,
     seq: usize,
     manifest: Manifest,
+    /// The run lock on the scanned stores (`crate::runlock`), held until the run ends.
+    _runlock: crate::runlock::RunLock,
     /// Per mbox store: header edits an earlier rewrite in this run made, as (offset in
     /// the scanned file, change in length), to find the scanned entries again.
     shifts: BTreeMap<u32, Vec<(i64, i64)>>,
@@ -115,6 +117,9 @@ impl<'a> Quarantine<'a> {
         qdir: &Path,
         lock: LockOptions,
     ) -> io::Result<Self> {
+        // No other maildedup run may change these stores while this one does; taken
+        // before anything is written (shared with a lock the caller took before the scan).
+        let runlock = crate::runlock::RunLock::for_stores(&scan.stores, lock.timeout)?;
         create_qdir(qdir)?;
         let mut manifest = Manifest::open(qdir)?;
         let now = jiff::Timestamp::now();
@@ -138,6 +143,7 @@ impl<'a> Quarantine<'a> {
             run,
             seq: 0,
             manifest,
+            _runlock: runlock,
             shifts: BTreeMap::new(),
             outcome: Outcome::default(),
         })
