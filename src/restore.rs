@@ -6,6 +6,7 @@
 use crate::fault;
 use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace, write_sibling};
 use crate::lock::{LockOptions, MboxLock};
+use crate::manifest::validate::quarantined_ok;
 use crate::manifest::{b3hex, unb64, Edit, Manifest, Record};
 use crate::quarantine::{requote, Problem};
 use crate::read::maildir::MaildirName;
@@ -148,8 +149,6 @@ fn check_qdir(qdir: &Path) -> io::Result<()> {
     }
     Ok(())
 }
-
-use crate::manifest::validate::quarantined_ok;
 
 /// Takes the run lock (`crate::runlock`) on every store the manifest's runs recorded that
 /// still exists, so no other maildedup run changes them while they are restored.

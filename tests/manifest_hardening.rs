@@ -456,6 +456,8 @@ fn two_quarantines_of_one_store_at_once() {
     copy_dir(&fixtures().join("cases/Maildir"), &one);
     copy_dir(&fixtures().join("cases/Maildir"), &two);
     copy_dir(&fixtures().join("cases/mbox"), &tree.join("mbox"));
+    let three = tree.join("three");
+    copy_dir(&fixtures().join("cases/Maildir"), &three);
     let before = snapshot(&tree);
     let orig = originals(&before);
     let q: PathBuf = d.path().join("q");
@@ -504,11 +506,12 @@ fn two_quarantines_of_one_store_at_once() {
         q2_manifest
     );
 
-    // C waits for A, then finds the duplicates gone.
+    // C (over `one` and `three`) waits for A, then scans what A left.
     let c = {
         let mut cmd = Command::new(bin_path());
         cmd.args(["quarantine", "--no-progress", "--lock-timeout", "60"])
             .arg(&one)
+            .arg(&three)
             .arg("--to")
             .arg(qdir("qc"))
             .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
@@ -522,15 +525,18 @@ fn two_quarantines_of_one_store_at_once() {
     a.expect_code(0, "first quarantine");
     assert_ne!(snapshot(&tree), two_quarantined, "A moved nothing");
     let c = finish(c);
+    // Had it scanned before A finished, the copies A moved would be "vanished since the
+    // scan: left in place" (exit 3).
     c.expect_code(0, "quarantine that waited");
+    assert!(!c.stdout.contains("left in place"), "{}", c.show());
     assert!(
-        c.stdout.contains("Nothing to quarantine"),
-        "the waiting run scanned before the first finished:\n{}",
+        !records(&manifest(&qdir("qc")), "maildir-move").is_empty(),
+        "{}",
         c.show()
     );
 
     // Every quarantine folder restores cleanly, newest first; every message is back.
-    for name in ["qa", "q2"] {
+    for name in ["qc", "qa", "q2"] {
         let out = restore(&qdir(name), &[]);
         out.expect_code(0, &format!("restore {name}"));
         assert!(!out.stdout.contains("missing"), "{}", out.show());
