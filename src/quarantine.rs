@@ -438,7 +438,19 @@ impl<'a> Quarantine<'a> {
             return Ok(());
         }
         self.manifest.append(&record)?;
-        move_file(&src, &target, &self.qdir.join("tmp").join(&name))?;
+        if let Err(e) = move_file(&src, &target, &self.qdir.join("tmp").join(&name)) {
+            // Deleted or renamed by another program since it was read: nothing was moved
+            // (restore finds this record's file back in its store, or says it is gone).
+            if e.kind() == io::ErrorKind::NotFound && !src.exists() && !target.exists() {
+                self.left(
+                    &src,
+                    None,
+                    "vanished while being moved (renamed or deleted by another program): not moved",
+                );
+                return Ok(());
+            }
+            return Err(e);
+        }
         self.count(class, c.length);
         Ok(())
     }

@@ -596,3 +596,51 @@ fn a_copy_missing_from_qdir_but_back_in_its_store_is_not_missing() {
     assert!(line.contains("has no file with unique name"), "{line}");
     assert!(!line.contains("is missing from QDIR"), "{line}");
 }
+
+#[test]
+fn a_copy_renamed_by_a_mail_client_while_being_moved() {
+    let d = tempfile::tempdir().unwrap();
+    let template = d.path().join("template");
+    copy_dir(&fixtures().join("cases/Maildir"), &template.join("Maildir"));
+    let before = snapshot(&template);
+    // Which manifest line (= which append) the first move is announced on.
+    let probe = d.path().join("probe");
+    copy_dir(&template, &probe);
+    quarantine(&[&probe], &d.path().join("qprobe"), &[]).expect_code(0, "probe");
+    let k = manifest_lines(&d.path().join("qprobe"))
+        .iter()
+        .position(|l| l.contains("\"type\":\"maildir-move\""))
+        .unwrap()
+        + 1;
+
+    let tree = d.path().join("tree");
+    copy_dir(&template, &tree);
+    let q = d.path().join("q");
+    let run = spawn_quarantine(&[&tree], &q, &format!("manifest.appended@{k}"), 3.0);
+    wait_for("the first move's record", || {
+        fs::read_to_string(q.join("manifest.jsonl")).is_ok_and(|t| t.lines().count() >= k)
+    });
+    let rec: Value = serde_json::from_str(&manifest_lines(&q)[k - 1]).unwrap();
+    assert_eq!(rec["type"], "maildir-move", "{rec}");
+    let src = PathBuf::from(rec["source"].as_str().unwrap());
+    let name = src.file_name().unwrap().to_string_lossy().into_owned();
+    let renamed = src
+        .parent()
+        .unwrap()
+        .join(format!("{}:2,FRST", name.split(":2,").next().unwrap()));
+    assert_ne!(renamed, src);
+    // The mail client flags it while the run waits between its record and its move.
+    fs::rename(&src, &renamed).unwrap();
+    let out = finish(run);
+    out.expect_code(3, "quarantine");
+    assert!(
+        out.stdout.contains("vanished while being moved") && !out.stderr.contains("No such file"),
+        "{}",
+        out.show()
+    );
+    let r = restore(&q, &[]);
+    r.expect_code(0, "restore");
+    assert!(r.stdout.contains("(1 already in place)"), "{}", r.show());
+    fs::rename(&renamed, &src).unwrap();
+    assert_same(&before, &snapshot(&tree), "after restore");
+}
