@@ -853,6 +853,15 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             );
         }
     }
+    // One run per store at a time (`crate::runlock`), taken before the scan: a run that
+    // waited for another one scans what that run left.
+    let _runlock = match args.dry_run {
+        true => None,
+        false => Some(crate::runlock::RunLock::for_paths(
+            &sel.paths,
+            args.lock.options().timeout,
+        )?),
+    };
     // An mbox a killed run left half-written in place is finished before it is scanned
     // (mail appended to it since is kept); one that cannot be is reported and left alone.
     let recovery = if args.dry_run {

@@ -29,6 +29,7 @@ pub mod quarantine;
 pub mod read;
 pub mod report;
 pub mod restore;
+pub mod runlock;
 pub mod runlog;
 pub mod scan;
 pub mod style;

@@ -9,6 +9,8 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+pub mod validate;
+
 pub const MANIFEST: &str = "manifest.jsonl";
 
 /// Which copy a group kept.

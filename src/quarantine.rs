@@ -67,6 +67,8 @@ pub struct Quarantine<'a> {
     run: String,
     seq: usize,
     manifest: Manifest,
+    /// The run lock on the scanned stores (`crate::runlock`), held until the run ends.
+    _runlock: crate::runlock::RunLock,
     /// Per mbox store: header edits an earlier rewrite in this run made, as (offset in
     /// the scanned file, change in length), to find the scanned entries again.
     shifts: BTreeMap<u32, Vec<(i64, i64)>>,
@@ -114,6 +116,9 @@ impl<'a> Quarantine<'a> {
         qdir: &Path,
         lock: LockOptions,
     ) -> io::Result<Self> {
+        // No other maildedup run may change these stores while this one does; taken
+        // before anything is written (shared with a lock the caller took before the scan).
+        let runlock = crate::runlock::RunLock::for_stores(&scan.stores, lock.timeout)?;
         create_qdir(qdir)?;
         let mut manifest = Manifest::open(qdir)?;
         let now = jiff::Timestamp::now();
@@ -137,6 +142,7 @@ impl<'a> Quarantine<'a> {
             run,
             seq: 0,
             manifest,
+            _runlock: runlock,
             shifts: BTreeMap::new(),
             outcome: Outcome::default(),
         })
@@ -447,7 +453,19 @@ impl<'a> Quarantine<'a> {
             return Ok(());
         }
         self.manifest.append(&record)?;
-        move_file(&src, &target, &self.qdir.join("tmp").join(&name))?;
+        if let Err(e) = move_file(&src, &target, &self.qdir.join("tmp").join(&name)) {
+            // Deleted or renamed by another program since it was read: nothing was moved
+            // (restore finds this record's file back in its store, or says it is gone).
+            if e.kind() == io::ErrorKind::NotFound && !src.exists() && !target.exists() {
+                self.left(
+                    &src,
+                    None,
+                    "vanished while being moved (renamed or deleted by another program): not moved",
+                );
+                return Ok(());
+            }
+            return Err(e);
+        }
         self.count(class, c.length);
         Ok(())
     }

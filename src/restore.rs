@@ -6,6 +6,7 @@
 use crate::fault;
 use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace};
 use crate::lock::{LockOptions, MboxLock};
+use crate::manifest::validate::quarantined_ok;
 use crate::manifest::{b3hex, read, unb64, Edit, Manifest, Record};
 use crate::quarantine::{requote, Problem};
 use crate::read::maildir::MaildirName;
@@ -33,6 +34,12 @@ pub struct Restore {
     manifest: Manifest,
     /// mboxes whose restore found no room for its tail, and why.
     deferred: HashMap<PathBuf, String>,
+    /// The run lock on the stores the manifest names, held while restoring.
+    _runlock: Option<crate::runlock::RunLock>,
+    /// Per quarantined name: the maildir-move records that name it (id, source, line),
+    /// and the ids already restored, to say where a copy missing from QDIR went.
+    moves_by_name: HashMap<String, Vec<(String, PathBuf, usize)>>,
+    restored_ids: HashSet<String>,
     pub outcome: RestoreOutcome,
 }
 
@@ -145,12 +152,26 @@ fn check_qdir(qdir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A quarantined file name must be `cur/NAME` with a plain NAME.
-fn quarantined_ok(q: &str) -> bool {
-    match q.strip_prefix("cur/") {
-        Some(name) => !name.is_empty() && !name.contains('/') && name != "." && name != "..",
-        None => false,
+/// Takes the run lock (`crate::runlock`) on every store the manifest's runs recorded that
+/// still exists, so no other maildedup run changes them while they are restored.
+fn lock_recorded_stores(
+    records: &[Record],
+    lock: &LockOptions,
+) -> io::Result<crate::runlock::RunLock> {
+    use crate::discover::StoreKind;
+    let mut stores: Vec<(PathBuf, StoreKind)> = Vec::new();
+    for r in records {
+        if let Record::Run { stores: s, .. } = r {
+            for p in s {
+                match std::fs::symlink_metadata(p) {
+                    Ok(m) if m.is_dir() => stores.push((p.clone(), StoreKind::Maildir)),
+                    Ok(m) if m.is_file() => stores.push((p.clone(), StoreKind::Mbox)),
+                    _ => {}
+                }
+            }
+        }
     }
+    crate::runlock::RunLock::acquire(&stores, lock.timeout)
 }
 
 impl Restore {
@@ -172,6 +193,9 @@ impl Restore {
             dry_run,
             manifest: Manifest::open(qdir)?,
             deferred: HashMap::new(),
+            _runlock: None,
+            moves_by_name: HashMap::new(),
+            restored_ids: HashSet::new(),
             outcome: RestoreOutcome::default(),
         })
     }
@@ -190,6 +214,57 @@ impl Restore {
             path,
             None,
             format!("record {id}: {what} outside the recorded stores; refused"),
+        );
+    }
+
+    /// A record that does not hold together (see `manifest::validate`): never acted on.
+    fn rejected(
+        &mut self,
+        loaded: &crate::manifest::validate::Loaded,
+        i: usize,
+        r: &Record,
+        why: &str,
+        restored: &HashSet<String>,
+        handled: &mut HashSet<String>,
+    ) {
+        let line = loaded.lines.get(i).copied().unwrap_or(0);
+        let (kind, id, kept) = match r {
+            Record::Run { run, .. } => (
+                "run",
+                run.as_str(),
+                "the records after it name no store restore may write into",
+            ),
+            Record::MaildirMove { id, .. } => {
+                ("maildir-move", id.as_str(), "its copy stays in QDIR")
+            }
+            Record::MaildirFlags { id, .. } => {
+                ("maildir-flags", id.as_str(), "the flags stay as they are")
+            }
+            Record::MboxExtract { id, .. } => {
+                ("mbox-extract", id.as_str(), "its copy stays in QDIR")
+            }
+            Record::MboxRewrite { id, edits, .. } => {
+                // Its extracted messages are not taken for extracts of an interrupted run.
+                handled.extend(edits.iter().filter_map(|e| e.extract.clone()));
+                (
+                    "mbox-rewrite",
+                    id.as_str(),
+                    "the mbox stays as it is and the messages extracted from it stay in QDIR",
+                )
+            }
+            // In-place writes are finished or abandoned by `mbox_edit::recover`, not here.
+            Record::Restored { .. } | Record::MboxWrite { .. } | Record::MboxWriteDone { .. } => {
+                return
+            }
+        };
+        if restored.contains(id) {
+            return;
+        }
+        let mpath = self.qdir.join(crate::manifest::MANIFEST);
+        self.problem(
+            &mpath,
+            None,
+            format!("line {line}: {kind} record {id} is invalid: {why}; refused ({kept})"),
         );
     }
 
@@ -219,6 +294,9 @@ impl Restore {
         // An in-place mbox write a killed run left unfinished is finished first (keeping
         // mail appended since), so the records below meet each mbox whole.
         if !self.dry_run {
+            // One run per store at a time: the stores the manifest names, before any write.
+            let loaded = crate::manifest::validate::load(&self.qdir)?;
+            self._runlock = Some(lock_recorded_stores(&loaded.records, &self.lock)?);
             let problems = crate::mbox_edit::recover(&self.qdir, &mut self.manifest, &self.lock)?;
             self.outcome.problems.extend(problems);
         }
@@ -254,13 +332,14 @@ impl Restore {
     /// One pass over the manifest, newest record first; with `only`, just the records of
     /// those mboxes.
     fn pass(&mut self, only: Option<&HashMap<PathBuf, String>>) -> io::Result<()> {
-        let (records, bad) = read(&self.qdir)?;
+        let loaded = crate::manifest::validate::load(&self.qdir)?;
         if only.is_none() {
-            for line in bad {
-                let m = self.qdir.join(crate::manifest::MANIFEST);
-                self.problem(&m, None, format!("line {line} cannot be read; ignored"));
+            let mpath = self.qdir.join(crate::manifest::MANIFEST);
+            for (_, why) in &loaded.unreadable {
+                self.problem(&mpath, None, why.clone());
             }
         }
+        let records = &loaded.records;
         let skip = |mbox: &Path, deferred: &HashMap<PathBuf, String>| {
             deferred.contains_key(mbox) || only.is_some_and(|o| !o.contains_key(mbox))
         };
@@ -271,14 +350,36 @@ impl Restore {
                 _ => None,
             })
             .collect();
+        for (r, line) in records.iter().zip(&loaded.lines) {
+            if let Record::MaildirMove {
+                id,
+                source,
+                quarantined,
+                ..
+            } = r
+            {
+                self.moves_by_name
+                    .entry(quarantined.clone())
+                    .or_default()
+                    .push((id.clone(), source.clone(), *line));
+            }
+        }
+        self.restored_ids = restored.clone();
         // The stores each record's run scanned.
         let mut stores_of: Vec<std::rc::Rc<Vec<RecordedStore>>> = Vec::with_capacity(records.len());
         let mut current = std::rc::Rc::new(Vec::new());
-        for r in &records {
+        for r in records {
             if let Record::Run {
                 stores, canonical, ..
             } = r
             {
+                if loaded.rejected[stores_of.len()].is_some() {
+                    // A run record that does not hold together names no store restore
+                    // may write into.
+                    current = std::rc::Rc::new(Vec::new());
+                    stores_of.push(current.clone());
+                    continue;
+                }
                 current = std::rc::Rc::new(
                     stores
                         .iter()
@@ -302,6 +403,13 @@ impl Restore {
         let mut handled: HashSet<String> = HashSet::new();
         for (i, r) in records.iter().enumerate().rev() {
             let stores = &stores_of[i];
+            if let Some(why) = &loaded.rejected[i] {
+                // Said once, in the first pass; a pass for deferred mboxes only skips it.
+                if only.is_none() {
+                    self.rejected(&loaded, i, r, why, &restored, &mut handled);
+                }
+                continue;
+            }
             match r {
                 Record::MaildirMove { .. } | Record::MaildirFlags { .. } if only.is_some() => {}
                 Record::MaildirMove {
@@ -374,7 +482,11 @@ impl Restore {
                         self.refuse(mbox, id, "mbox");
                         continue;
                     }
-                    self.orphan_extract(r)?;
+                    let line = loaded.lines.get(i).copied().unwrap_or(0);
+                    let cut = loaded
+                        .cut_after(line)
+                        .filter(|c| c.target.as_deref().is_none_or(|t| t == mbox.as_path()));
+                    self.orphan_extract(r, line, cut)?;
                 }
                 _ => {}
             }
@@ -494,16 +606,73 @@ impl Restore {
                 }
             }
             (false, true) => self.outcome.already += 1,
-            (false, false) => {
-                self.problem(
-                    source,
-                    None,
-                    format!("{} is missing from QDIR", q.display()),
-                );
-                return Ok(());
-            }
+            (false, false) => match self.missing_copy(id, source, quarantined, file_b3) {
+                // Back in its store under another name (a mail client changed its flags
+                // after an earlier restore, or moved it from new/ to cur/).
+                Missing::BackInStore => self.outcome.already += 1,
+                Missing::Elsewhere(why) => {
+                    self.problem(source, None, why);
+                    return Ok(());
+                }
+            },
         }
         self.done(id)
+    }
+
+    /// Where the copy of a maildir-move record went when it is neither in QDIR nor at its
+    /// source: back in its store under another name, or moved back by another record, or
+    /// (when nothing says) where it may be — never a bare "missing", which reads like loss.
+    fn missing_copy(&self, id: &str, source: &Path, quarantined: &str, file_b3: &str) -> Missing {
+        let name = source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let unique = MaildirName::parse(&name).unique.to_string();
+        let mut same_unique = None;
+        if let Some(store) = source.parent().and_then(Path::parent) {
+            for sub in ["cur", "new"] {
+                let Ok(rd) = std::fs::read_dir(store.join(sub)) else {
+                    continue;
+                };
+                for e in rd.flatten() {
+                    let n = e.file_name();
+                    if MaildirName::parse(&n.to_string_lossy()).unique != unique {
+                        continue;
+                    }
+                    let p = e.path();
+                    if crate::fsutil::read_regular(&p).is_ok_and(|d| b3hex(&d) == file_b3) {
+                        return Missing::BackInStore;
+                    }
+                    same_unique = Some(p);
+                }
+            }
+        }
+        let q = self.qdir.join(quarantined);
+        let others: Vec<&(String, PathBuf, usize)> = self
+            .moves_by_name
+            .get(quarantined)
+            .map(|v| v.iter().filter(|(o, _, _)| o != id).collect())
+            .unwrap_or_default();
+        if let Some((other, to, line)) = others
+            .iter()
+            .find(|(o, _, _)| self.restored_ids.contains(o))
+        {
+            return Missing::Elsewhere(format!(
+                "not in QDIR: record {other} (manifest line {line}) quarantined the same file as {quarantined} and was restored already, which moved it back to {}; this record has nothing left to restore (nothing was lost)",
+                to.display()
+            ));
+        }
+        if let Some(p) = same_unique {
+            return Missing::Elsewhere(format!(
+                "not in QDIR ({}), and its store has a file with its unique name {unique} but other content ({}): the message is there, changed since by a mail client; nothing restored",
+                q.display(),
+                p.display()
+            ));
+        }
+        Missing::Elsewhere(format!(
+            "neither {} nor this file exists, and its store has no file with unique name {unique}: the move was never made here (its run stopped first, e.g. because another maildedup run moved this file into its own quarantine folder: look for {unique} there), or it was moved or deleted since by another program",
+            q.display()
+        ))
     }
 
     fn maildir_flags(&mut self, id: &str, old: &Path, new: &Path) -> io::Result<()> {
@@ -627,8 +796,12 @@ impl Restore {
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", rw.mbox.display())))?;
         let cur: &[u8] = &data;
         let flag_edits = rw.edits.iter().filter(|e| e.original.is_some()).count();
-        let prefix_is =
-            |size: u64, b3: &str| cur.len() as u64 >= size && b3hex(&cur[..size as usize]) == b3;
+        let prefix_is = |size: u64, b3: &str| {
+            usize::try_from(size)
+                .ok()
+                .and_then(|n| cur.get(..n))
+                .is_some_and(|p| b3hex(p) == b3)
+        };
         // The file as it was before the quarantine comes first: when the removed messages
         // were at the end (or were all of it), the rewritten file is a prefix of the
         // original, and an mbox already put back would be taken for one still rewritten
@@ -758,7 +931,12 @@ impl Restore {
         }
     }
 
-    fn orphan_extract(&mut self, r: &Record) -> io::Result<()> {
+    fn orphan_extract(
+        &mut self,
+        r: &Record,
+        line: usize,
+        cut: Option<&crate::manifest::validate::Cut>,
+    ) -> io::Result<()> {
         let Record::MboxExtract {
             id,
             mbox,
@@ -775,8 +953,11 @@ impl Restore {
             return Ok(());
         }
         let data = crate::fsutil::read_regular(mbox)?;
-        let (o, l) = (*offset as usize, *length as usize);
-        if data.len() >= o + l && &b3hex(&data[o..o + l]) == entry_b3 {
+        let entry = usize::try_from(*offset)
+            .ok()
+            .zip(usize::try_from(*length).ok())
+            .and_then(|(o, l)| data.get(o..o.checked_add(l)?));
+        if entry.is_some_and(|e| &b3hex(e) == entry_b3) {
             let q = self.qdir.join(quarantined);
             if q.exists() {
                 std::fs::remove_file(&q)?;
@@ -785,14 +966,27 @@ impl Restore {
             self.outcome.already += 1;
             self.done(id)
         } else {
-            self.problem(
-                mbox,
-                Some(*offset),
-                format!("{quarantined}: the mbox changed; the copy stays in QDIR"),
-            );
+            let why = match cut {
+                Some(c) => format!(
+                    "{quarantined} (manifest line {line}) was extracted from here, and the mbox no longer holds it here, although the rewrite record that would follow (line {}) is incomplete, so that rewrite was never made: the mbox was changed since by another program (or the manifest was cut short after the rewrite). The message is safe in QDIR as {quarantined} (nothing lost); put it back by hand if the mbox lacks it",
+                    c.line
+                ),
+                None => format!(
+                    "{quarantined} (manifest line {line}) was extracted from here, and the mbox changed here since (no rewrite record names this extract); the message is safe in QDIR as {quarantined} (nothing lost)"
+                ),
+            };
+            self.problem(mbox, Some(*offset), why);
             Ok(())
         }
     }
+}
+
+/// Where a copy missing from QDIR is.
+enum Missing {
+    /// Its store has these very bytes again, under another name.
+    BackInStore,
+    /// Elsewhere, or unknown: the problem to report.
+    Elsewhere(String),
 }
 
 struct Rewrite<'a> {
