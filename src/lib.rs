@@ -19,6 +19,7 @@ pub mod html;
 pub mod lock;
 pub mod manifest;
 pub mod message;
+pub mod pathser;
 pub mod perstore;
 pub mod plan;
 pub mod plan_view;

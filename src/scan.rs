@@ -438,52 +438,104 @@ fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cac
     let mut skipped = Vec::new();
     match store.kind {
         StoreKind::Maildir => {
+            // Never through a symlinked cur/, new/ or tmp/ (discovery skips such a
+            // Maildir; this catches one swapped in since).
+            if let Some(sub) = crate::discover::symlinked_maildir_sub(&store.path) {
+                skipped.push(Skipped::new(
+                    store.path.join(sub),
+                    crate::discover::SYMLINKED_SUB,
+                ));
+                return Listed {
+                    opened,
+                    work,
+                    ready,
+                    skipped,
+                };
+            }
             for sub in [Sub::Cur, Sub::New] {
                 let d = store.path.join(sub.as_str());
-                let rd = match std::fs::read_dir(&d) {
-                    Ok(rd) => rd,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                // Opened without following a symlink, then listed through that very
+                // descriptor: nothing can be swapped in between.
+                let fd = {
+                    use rustix::fs::{open, Mode, OFlags};
+                    open(
+                        &d,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                };
+                let fd = match fd {
+                    Ok(fd) => fd,
+                    Err(e) if e == rustix::io::Errno::NOENT => continue,
+                    Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+                        skipped.push(Skipped::new(&d, crate::discover::SYMLINKED_SUB));
+                        work.clear();
+                        break;
+                    }
                     Err(e) => {
-                        skipped.push(Skipped::new(&d, format!("cannot list: {e}")));
+                        skipped.push(Skipped::new(
+                            &d,
+                            format!("cannot list: {}", io::Error::from(e)),
+                        ));
                         continue;
                     }
                 };
-                {
-                    use rustix::fs::{open, Mode, OFlags};
-                    opened.dirs[sub as usize] = open(
-                        &d,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .ok();
-                }
+                let rd = match rustix::fs::Dir::read_from(&fd) {
+                    Ok(rd) => rd,
+                    Err(e) => {
+                        skipped.push(Skipped::new(
+                            &d,
+                            format!("cannot list: {}", io::Error::from(e)),
+                        ));
+                        continue;
+                    }
+                };
+                opened.dirs[sub as usize] = Some(fd);
                 let first = work.len();
                 for ent in rd {
                     let ent = match ent {
                         Ok(ent) => ent,
                         Err(e) => {
-                            skipped.push(Skipped::new(&d, format!("cannot list: {e}")));
-                            continue;
+                            skipped.push(Skipped::new(
+                                &d,
+                                format!("cannot list: {}", io::Error::from(e)),
+                            ));
+                            break;
                         }
                     };
-                    let name = ent.file_name();
+                    let name = OsStr::from_bytes(ent.file_name().to_bytes());
                     if name.as_bytes().first() == Some(&b'.') {
                         continue;
                     }
-                    match ent.file_type() {
-                        Ok(t) if t.is_file() => work.push(Work {
+                    use rustix::fs::FileType as T;
+                    let mut t = ent.file_type();
+                    if t == T::Unknown {
+                        // Filesystems that give no type in the listing: ask.
+                        t = match opened.dirs[sub as usize].as_ref().map(|fd| {
+                            rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                        }) {
+                            Some(Ok(st)) => T::from_raw_mode(st.st_mode),
+                            Some(Err(e)) => {
+                                skipped.push(Skipped::new(
+                                    d.join(name),
+                                    format!("cannot stat: {}", io::Error::from(e)),
+                                ));
+                                continue;
+                            }
+                            None => T::Unknown,
+                        };
+                    }
+                    match t {
+                        T::RegularFile => work.push(Work {
                             store: index,
                             sub,
-                            name: name.into_boxed_os_str(),
+                            name: Box::from(name),
                             cached: None,
                         }),
-                        Ok(t) if t.is_symlink() => {
-                            skipped.push(Skipped::new(ent.path(), "symbolic link: not followed"))
+                        T::Symlink => {
+                            skipped.push(Skipped::new(d.join(name), "symbolic link: not followed"))
                         }
-                        Ok(_) => skipped.push(Skipped::new(ent.path(), "not a regular file")),
-                        Err(e) => {
-                            skipped.push(Skipped::new(ent.path(), format!("cannot stat: {e}")))
-                        }
+                        _ => skipped.push(Skipped::new(d.join(name), "not a regular file")),
                     }
                 }
                 work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
