@@ -155,3 +155,92 @@ fn a_file_name_that_is_not_utf8_is_quarantined_and_restored_exactly() {
     assert_eq!(back.code, Some(0), "{}", back.show());
     assert_same(&before, &snapshot(&tree), "after restore");
 }
+
+/// Runs the binary as `nobody` when the tests run as root (root is never refused a
+/// rename, so the error could not happen), as the current user otherwise.
+fn md_unprivileged(args: &[String], tree: &Path) -> Out {
+    use std::os::unix::process::ExitStatusExt;
+    let root = rustix::process::geteuid().is_root();
+    let mut cmd = if root {
+        // Everything the run touches belongs to nobody.
+        let st = std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(tree)
+            .status()
+            .expect("chown");
+        assert!(st.success(), "chown");
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.arg(bin_path());
+        c
+    } else {
+        std::process::Command::new(bin_path())
+    };
+    let out = cmd
+        .args(args)
+        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+        .env("XDG_CACHE_HOME", tree.join("cache"))
+        .env_remove("MAILDEDUP_FAULT_AT")
+        .output()
+        .expect("run maildedup");
+    Out {
+        code: out.status.code(),
+        signal: out.status.signal(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_refused_flag_merge_names_the_kept_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().expect("tempdir");
+    fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let tree = t.path().join("tree");
+    let date = "Sat, 3 Jan 2022 01:05:34 +0000";
+    let (a, b) = (tree.join("A"), tree.join("B"));
+    maildir(&a);
+    maildir(&b);
+    let kept = a.join("cur/1600000000.M1P1.host:2,");
+    fs::write(&kept, message("flagged", date)).expect("write");
+    fs::write(
+        b.join("cur/1700000000.M2P2.host:2,F"),
+        message("flagged", date),
+    )
+    .expect("write");
+    let qdir = t.path().join("q");
+    fs::create_dir_all(&qdir).expect("mkdir");
+    if rustix::process::geteuid().is_root() {
+        md_unprivileged(&["--version".to_string()], t.path());
+    }
+    // The kept copy's folder is read-only: merging the F flag into its name is refused.
+    fs::set_permissions(a.join("cur"), fs::Permissions::from_mode(0o555)).expect("chmod");
+    let args: Vec<String> = [
+        "quarantine",
+        "--no-progress",
+        "--no-cache",
+        &s(&tree),
+        "--to",
+        &s(&qdir),
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    let out = md_unprivileged(&args, t.path());
+    fs::set_permissions(a.join("cur"), fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert!(out.signal.is_none(), "{}", out.show());
+    let all = format!("{}\n{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("Permission denied"),
+        "the rename was refused: {}",
+        out.show()
+    );
+    for line in all.lines().filter(|l| l.contains("Permission denied")) {
+        assert!(
+            line.contains(&s(&kept)),
+            "the error names the kept file {}: {line}\n{}",
+            kept.display(),
+            out.show()
+        );
+    }
+}
