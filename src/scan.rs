@@ -892,7 +892,7 @@ struct FileSource<'a> {
 }
 
 impl mbox::Source for FileSource<'_> {
-    fn len(&self) -> usize {
+    fn file_len(&self) -> usize {
         self.len
     }
 

@@ -297,8 +297,8 @@ fn split_from_chunked(
 /// SIGBUS. [`split_source`] splits an mbox through it, window by window.
 pub trait Source: Sync {
     /// The file's length when it was opened.
-    fn len(&self) -> usize;
-    /// Replaces `buf` with the bytes at `off..off + len`, clamped to [`Source::len`].
+    fn file_len(&self) -> usize;
+    /// Replaces `buf` with the bytes at `off..off + len`, clamped to [`Source::file_len`].
     /// Fewer bytes than that (the file shrank) is an error.
     fn read_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) -> std::io::Result<()>;
 }
@@ -307,7 +307,7 @@ pub trait Source: Sync {
 pub struct Bytes<'a>(pub &'a [u8]);
 
 impl Source for Bytes<'_> {
-    fn len(&self) -> usize {
+    fn file_len(&self) -> usize {
         self.0.len()
     }
     fn read_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) -> std::io::Result<()> {
@@ -335,7 +335,7 @@ fn grow<T>(
     let mut len = first_len.max(1);
     loop {
         src.read_into(start, len, buf)?;
-        let eof = start.saturating_add(buf.len()) >= src.len();
+        let eof = start.saturating_add(buf.len()) >= src.file_len();
         if let Some(t) = f(buf, eof) {
             return Ok(t);
         }
@@ -459,7 +459,7 @@ pub fn split_source_chunked(
 ) -> std::io::Result<Option<Split>> {
     let chunk = chunk.max(1);
     let margin = margin.max(1);
-    let n = src.len();
+    let n = src.file_len();
     let mut buf = Vec::new();
     let (first, is_mbox) = source_head_reading(src, margin, &mut buf)?;
     if !is_mbox {
@@ -556,7 +556,7 @@ fn landing_source(
     margin: usize,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<Option<usize>> {
-    let n = src.len();
+    let n = src.file_len();
     if target > n {
         return Ok(None);
     }
