@@ -285,21 +285,17 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
             let off = copies[i].offset().unwrap_or(0) as usize;
             (off, off + copies[i].length as usize)
         };
-        let mut got = Vec::with_capacity(run.len());
-        let read = by_window(m, run, span, |window, bytes, base| {
-            got.par_extend(window.par_iter().map_init(Buffers::default, |bufs, &i| {
-                progress.inc(1);
-                let (start, end) = span(&i);
-                let (start, end) = (start - base, end - base);
-                let (_, msg_start) = crate::message::line_at(bytes, start);
-                let msg_end = mbox::message_end(bytes, msg_start, end);
-                let (content, id) =
-                    message_hash_and_id(&bytes[msg_start..msg_end], &mut bufs.scratch);
-                (i, content, id)
-            }));
+        let read = by_window(m, run, span, |&i, bytes, base, bufs| {
+            progress.inc(1);
+            let (start, end) = span(&i);
+            let (start, end) = (start - base, end - base);
+            let (_, msg_start) = crate::message::line_at(bytes, start);
+            let msg_end = mbox::message_end(bytes, msg_start, end);
+            let (content, id) = message_hash_and_id(&bytes[msg_start..msg_end], &mut bufs.scratch);
+            (i, content, id)
         });
-        match read.and_then(|()| m.check_unchanged()) {
-            Ok(()) => hashed.extend(got),
+        match read.and_then(|got| m.check_unchanged().map(|()| got)) {
+            Ok(got) => hashed.extend(got),
             Err(e) => {
                 changed.insert(store as u32);
                 skipped.push(Skipped::new(path, changed_reason(&e)));
@@ -591,61 +587,74 @@ fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cac
 /// the next scan reads them from memory.
 const DROP_CACHE_ABOVE: u64 = 1 << 30;
 
-/// Bytes of an mbox read (and fingerprinted) at a time.
-const MBOX_WINDOW: usize = 32 << 20;
+/// Bytes of an mbox read (and fingerprinted) at a time, by each thread.
+const MBOX_WINDOW: usize = 4 << 20;
 
-/// Stage 1 for every entry of an mbox: window by window, each window's entries in
-/// parallel.
+/// Stage 1 for every entry of an mbox: window by window, windows in parallel.
 fn fingerprint_mbox(
     store: u32,
     m: &OpenMbox,
     entries: &[MboxEntry],
     progress: &Progress,
 ) -> io::Result<Vec<Copy>> {
-    let mut copies = Vec::with_capacity(entries.len());
     by_window(
         m,
         entries,
         |e| (e.offset, e.end),
-        |window, bytes, base| {
-            copies.par_extend(window.par_iter().map_init(Buffers::default, |bufs, e| {
-                progress.inc(1);
-                mbox_copy(store, bytes, base, e, bufs)
-            }));
+        |e, bytes, base, bufs| {
+            progress.inc(1);
+            mbox_copy(store, bytes, base, e, bufs)
         },
-    )?;
-    Ok(copies)
+    )
 }
 
-/// Calls `f(run, bytes, base)` on runs of `items` (in file order, `span` giving each
-/// one's byte range) that cover about `MBOX_WINDOW` bytes of the file, `bytes` being the
-/// file's bytes from offset `base` to the end of the run's last item, read with `pread`
-/// into one reused buffer. A read that comes back short (the file shrank) is an error.
-fn by_window<T>(
+/// `f(item, bytes, base, buffers)` for every item (in file order, `span` giving each
+/// one's byte range), in order. The items are cut into runs that cover about
+/// `MBOX_WINDOW` bytes of the file; the runs are read in parallel, each with `pread`
+/// into a buffer its thread reuses, `bytes` being the file from offset `base` to the end
+/// of the run's last item. A read that comes back short (the file shrank) is an error.
+fn by_window<T: Sync, R: Send>(
     m: &OpenMbox,
     items: &[T],
-    span: impl Fn(&T) -> (usize, usize),
-    mut f: impl FnMut(&[T], &[u8], usize),
-) -> io::Result<()> {
-    let src = m.source();
-    let mut buf = Vec::new();
-    let mut rest = items;
-    while let Some(first) = rest.first() {
-        let start = span(first).0;
-        let n = rest
+    span: impl Fn(&T) -> (usize, usize) + Sync,
+    f: impl Fn(&T, &[u8], usize, &mut Buffers) -> R + Sync,
+) -> io::Result<Vec<R>> {
+    let mut runs = Vec::new();
+    let mut at = 0;
+    while at < items.len() {
+        let start = span(&items[at]).0;
+        let n = items[at..]
             .partition_point(|x| span(x).0 < start + MBOX_WINDOW)
             .max(1);
-        let (window, tail) = rest.split_at(n);
-        let end = span(&window[n - 1]).1;
-        mbox::Source::read_into(&src, start, end - start, &mut buf)?;
-        if buf.len() != end - start {
-            return Err(shrank());
-        }
-        f(window, &buf, start);
-        m.done_with(start, end - start);
-        rest = tail;
+        runs.push(at..at + n);
+        at += n;
     }
-    Ok(())
+    let src = m.source();
+    let parts: Vec<io::Result<Vec<R>>> = runs
+        .par_iter()
+        .map_init(
+            || (Vec::new(), Buffers::default()),
+            |(buf, bufs), r| {
+                let run = &items[r.clone()];
+                let (Some(first), Some(last)) = (run.first(), run.last()) else {
+                    return Ok(Vec::new());
+                };
+                let (start, end) = (span(first).0, span(last).1);
+                mbox::Source::read_into(&src, start, end - start, buf)?;
+                if buf.len() != end - start {
+                    return Err(shrank());
+                }
+                let out = run.iter().map(|x| f(x, buf, start, bufs)).collect();
+                m.done_with(start, end - start);
+                Ok(out)
+            },
+        )
+        .collect();
+    let mut all = Vec::with_capacity(items.len());
+    for p in parts {
+        all.extend(p?);
+    }
+    Ok(all)
 }
 
 /// Stage 1 for one mbox entry, `bytes` holding the file from offset `base` on.
@@ -972,7 +981,7 @@ impl OpenMbox {
         let mut buf = Vec::new();
         let mut at = off as usize;
         while at < src.len {
-            mbox::Source::read_into(&src, at, MBOX_WINDOW, &mut buf)?;
+            mbox::Source::read_into(&src, at, 8 * MBOX_WINDOW, &mut buf)?;
             h.update(&buf);
             at += buf.len();
         }

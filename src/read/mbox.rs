@@ -473,16 +473,20 @@ pub fn split_source_chunked(
     let Some(head) = judge_reading(src, start, first, margin, &mut buf)? else {
         return Ok(None);
     };
-    let scan_chunk = |lo: usize, hi: usize| -> std::io::Result<Vec<Candidate>> {
+    // Each thread reuses its buffers: a fresh 16 MiB buffer per chunk costs a page
+    // fault per 4 KiB.
+    let scan_chunk = |buf: &mut Vec<u8>,
+                      more: &mut Vec<u8>,
+                      lo: usize,
+                      hi: usize|
+     -> std::io::Result<Vec<Candidate>> {
         let mut out = Vec::new();
         if lo >= hi {
             return Ok(out);
         }
         let base = lo.saturating_sub(4);
-        let mut buf = Vec::new();
-        let mut more = Vec::new();
         // At least up to `hi` + the length of `From `, where the search below stops.
-        src.read_into(base, hi - base + margin.max(b"From ".len()), &mut buf)?;
+        src.read_into(base, hi - base + margin.max(b"From ".len()), buf)?;
         let eof = base + buf.len() >= n;
         // As candidates_in: from the byte before `lo`, past `hi` by the length of `From `.
         let s = lo.saturating_sub(1) - base;
@@ -492,9 +496,9 @@ pub fn split_source_chunked(
             if pos < lo || pos >= hi {
                 continue;
             }
-            let c = match judge(&buf, base, eof, pos, first) {
+            let c = match judge(buf, base, eof, pos, first) {
                 Some(c) => c,
-                None => judge_reading(src, pos, first, margin, &mut more)?,
+                None => judge_reading(src, pos, first, margin, more)?,
             };
             out.extend(c);
         }
@@ -502,13 +506,23 @@ pub fn split_source_chunked(
     };
     let mut cands = vec![head];
     if n - start < parallel_threshold {
-        cands.extend(scan_chunk(start + 1, n)?);
+        cands.extend(scan_chunk(&mut buf, &mut Vec::new(), start + 1, n)?);
     } else {
         let chunks = n.div_ceil(chunk);
         let lo = (start + 1) / chunk;
         let parts: std::io::Result<Vec<Vec<Candidate>>> = (lo..chunks)
             .into_par_iter()
-            .map(|i| scan_chunk((start + 1).max(i * chunk), ((i + 1) * chunk).min(n)))
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(buf, more), i| {
+                    scan_chunk(
+                        buf,
+                        more,
+                        (start + 1).max(i * chunk),
+                        ((i + 1) * chunk).min(n),
+                    )
+                },
+            )
             .collect();
         cands.extend(parts?.into_iter().flatten());
     }
