@@ -463,7 +463,11 @@ fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cac
                 let fd = match fd {
                     Ok(fd) => fd,
                     Err(e) if e == rustix::io::Errno::NOENT => continue,
-                    Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+                    Err(e)
+                        if e == rustix::io::Errno::LOOP
+                            || std::fs::symlink_metadata(&d)
+                                .is_ok_and(|m| m.file_type().is_symlink()) =>
+                    {
                         skipped.push(Skipped::new(&d, crate::discover::SYMLINKED_SUB));
                         work.clear();
                         break;
