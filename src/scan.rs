@@ -896,6 +896,8 @@ pub struct OpenMbox {
     prior: Option<(Digest, Digest)>,
     /// The last-entry and sample hashes of what this scan read (for the cache record).
     hashes: Option<(Digest, Digest)>,
+    /// What those hashes cover: the last entry's offset and the sampled entries.
+    layout: Option<(u64, Vec<(u64, u64)>)>,
 }
 
 /// The bytes of an open mbox, read with `pread` (`FileExt::read_at`).
@@ -951,18 +953,40 @@ impl OpenMbox {
     }
 
     /// Ok if the file still has the inode, size and mtime it had when it was opened.
+    /// A file that only grew keeps the bytes that were read when its last entry and
+    /// sampled From_ lines are unchanged (the check the cache trusts for an mbox that
+    /// grew, [`grown_from`]): mail appended by a delivery agent that takes only a dotlock
+    /// does not make the scan skip the file.
     fn check_unchanged(&self) -> io::Result<()> {
         let now = FileId::of(&self.file.metadata()?);
+        if now.ino != self.id.ino {
+            return Err(io::Error::other("it was replaced by another file"));
+        }
+        if now.size == self.id.size && now.mtime == self.id.mtime {
+            return Ok(());
+        }
+        if now.size > self.id.size && self.prefix_intact()? {
+            return Ok(());
+        }
         if now.size != self.id.size {
             Err(io::Error::other(format!(
                 "its size went from {} to {} bytes",
                 self.id.size, now.size
             )))
-        } else if now.mtime != self.id.mtime || now.ino != self.id.ino {
-            Err(io::Error::other("its modification time changed"))
         } else {
-            Ok(())
+            Err(io::Error::other("its modification time changed"))
         }
+    }
+
+    /// Are the last entry and the sampled From_ lines read by this scan still the same?
+    fn prefix_intact(&self) -> io::Result<bool> {
+        let (Some((last_hash, sample_hash)), Some((tail, samples))) =
+            (self.hashes, self.layout.as_ref())
+        else {
+            return Ok(false);
+        };
+        Ok(self.hash_tail(*tail)? == last_hash
+            && self.sample_hash(samples.iter().copied())? == Some(sample_hash))
     }
 
     /// This scan is done with `len` bytes at `off`: on a huge file, drop them from the
@@ -1052,6 +1076,7 @@ fn open_mbox(path: &Path) -> Result<OpenMbox, Skipped> {
         cached_before: 0,
         prior: None,
         hashes: None,
+        layout: None,
     })
 }
 
@@ -1084,6 +1109,12 @@ fn read_mbox(
             None => mbox_hashes(m, &copies).map_err(fail)?,
         };
     }
+    m.layout = copies.last().map(|last| {
+        let samples = cache::sample_indexes(copies.len() - 1)
+            .map(|k| (copies[k].offset().unwrap_or(0), copies[k].length))
+            .collect();
+        (last.offset().unwrap_or(0), samples)
+    });
     Ok(copies)
 }
 
