@@ -26,6 +26,7 @@ pub struct Store {
 /// Something that was not read, and why.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Skipped {
+    #[serde(serialize_with = "crate::pathser::lossy")]
     pub path: PathBuf,
     pub offset: Option<u64>,
     pub reason: String,
@@ -49,6 +50,32 @@ pub fn is_maildir(dir: &Path) -> bool {
             .unwrap_or(false)
     })
 }
+
+/// The first of a folder's `cur/`, `new/` and `tmp/` that is a symbolic link, if the
+/// folder looks like a Maildir (it has a `cur/` or `new/`, as a folder or a link).
+/// Such a folder is never read as a Maildir: following the link would read, and
+/// quarantine would move, files that live somewhere else, and restore could not put
+/// them back.
+pub fn symlinked_maildir_sub(dir: &Path) -> Option<&'static str> {
+    let kind = |sub: &str| {
+        fs::symlink_metadata(dir.join(sub))
+            .ok()
+            .map(|m| m.file_type())
+    };
+    let looks_maildir = ["cur", "new"]
+        .iter()
+        .any(|sub| kind(sub).is_some_and(|t| t.is_dir() || t.is_symlink()));
+    if !looks_maildir {
+        return None;
+    }
+    ["cur", "new", "tmp"]
+        .into_iter()
+        .find(|sub| kind(sub).is_some_and(|t| t.is_symlink()))
+}
+
+/// The reason given for a Maildir with a symlinked `cur/`, `new/` or `tmp/`.
+pub const SYMLINKED_SUB: &str =
+    "symbolic link: a Maildir whose cur/, new/ or tmp/ is a symbolic link is not scanned";
 
 /// Reads the first bytes of a file to tell whether it is an mbox.
 fn sniff_mbox(path: &Path) -> std::io::Result<Option<&'static str>> {
@@ -139,11 +166,19 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
         let name = entry.file_name().to_string_lossy();
         let ft = entry.file_type();
         if ft.is_symlink() {
-            skipped.push(Skipped::new(path, "symbolic link: not followed"));
+            let sub = matches!(name.as_ref(), "cur" | "new" | "tmp")
+                && path
+                    .parent()
+                    .is_some_and(|p| symlinked_maildir_sub(p).is_some());
+            if !sub {
+                skipped.push(Skipped::new(path, "symbolic link: not followed"));
+            }
             continue;
         }
         if ft.is_dir() {
-            if is_maildir(path) {
+            if let Some(sub) = symlinked_maildir_sub(path) {
+                skipped.push(Skipped::new(path.join(sub), SYMLINKED_SUB));
+            } else if is_maildir(path) {
                 stores.push(Store {
                     path: path.to_path_buf(),
                     kind: StoreKind::Maildir,

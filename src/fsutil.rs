@@ -51,8 +51,19 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     Ok(data)
 }
 
+/// `e` with `what` (the path or paths it concerns) before its message, keeping its kind:
+/// every error of the helpers below that change a store names what it failed on, so no
+/// caller can print a bare "Permission denied (os error 13)".
+fn named(what: impl std::fmt::Display, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
 /// fsyncs a directory so that renames, links and unlinks in it are durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    fsync_dir_raw(dir).map_err(|e| named(format!("syncing folder {}", dir.display()), e))
+}
+
+fn fsync_dir_raw(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -64,8 +75,19 @@ pub fn parent(p: &Path) -> &Path {
 }
 
 /// Renames `from` to `to`, failing with `AlreadyExists` rather than replacing `to`.
-/// Falls back to link + unlink where the filesystem lacks `RENAME_NOREPLACE`.
+/// Falls back to link + unlink where the filesystem lacks `RENAME_NOREPLACE`. The error
+/// names both paths.
 pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    rename_noreplace_raw(from, to).map_err(|e| {
+        named(
+            format!("renaming {} to {}", from.display(), to.display()),
+            e,
+        )
+    })
+}
+
+/// [`rename_noreplace`] with the OS error as it is (its errno kept, for `EXDEV`).
+fn rename_noreplace_raw(from: &Path, to: &Path) -> io::Result<()> {
     match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
         Ok(()) => Ok(()),
         Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
@@ -79,7 +101,12 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 
 /// Are two paths on the same filesystem?
 pub fn same_fs(a: &Path, b: &Path) -> io::Result<bool> {
-    Ok(std::fs::metadata(a)?.dev() == std::fs::metadata(b)?.dev())
+    let dev = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.dev())
+            .map_err(|e| named(p.display(), e))
+    };
+    Ok(dev(a)? == dev(b)?)
 }
 
 /// Writes `data` to a new file `path` (failing if it exists), with `mode`, and fsyncs it.
@@ -88,7 +115,8 @@ pub fn write_new_synced(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         .write(true)
         .create_new(true)
         .mode(mode)
-        .open(path)?;
+        .open(path)
+        .map_err(|e| named(format!("creating {}", path.display()), e))?;
     let r = f.write_all(data).and_then(|_| f.sync_all());
     if let Err(e) = r {
         // Our own partial file, never mail that existed before.
@@ -114,7 +142,7 @@ fn move_file_inner(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
     let from_dir = parent(from);
     let to_dir = parent(to);
     let renamed = same_fs(from_dir, to_dir)?
-        && match rename_noreplace(from, to) {
+        && match rename_noreplace_raw(from, to) {
             Ok(()) => true,
             // The same filesystem under another mount (a bind mount): copy instead.
             Err(e) if e.raw_os_error() == Some(libc::EXDEV) => false,
@@ -132,14 +160,14 @@ fn move_file_inner(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
         fault::point("move.copied");
         // A rename, not link + unlink: a crash must not leave the temporary copy behind
         // (in a store, on restore, it would stay there for good).
-        rename_noreplace(tmp, to)?;
-        fsync_dir(to_dir)?;
+        rename_noreplace_raw(tmp, to)?;
+        fsync_dir_raw(to_dir)?;
         fault::point("move.linked");
         std::fs::remove_file(from)?;
         fault::point("move.unlinked");
     }
-    fsync_dir(to_dir)?;
-    fsync_dir(from_dir)?;
+    fsync_dir_raw(to_dir)?;
+    fsync_dir_raw(from_dir)?;
     fault::point("move.synced");
     Ok(())
 }

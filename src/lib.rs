@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod manpage;
 pub mod mbox_edit;
 pub mod message;
+pub mod pathser;
 pub mod perstore;
 pub mod plan;
 pub mod plan_view;

@@ -16,6 +16,7 @@ pub const MANIFEST: &str = "manifest.jsonl";
 /// Which copy a group kept.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeptRef {
+    #[serde(with = "crate::pathser")]
     pub path: PathBuf,
     pub offset: Option<u64>,
 }
@@ -30,18 +31,24 @@ pub enum Record {
         run: String,
         version: u32,
         started: String,
+        #[serde(with = "crate::pathser::vec")]
         stores: Vec<PathBuf>,
         /// The same stores with every symlink above them resolved (`realpath`), in the
         /// same order: `restore` writes into a store only while it still resolves to
         /// this, so a folder above a store swapped for a symlink cannot carry it
         /// elsewhere. Missing in manifests of older versions: then `stores` must resolve
         /// to themselves.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[serde(
+            with = "crate::pathser::vec",
+            default,
+            skip_serializing_if = "Vec::is_empty"
+        )]
         canonical: Vec<PathBuf>,
     },
     /// A Maildir file moved, as it is, to `quarantined` (relative to QDIR).
     MaildirMove {
         id: String,
+        #[serde(with = "crate::pathser")]
         source: PathBuf,
         quarantined: String,
         /// blake3 of the file's bytes.
@@ -55,13 +62,16 @@ pub enum Record {
     /// The kept Maildir copy renamed to carry the union of the group's flags.
     MaildirFlags {
         id: String,
+        #[serde(with = "crate::pathser")]
         old: PathBuf,
+        #[serde(with = "crate::pathser")]
         new: PathBuf,
         added: String,
     },
     /// An mbox message written to `quarantined` (From_ line removed, quoting undone).
     MboxExtract {
         id: String,
+        #[serde(with = "crate::pathser")]
         mbox: PathBuf,
         offset: u64,
         length: u64,
@@ -85,6 +95,7 @@ pub enum Record {
     /// `mbox-write` that follows; before, a new file renamed over the old one.
     MboxRewrite {
         id: String,
+        #[serde(with = "crate::pathser")]
         mbox: PathBuf,
         pre_size: u64,
         pre_b3: String,
@@ -105,6 +116,7 @@ pub enum Record {
     /// made by renaming a new file over the mbox.
     MboxWrite {
         id: String,
+        #[serde(with = "crate::pathser")]
         mbox: PathBuf,
         /// The record this write carries out (an `mbox-rewrite`, or the one `restore`
         /// undoes), kept by a superseding write too.

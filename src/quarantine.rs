@@ -361,8 +361,22 @@ impl<'a> Quarantine<'a> {
         if union == have {
             return Ok(());
         }
-        // Keep the lowercase keyword letters and any other info as they were.
-        let new = parent(&old).join(name.with_flags(&union.to_string()));
+        // Keep the lowercase keyword letters and any other info as they were. A name
+        // that is not UTF-8 is rebuilt from its bytes, never from its lossy text.
+        let new_name: std::ffi::OsString = match old.file_name().map(|n| n.to_str()) {
+            Some(Some(_)) | None => name.with_flags(&union.to_string()).into(),
+            Some(None) => {
+                use std::os::unix::ffi::{OsStrExt, OsStringExt};
+                let raw = old.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+                let cut = crate::read::maildir::info_start(raw).unwrap_or(raw.len());
+                let mut b = raw[..cut].to_vec();
+                b.push(raw.get(cut).copied().unwrap_or(b':'));
+                b.extend_from_slice(b"2,");
+                b.extend_from_slice(union.to_string().as_bytes());
+                std::ffi::OsString::from_vec(b)
+            }
+        };
+        let new = parent(&old).join(new_name);
         let id = self.next_id();
         self.manifest.append(&Record::MaildirFlags {
             id,

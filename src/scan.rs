@@ -1,10 +1,14 @@
 //! The scan pipeline: discover → read → fingerprint (two stages) → a list of copies.
 //!
 //! Stage 1 reads only the header block of every copy (the first 16 KiB of a Maildir file,
-//! a slice of the memory-mapped mbox). Stage 2 digests bodies only for the copies that can
+//! a slice of a window of the mbox read with `pread`). Stage 2 digests bodies only for the copies that can
 //! have a duplicate: those sharing a Message-ID with another copy, or, without a
 //! Message-ID, sharing a header digest. `ScanOptions::hash_all` digests every body; the
 //! test suite checks that both give the same groups.
+//!
+//! No mail file is memory-mapped: another program that truncates or rewrites a file while
+//! it is read (mutt syncing an mbox) would fault the process (SIGBUS). Files are read with
+//! `pread`; a file that shrank or changed while it was read is skipped, with a reason.
 
 use crate::cache::{self, BlobWriter, Cache, FileId, Head, Rec, Record};
 use crate::discover::{discover, Skipped, Store, StoreKind};
@@ -14,13 +18,13 @@ use crate::fingerprint::{
 use crate::progress::Progress;
 use crate::read::maildir::MaildirName;
 use crate::read::mbox::{self, MboxEntry};
-use memmap2::Mmap;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -172,11 +176,11 @@ struct Listed {
     skipped: Vec<Skipped>,
 }
 
-/// What listing a store gives: its Maildir folders (open, for openat) or its mapped mbox.
+/// What listing a store gives: its Maildir folders (open, for openat) or its open mbox.
 #[derive(Default)]
 struct Opened {
     dirs: [Option<rustix::fd::OwnedFd>; 2],
-    mbox: Option<MappedMbox>,
+    mbox: Option<OpenMbox>,
     /// Maildir with the cache: the folder's identity (the cache's records are used only
     /// when it matches) and the unique names listed more than once (never taken from
     /// the cache).
@@ -269,14 +273,16 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
         .filter(|&i| need[i] && is_mbox(&copies[i]) && copies[i].content.is_none())
         .collect();
     let mut hashed: Vec<(usize, Digest, Option<String>)> = Vec::with_capacity(jobs.len());
+    // mbox files that changed since stage 1 read them: none of their copies is kept.
+    let mut changed: HashSet<u32> = HashSet::new();
     for run in jobs.chunk_by(|&a, &b| copies[a].store == copies[b].store) {
         let store = copies[run[0]].store as usize;
+        let path = &stores[store].path;
         opened[store].fresh.fetch_add(run.len(), Relaxed);
         let Some(m) = opened[store].mbox.as_ref() else {
-            let path = &stores[store].path;
             failures.extend(
                 run.iter()
-                    .map(|&i| (i, Skipped::new(path, "mbox no longer mapped"))),
+                    .map(|&i| (i, Skipped::new(path, "mbox no longer open"))),
             );
             continue;
         };
@@ -284,29 +290,34 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
             let off = copies[i].offset().unwrap_or(0) as usize;
             (off, off + copies[i].length as usize)
         };
-        by_window(m, run, span, |window| {
-            hashed.par_extend(window.par_iter().map_init(Buffers::default, |bufs, &i| {
-                progress.inc(1);
-                let (start, end) = span(&i);
-                let (_, msg_start) = crate::message::line_at(&m.map, start);
-                let msg_end = mbox::message_end(&m.map, msg_start, end);
-                let (content, id) =
-                    message_hash_and_id(&m.map[msg_start..msg_end], &mut bufs.scratch);
-                (i, content, id)
-            }));
+        let read = by_window(m, run, span, |&i, bytes, base, bufs| {
+            progress.inc(1);
+            let (start, end) = span(&i);
+            let (start, end) = (start - base, end - base);
+            let (_, msg_start) = crate::message::line_at(bytes, start);
+            let msg_end = mbox::message_end(bytes, msg_start, end);
+            let (content, id) = message_hash_and_id(&bytes[msg_start..msg_end], &mut bufs.scratch);
+            (i, content, id)
         });
+        match read.and_then(|got| m.check_unchanged().map(|()| got)) {
+            Ok(got) => hashed.extend(got),
+            Err(e) => {
+                changed.insert(store as u32);
+                skipped.push(Skipped::new(path, changed_reason(&e)));
+            }
+        }
     }
     for (i, content, id) in hashed {
         copies[i].content = Some(Box::new(content));
         copies[i].message_id = id.map(String::into_boxed_str);
     }
-    if !failures.is_empty() {
+    if !failures.is_empty() || !changed.is_empty() {
         let bad: std::collections::HashSet<usize> = failures.iter().map(|(i, _)| *i).collect();
         skipped.extend(failures.into_iter().map(|(_, s)| s));
         let mut i = 0;
-        copies.retain(|_| {
+        copies.retain(|c| {
             i += 1;
-            !bad.contains(&(i - 1))
+            !bad.contains(&(i - 1)) && !changed.contains(&c.store)
         });
     }
     progress.finish();
@@ -408,30 +419,22 @@ fn digest(c: &mut Copy, stores: &[Store], bufs: &mut Buffers) -> Result<(), Skip
     if len != c.length {
         return Err(changed());
     }
-    let (content, id) = if len >= BIG_FILE {
-        // SAFETY: read-only map of a Maildir message file. Maildir files are never
-        // written in place (delivery writes to tmp/ and renames; clients rename to
-        // change flags; deleting unlinks), so the mapped bytes cannot shrink.
-        let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
-        message_hash_and_id(&map, &mut bufs.scratch)
-    } else {
-        bufs.data.clear();
-        f.read_to_end(&mut bufs.data).map_err(fail)?;
-        if bufs.data.len() as u64 != c.length {
-            return Err(changed());
-        }
-        message_hash_and_id(&bufs.data, &mut bufs.scratch)
-    };
+    // Read, never mapped: a file truncated by another program while it is read must
+    // not fault the process.
+    bufs.data.clear();
+    bufs.data.reserve(len as usize);
+    f.read_to_end(&mut bufs.data).map_err(fail)?;
+    if bufs.data.len() as u64 != c.length {
+        return Err(changed());
+    }
+    let (content, id) = message_hash_and_id(&bufs.data, &mut bufs.scratch);
     c.content = Some(Box::new(content));
     c.message_id = id.map(String::into_boxed_str);
     Ok(())
 }
 
-/// Files at least this big are memory-mapped in stage 2 instead of copied into a buffer.
-const BIG_FILE: u64 = 256 * 1024;
-
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
-/// them: one path component for the kernel to resolve), or an mbox mapped and split.
+/// them: one path component for the kernel to resolve), or an mbox read and split.
 fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cache>) -> Listed {
     let mut opened = Opened::default();
     let mut work = Vec::new();
@@ -439,52 +442,108 @@ fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cac
     let mut skipped = Vec::new();
     match store.kind {
         StoreKind::Maildir => {
+            // Never through a symlinked cur/, new/ or tmp/ (discovery skips such a
+            // Maildir; this catches one swapped in since).
+            if let Some(sub) = crate::discover::symlinked_maildir_sub(&store.path) {
+                skipped.push(Skipped::new(
+                    store.path.join(sub),
+                    crate::discover::SYMLINKED_SUB,
+                ));
+                return Listed {
+                    opened,
+                    work,
+                    ready,
+                    skipped,
+                };
+            }
             for sub in [Sub::Cur, Sub::New] {
                 let d = store.path.join(sub.as_str());
-                let rd = match std::fs::read_dir(&d) {
-                    Ok(rd) => rd,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                // Opened without following a symlink, then listed through that very
+                // descriptor: nothing can be swapped in between.
+                let fd = {
+                    use rustix::fs::{open, Mode, OFlags};
+                    open(
+                        &d,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                };
+                let fd = match fd {
+                    Ok(fd) => fd,
+                    Err(e) if e == rustix::io::Errno::NOENT => continue,
+                    Err(e)
+                        if e == rustix::io::Errno::LOOP
+                            || std::fs::symlink_metadata(&d)
+                                .is_ok_and(|m| m.file_type().is_symlink()) =>
+                    {
+                        skipped.push(Skipped::new(&d, crate::discover::SYMLINKED_SUB));
+                        work.clear();
+                        break;
+                    }
                     Err(e) => {
-                        skipped.push(Skipped::new(&d, format!("cannot list: {e}")));
+                        skipped.push(Skipped::new(
+                            &d,
+                            format!("cannot list: {}", io::Error::from(e)),
+                        ));
                         continue;
                     }
                 };
-                {
-                    use rustix::fs::{open, Mode, OFlags};
-                    opened.dirs[sub as usize] = open(
-                        &d,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .ok();
-                }
+                let rd = match rustix::fs::Dir::read_from(&fd) {
+                    Ok(rd) => rd,
+                    Err(e) => {
+                        skipped.push(Skipped::new(
+                            &d,
+                            format!("cannot list: {}", io::Error::from(e)),
+                        ));
+                        continue;
+                    }
+                };
+                opened.dirs[sub as usize] = Some(fd);
                 let first = work.len();
                 for ent in rd {
                     let ent = match ent {
                         Ok(ent) => ent,
                         Err(e) => {
-                            skipped.push(Skipped::new(&d, format!("cannot list: {e}")));
-                            continue;
+                            skipped.push(Skipped::new(
+                                &d,
+                                format!("cannot list: {}", io::Error::from(e)),
+                            ));
+                            break;
                         }
                     };
-                    let name = ent.file_name();
+                    let name = OsStr::from_bytes(ent.file_name().to_bytes());
                     if name.as_bytes().first() == Some(&b'.') {
                         continue;
                     }
-                    match ent.file_type() {
-                        Ok(t) if t.is_file() => work.push(Work {
+                    use rustix::fs::FileType as T;
+                    let mut t = ent.file_type();
+                    if t == T::Unknown {
+                        // Filesystems that give no type in the listing: ask.
+                        t = match opened.dirs[sub as usize].as_ref().map(|fd| {
+                            rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                        }) {
+                            Some(Ok(st)) => T::from_raw_mode(st.st_mode),
+                            Some(Err(e)) => {
+                                skipped.push(Skipped::new(
+                                    d.join(name),
+                                    format!("cannot stat: {}", io::Error::from(e)),
+                                ));
+                                continue;
+                            }
+                            None => T::Unknown,
+                        };
+                    }
+                    match t {
+                        T::RegularFile => work.push(Work {
                             store: index,
                             sub,
-                            name: name.into_boxed_os_str(),
+                            name: Box::from(name),
                             cached: None,
                         }),
-                        Ok(t) if t.is_symlink() => {
-                            skipped.push(Skipped::new(ent.path(), "symbolic link: not followed"))
+                        T::Symlink => {
+                            skipped.push(Skipped::new(d.join(name), "symbolic link: not followed"))
                         }
-                        Ok(_) => skipped.push(Skipped::new(ent.path(), "not a regular file")),
-                        Err(e) => {
-                            skipped.push(Skipped::new(ent.path(), format!("cannot stat: {e}")))
-                        }
+                        _ => skipped.push(Skipped::new(d.join(name), "not a regular file")),
                     }
                 }
                 work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
@@ -493,19 +552,38 @@ fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cac
                 use_maildir_cache(&mut opened, &mut work, store, cache.view(index as usize));
             }
         }
-        StoreKind::Mbox => match open_mbox(&store.path) {
-            Ok(mut m) => {
-                let view = cache.and_then(|c| c.view(index as usize));
-                match read_mbox(index, &mut m, view, progress) {
-                    Ok(copies) => {
+        StoreKind::Mbox => {
+            let view = cache.and_then(|c| c.view(index as usize));
+            // A file another program changed while it was read is read once more, then
+            // skipped: its entries' offsets may point anywhere.
+            let mut again = true;
+            loop {
+                let mut m = match open_mbox(&store.path) {
+                    Ok(m) => m,
+                    Err(s) => {
+                        skipped.push(s);
+                        break;
+                    }
+                };
+                let read = read_mbox(index, &store.path, &mut m, view, progress);
+                match (read, m.check_unchanged()) {
+                    (Ok(copies), Ok(())) => {
                         ready = copies;
                         opened.mbox = Some(m);
+                        break;
                     }
-                    Err(s) => skipped.push(s),
+                    (Err(s), Ok(())) => {
+                        skipped.push(s);
+                        break;
+                    }
+                    (_, Err(_)) if again => again = false,
+                    (_, Err(e)) => {
+                        skipped.push(Skipped::new(&store.path, changed_reason(&e)));
+                        break;
+                    }
                 }
             }
-            Err(s) => skipped.push(s),
-        },
+        }
     }
     Listed {
         opened,
@@ -515,63 +593,91 @@ fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cac
     }
 }
 
-/// mbox files smaller than this are left resident while they are scanned.
-const RELEASE_ABOVE: usize = 64 << 20;
+/// mbox files at least this big have the pages of the part already read dropped from
+/// the page cache (`posix_fadvise`), so one scan of a huge mbox does not evict
+/// everything else. Smaller ones stay cached: the scan reads them again in stage 2, and
+/// the next scan reads them from memory.
+const DROP_CACHE_ABOVE: u64 = 1 << 30;
 
-/// Bytes of an mbox fingerprinted between two releases of its pages.
-const MBOX_WINDOW: usize = 32 << 20;
+/// Bytes of an mbox read (and fingerprinted) at a time, by each thread.
+const MBOX_WINDOW: usize = 4 << 20;
 
-/// Stage 1 for every entry of an mbox: in parallel, window by window, dropping each
-/// window's pages from the map once it is done.
+/// Stage 1 for every entry of an mbox: window by window, windows in parallel.
 fn fingerprint_mbox(
     store: u32,
-    m: &MappedMbox,
+    m: &OpenMbox,
     entries: &[MboxEntry],
     progress: &Progress,
-) -> Vec<Copy> {
-    let map: &[u8] = &m.map;
-    let mut copies = Vec::with_capacity(entries.len());
+) -> io::Result<Vec<Copy>> {
     by_window(
         m,
         entries,
         |e| (e.offset, e.end),
-        |window| {
-            copies.par_extend(window.par_iter().map_init(Buffers::default, |bufs, e| {
-                progress.inc(1);
-                mbox_copy(store, map, e, bufs)
-            }));
+        |e, bytes, base, bufs| {
+            progress.inc(1);
+            mbox_copy(store, bytes, base, e, bufs)
         },
-    );
-    // A small mbox was kept resident while it was read; drop it now, or a folder of
-    // many small mbox files would end up resident whole until the scan ends.
-    if m.map.len() < RELEASE_ABOVE {
-        release_range(&m.map, 0, m.map.len());
-    }
-    copies
+    )
 }
 
-/// Calls `f` on runs of `items` (in file order, `span` giving each one's byte range)
-/// that cover about `MBOX_WINDOW` bytes of the map, releasing each run's bytes after it.
-fn by_window<T>(
-    m: &MappedMbox,
+/// `f(item, bytes, base, buffers)` for every item (in file order, `span` giving each
+/// one's byte range), in order. The items are cut into runs that cover about
+/// `MBOX_WINDOW` bytes of the file; the runs are read in parallel, each with `pread`
+/// into a buffer its thread reuses, `bytes` being the file from offset `base` to the end
+/// of the run's last item. A read that comes back short (the file shrank) is an error.
+fn by_window<T: Sync, R: Send>(
+    m: &OpenMbox,
     items: &[T],
-    span: impl Fn(&T) -> (usize, usize),
-    mut f: impl FnMut(&[T]),
-) {
-    let mut rest = items;
-    while let Some(first) = rest.first() {
-        let start = span(first).0;
-        let n = rest
+    span: impl Fn(&T) -> (usize, usize) + Sync,
+    f: impl Fn(&T, &[u8], usize, &mut Buffers) -> R + Sync,
+) -> io::Result<Vec<R>> {
+    let mut runs = Vec::new();
+    let mut at = 0;
+    while at < items.len() {
+        let start = span(&items[at]).0;
+        let n = items[at..]
             .partition_point(|x| span(x).0 < start + MBOX_WINDOW)
             .max(1);
-        let (window, tail) = rest.split_at(n);
-        f(window);
-        m.release(start, span(&window[n - 1]).1 - start);
-        rest = tail;
+        runs.push(at..at + n);
+        at += n;
     }
+    let src = m.source();
+    let parts: Vec<io::Result<Vec<R>>> = runs
+        .par_iter()
+        .map_init(
+            || (Vec::new(), Buffers::default()),
+            |(buf, bufs), r| {
+                let run = &items[r.clone()];
+                let (Some(first), Some(last)) = (run.first(), run.last()) else {
+                    return Ok(Vec::new());
+                };
+                let (start, end) = (span(first).0, span(last).1);
+                mbox::Source::read_into(&src, start, end - start, buf)?;
+                if buf.len() != end - start {
+                    return Err(shrank());
+                }
+                let out = run.iter().map(|x| f(x, buf, start, bufs)).collect();
+                m.done_with(start, end - start);
+                Ok(out)
+            },
+        )
+        .collect();
+    let mut all = Vec::with_capacity(items.len());
+    for p in parts {
+        all.extend(p?);
+    }
+    Ok(all)
 }
 
-fn mbox_copy(store: u32, map: &[u8], entry: &MboxEntry, bufs: &mut Buffers) -> Copy {
+/// Stage 1 for one mbox entry, `bytes` holding the file from offset `base` on.
+fn mbox_copy(store: u32, bytes: &[u8], base: usize, e: &MboxEntry, bufs: &mut Buffers) -> Copy {
+    let entry = MboxEntry {
+        offset: e.offset - base,
+        message_start: e.message_start - base,
+        message_end: e.message_end - base,
+        end: e.end - base,
+    };
+    let map = bytes;
     let msg = entry.message(map);
     let facts = HeaderFacts::read_facts(msg);
     let header_key = facts
@@ -587,7 +693,7 @@ fn mbox_copy(store: u32, map: &[u8], entry: &MboxEntry, bufs: &mut Buffers) -> C
         store,
         time_source,
         loc: Loc::Mbox {
-            offset: entry.offset as u64,
+            offset: e.offset as u64,
         },
         length: entry.len() as u64,
         id_key: facts.message_id.as_deref().map_or(0, id_key),
@@ -855,12 +961,14 @@ fn header_time(facts: &HeaderFacts, check: &mut TimeCheck) -> (Option<i64>, Opti
     }
 }
 
-/// A mapped mbox with the file that holds its read lock.
-pub struct MappedMbox {
-    map: Mmap,
-    _file: File,
-    /// The file's identity when it was mapped (for the cache).
+/// An open, read-locked mbox (never mapped: see the module comment).
+pub struct OpenMbox {
+    file: File,
+    /// The file's identity when it was opened (for the cache, and to tell whether another
+    /// program changed it since).
     id: FileId,
+    /// Length of the preamble before the first From_ line.
+    first: usize,
     /// The split's horizon (see [`mbox::Split::horizon`]).
     horizon: usize,
     /// mbox records from the cache are valid for entries before this offset.
@@ -868,41 +976,155 @@ pub struct MappedMbox {
     /// The last-entry and sample hashes, when the cache's record of an unchanged file
     /// already holds them.
     prior: Option<(Digest, Digest)>,
+    /// The last-entry and sample hashes of what this scan read (for the cache record).
+    hashes: Option<(Digest, Digest)>,
+    /// What those hashes cover: the last entry's offset and the sampled entries.
+    layout: Option<(u64, Vec<(u64, u64)>)>,
 }
 
-impl MappedMbox {
-    /// Drops `len` bytes at `off` of the map from this process's memory (see
-    /// [`release_pages`]).
-    fn release(&self, off: usize, len: usize) {
-        release_pages(&self.map, off, len);
+/// The bytes of an open mbox, read with `pread` (`FileExt::read_at`).
+struct FileSource<'a> {
+    file: &'a File,
+    len: usize,
+}
+
+impl mbox::Source for FileSource<'_> {
+    fn file_len(&self) -> usize {
+        self.len
+    }
+
+    fn read_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) -> io::Result<()> {
+        let want = off.saturating_add(len).min(self.len).saturating_sub(off);
+        // Resizing without clearing first: only bytes past the old length are zeroed.
+        buf.resize(want, 0);
+        let mut done = 0;
+        while done < want {
+            match self.file.read_at(&mut buf[done..], (off + done) as u64) {
+                Ok(0) => {
+                    buf.truncate(done);
+                    return Err(shrank());
+                }
+                Ok(k) => done += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
-/// Tells the kernel this process is done with a range of a read-only file map, so its
-/// pages stop counting towards our memory: a multi-GB mbox is read window by window
-/// instead of ending up resident whole. Touching the range again reads it back from
-/// the page cache.
-fn release_pages(map: &Mmap, off: usize, len: usize) {
-    if map.len() >= RELEASE_ABOVE {
-        release_range(map, off, len);
+/// The error of a read that came back short: the file shrank since it was opened.
+fn shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "it is shorter than when it was opened",
+    )
+}
+
+/// The reason recorded for an mbox that another program changed while it was read.
+fn changed_reason(e: &io::Error) -> String {
+    format!("changed by another program while it was read ({e}): not scanned, run the scan again")
+}
+
+impl OpenMbox {
+    fn source(&self) -> FileSource<'_> {
+        FileSource {
+            file: &self.file,
+            len: self.id.size as usize,
+        }
+    }
+
+    /// Ok if the file still has the inode, size and mtime it had when it was opened.
+    /// A file that only grew keeps the bytes that were read when its last entry and
+    /// sampled From_ lines are unchanged (the check the cache trusts for an mbox that
+    /// grew, [`grown_from`]): mail appended by a delivery agent that takes only a dotlock
+    /// does not make the scan skip the file.
+    fn check_unchanged(&self) -> io::Result<()> {
+        let now = FileId::of(&self.file.metadata()?);
+        if now.ino != self.id.ino {
+            return Err(io::Error::other("it was replaced by another file"));
+        }
+        if now.size == self.id.size && now.mtime == self.id.mtime {
+            return Ok(());
+        }
+        if now.size > self.id.size && self.prefix_intact()? {
+            return Ok(());
+        }
+        if now.size != self.id.size {
+            Err(io::Error::other(format!(
+                "its size went from {} to {} bytes",
+                self.id.size, now.size
+            )))
+        } else {
+            Err(io::Error::other("its modification time changed"))
+        }
+    }
+
+    /// Are the last entry and the sampled From_ lines read by this scan still the same?
+    fn prefix_intact(&self) -> io::Result<bool> {
+        let (Some((last_hash, sample_hash)), Some((tail, samples))) =
+            (self.hashes, self.layout.as_ref())
+        else {
+            return Ok(false);
+        };
+        Ok(self.hash_tail(*tail)? == last_hash
+            && self.sample_hash(samples.iter().copied())? == Some(sample_hash))
+    }
+
+    /// This scan is done with `len` bytes at `off`: on a huge file, drop them from the
+    /// page cache (see [`DROP_CACHE_ABOVE`]). Only a hint; errors are ignored.
+    fn done_with(&self, off: usize, len: usize) {
+        if self.id.size >= DROP_CACHE_ABOVE {
+            let _ = rustix::fs::fadvise(
+                &self.file,
+                off as u64,
+                std::num::NonZeroU64::new(len as u64),
+                rustix::fs::Advice::DontNeed,
+            );
+        }
+    }
+
+    /// blake3 of the bytes from `off` to the end of the file (read as it was opened).
+    fn hash_tail(&self, off: u64) -> io::Result<Digest> {
+        let src = self.source();
+        let mut h = blake3::Hasher::new();
+        let mut buf = Vec::new();
+        let mut at = off as usize;
+        while at < src.len {
+            mbox::Source::read_into(&src, at, 8 * MBOX_WINDOW, &mut buf)?;
+            h.update(&buf);
+            at += buf.len();
+        }
+        Ok(*h.finalize().as_bytes())
+    }
+
+    /// [`cache::sample_hash`] over the file, reading only the sampled bytes.
+    fn sample_hash(&self, entries: impl Iterator<Item = (u64, u64)>) -> io::Result<Option<Digest>> {
+        sample_hash_of(&self.source(), entries)
     }
 }
 
-fn release_range(map: &Mmap, off: usize, len: usize) {
-    // SAFETY: the map is a read-only shared mapping of a file; MADV_DONTNEED on it only
-    // drops page-table entries, and any later access faults the same bytes back in from
-    // the file. No memory is freed or changed under a live reference.
-    let _ = unsafe {
-        map.unchecked_advise_range(
-            memmap2::UncheckedAdvice::DontNeed,
-            off,
-            len.min(map.len() - off.min(map.len())),
-        )
-    };
+/// [`cache::sample_hash`] over a [`mbox::Source`] (the same bytes hashed the same way).
+fn sample_hash_of(
+    src: &dyn mbox::Source,
+    entries: impl Iterator<Item = (u64, u64)>,
+) -> io::Result<Option<Digest>> {
+    let mut h = blake3::Hasher::new();
+    let mut buf = Vec::new();
+    for (off, len) in entries {
+        let take = len.min(64) as usize;
+        src.read_into(off as usize, take, &mut buf)?;
+        if buf.len() != take {
+            return Ok(None);
+        }
+        h.update(&off.to_le_bytes());
+        h.update(&buf);
+    }
+    Ok(Some(*h.finalize().as_bytes()))
 }
 
-/// Opens, read-locks and maps an mbox (reading nothing yet).
-fn open_mbox(path: &Path) -> Result<MappedMbox, Skipped> {
+/// Opens and read-locks an mbox (reading nothing yet).
+fn open_mbox(path: &Path) -> Result<OpenMbox, Skipped> {
     let fail = |e: io::Error| Skipped::new(path, format!("cannot read: {e}"));
     let f = crate::fsutil::open_regular(path).map_err(fail)?;
     let meta = f.metadata().map_err(fail)?;
@@ -910,7 +1132,8 @@ fn open_mbox(path: &Path) -> Result<MappedMbox, Skipped> {
         return Err(Skipped::new(path, "empty file"));
     }
     // A shared fcntl lock keeps writers that lock (delivery agents, mail clients) from
-    // truncating or rewriting the file in place while it is mapped.
+    // truncating or rewriting the file in place while it is read. One that does not lock
+    // is caught by the short reads and the size and mtime check after reading.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !crate::lock::try_read_lock(&f) {
         if std::time::Instant::now() >= deadline {
@@ -923,20 +1146,19 @@ fn open_mbox(path: &Path) -> Result<MappedMbox, Skipped> {
     }
     // Under the lock: what was stat-ed before may have changed while we waited.
     let meta = f.metadata().map_err(fail)?;
-    // SAFETY: the map is read-only and the file is read-locked (see above) for as long as
-    // the map lives (the map and the file are kept together). A writer that ignores locks
-    // and truncates the file in place could still fault this process; none of the
-    // delivery agents and clients we know of does.
-    let map = unsafe { Mmap::map(&f) }.map_err(fail)?;
-    let mut id = FileId::of(&meta);
-    id.size = map.len() as u64;
-    Ok(MappedMbox {
-        map,
-        _file: f,
-        id,
+    if meta.len() == 0 {
+        return Err(Skipped::new(path, "empty file"));
+    }
+    let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Sequential);
+    Ok(OpenMbox {
+        file: f,
+        id: FileId::of(&meta),
+        first: 0,
         horizon: usize::MAX,
         cached_before: 0,
         prior: None,
+        hashes: None,
+        layout: None,
     })
 }
 
@@ -944,10 +1166,65 @@ fn open_mbox(path: &Path) -> Result<MappedMbox, Skipped> {
 /// prefix and a split of the tail when it only grew; else a split of the whole file.
 fn read_mbox(
     store: u32,
-    m: &mut MappedMbox,
+    path: &Path,
+    m: &mut OpenMbox,
     view: Option<&cache::StoreView>,
     progress: &Progress,
 ) -> Result<Vec<Copy>, Skipped> {
+    let fail = |e: io::Error| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            Skipped::new(path, changed_reason(&e))
+        } else {
+            Skipped::new(path, format!("cannot read: {e}"))
+        }
+    };
+    let copies = read_mbox_copies(store, m, view, progress).map_err(fail)?;
+    let Some(copies) = copies else {
+        return Err(Skipped::new(
+            path,
+            "not mail: no mbox From_ line at the start",
+        ));
+    };
+    if m.hashes.is_none() {
+        m.hashes = match m.prior {
+            Some(p) => Some(p),
+            None => mbox_hashes(m, &copies).map_err(fail)?,
+        };
+    }
+    m.layout = copies.last().map(|last| {
+        let samples = cache::sample_indexes(copies.len() - 1)
+            .map(|k| (copies[k].offset().unwrap_or(0), copies[k].length))
+            .collect();
+        (last.offset().unwrap_or(0), samples)
+    });
+    Ok(copies)
+}
+
+/// The last-entry and sample hashes of the cache record of `copies`, all of the mbox's
+/// entries in file order.
+fn mbox_hashes(m: &OpenMbox, copies: &[Copy]) -> io::Result<Option<(Digest, Digest)>> {
+    let Some(last) = copies.last() else {
+        return Ok(None);
+    };
+    let samples = cache::sample_indexes(copies.len() - 1).map(|k| {
+        let c = &copies[k];
+        (c.offset().unwrap_or(0), c.length)
+    });
+    let Some(sample) = m.sample_hash(samples)? else {
+        return Ok(None);
+    };
+    Ok(Some((m.hash_tail(last.offset().unwrap_or(0))?, sample)))
+}
+
+/// [`read_mbox`]'s reading part (`None`: not an mbox).
+fn read_mbox_copies(
+    store: u32,
+    m: &mut OpenMbox,
+    view: Option<&cache::StoreView>,
+    progress: &Progress,
+) -> io::Result<Option<Vec<Copy>>> {
+    let (first, _) = mbox::source_head(&m.source())?;
+    m.first = first;
     let view =
         view.filter(|v| v.head.id.dev == m.id.dev && v.head.id.ino == m.id.ino && !v.is_empty());
     if let Some(v) = view {
@@ -960,55 +1237,66 @@ fn read_mbox(
                 m.horizon = v.head.horizon as usize;
                 m.cached_before = u64::MAX;
                 m.prior = Some((v.head.last_hash, v.head.sample_hash));
-                return Ok(copies);
+                return Ok(Some(copies));
             }
-        } else if let Some(last) = grown_from(v, m) {
-            let release = |off: usize, len: usize| release_pages(&m.map, off, len);
-            if let Some(split) = mbox::split_from(&m.map, Some(last.offset as usize), &release) {
+        } else if let Some(last) = grown_from(v, m)? {
+            if let Some(split) = mbox::split_source(&m.source(), Some(last.offset as usize))? {
                 let mut copies: Vec<Copy> = (0..v.len() - 1)
                     .filter_map(|i| v.rec(i).map(|r| mbox_copy_from(store, &r)))
                     .collect();
                 if copies.len() == v.len() - 1 {
                     progress.inc(copies.len() as u64);
-                    copies.extend(fingerprint_mbox(store, m, &split.entries, progress));
+                    copies.extend(fingerprint_mbox(store, m, &split.entries, progress)?);
                     m.horizon = split.horizon.max(v.head.horizon as usize);
                     m.cached_before = last.offset;
-                    return Ok(copies);
+                    return Ok(Some(copies));
                 }
             }
         }
     }
-    let release = |off: usize, len: usize| release_pages(&m.map, off, len);
-    let split = mbox::split_from(&m.map, None, &release)
-        .ok_or_else(|| Skipped::new("", "not mail: no mbox From_ line at the start"))?;
+    let Some(split) = mbox::split_source(&m.source(), None)? else {
+        return Ok(None);
+    };
     m.horizon = split.horizon;
     m.cached_before = 0;
-    Ok(fingerprint_mbox(store, m, &split.entries, progress))
+    Ok(Some(fingerprint_mbox(store, m, &split.entries, progress)?))
 }
 
 /// If the mbox only grew since its record was written (same file, longer, the old last
 /// entry's bytes and the sampled From_ lines unchanged, and no separator before the old
 /// last entry depending on bytes past the old end), the old last entry's record.
-fn grown_from<'a>(v: &'a cache::StoreView, m: &MappedMbox) -> Option<Rec<'a>> {
+fn grown_from<'a>(v: &'a cache::StoreView, m: &OpenMbox) -> io::Result<Option<Rec<'a>>> {
     let old = v.head.id.size;
     if m.id.size <= old {
-        return None;
+        return Ok(None);
     }
-    let last = v.rec(v.len() - 1)?;
-    if last.offset.checked_add(last.length)? != old || v.head.horizon > last.offset {
-        return None;
+    let Some(last) = v.rec(v.len() - 1) else {
+        return Ok(None);
+    };
+    if last.offset.checked_add(last.length) != Some(old) || v.head.horizon > last.offset {
+        return Ok(None);
     }
-    let bytes = m.map.get(last.offset as usize..old as usize)?;
-    if blake3::hash(bytes).as_bytes() != &v.head.last_hash {
-        return None;
+    let mut bytes = Vec::new();
+    mbox::Source::read_into(
+        &m.source(),
+        last.offset as usize,
+        last.length as usize,
+        &mut bytes,
+    )?;
+    if bytes.len() as u64 != last.length || blake3::hash(&bytes).as_bytes() != &v.head.last_hash {
+        return Ok(None);
     }
+    drop(bytes);
     let samples: Option<Vec<(u64, u64)>> = cache::sample_indexes(v.len() - 1)
         .map(|i| v.rec(i).map(|r| (r.offset, r.length)))
         .collect();
-    if cache::sample_hash(&m.map, samples?.into_iter())? != v.head.sample_hash {
-        return None;
+    let Some(samples) = samples else {
+        return Ok(None);
+    };
+    if m.sample_hash(samples.into_iter())? != Some(v.head.sample_hash) {
+        return Ok(None);
     }
-    Some(last)
+    Ok(Some(last))
 }
 
 fn mbox_copy_from(store: u32, r: &Rec) -> Copy {
@@ -1213,24 +1501,12 @@ fn store_record(
                 }
                 at += c.length;
             }
-            if at != m.id.size || first != mbox::preamble_len(&m.map) as u64 {
+            if at != m.id.size || first != m.first as u64 {
                 return None;
             }
-            let last = &copies[*idx.last()? as usize];
-            let (last_hash, sample_hash) = match m.prior {
-                Some(p) => p,
-                None => {
-                    let lo = last.offset()? as usize;
-                    let samples = cache::sample_indexes(idx.len() - 1).map(|k| {
-                        let c = &copies[idx[k] as usize];
-                        (c.offset().unwrap_or(0), c.length)
-                    });
-                    (
-                        *blake3::hash(m.map.get(lo..)?).as_bytes(),
-                        cache::sample_hash(&m.map, samples)?,
-                    )
-                }
-            };
+            // Hashed when the file was read (the records tile the file, so they are the
+            // entries those hashes were computed over).
+            let (last_hash, sample_hash) = m.hashes?;
             let mut w = BlobWriter::new(&Head {
                 kind: cache::KIND_MBOX,
                 id: m.id,
@@ -1252,18 +1528,46 @@ fn store_record(
 /// swapped in since the scan is an error, never followed nor waited on.
 pub fn message_bytes(c: &Copy, stores: &[Store]) -> io::Result<Vec<u8>> {
     let path = c.path(stores);
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     match c.loc {
-        Loc::Maildir { .. } => crate::fsutil::read_regular(&path),
+        Loc::Maildir { .. } => crate::fsutil::read_regular(&path).map_err(named),
         Loc::Mbox { offset } => {
-            let mut f = crate::fsutil::open_regular(&path)?;
-            f.seek(SeekFrom::Start(offset))?;
-            let mut entry = vec![0u8; c.length as usize];
-            f.read_exact(&mut entry)?;
+            // pread, never a map: the mbox may be rewritten by another program meanwhile.
+            let f = crate::fsutil::open_regular(&path).map_err(named)?;
+            let src = FileSource {
+                file: &f,
+                len: usize::try_from(offset.saturating_add(c.length)).unwrap_or(usize::MAX),
+            };
+            let mut entry = Vec::new();
+            mbox::Source::read_into(&src, offset as usize, c.length as usize, &mut entry)
+                .map_err(named)?;
             let (_, start) = crate::message::line_at(&entry, 0);
             let end = mbox::message_end(&entry, start, entry.len());
             entry.truncate(end);
             entry.drain(..start);
             Ok(entry)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_hash_over_a_source_is_the_cache_one() {
+        let buf: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let entries = [(0u64, 100u64), (130, 20), (500, 400), (990, 10)];
+        let src = mbox::Bytes(&buf);
+        assert_eq!(
+            sample_hash_of(&src, entries.into_iter()).ok().flatten(),
+            cache::sample_hash(&buf, entries.into_iter())
+        );
+        let past_end = [(995u64, 10u64)];
+        assert_eq!(
+            sample_hash_of(&src, past_end.into_iter()).ok().flatten(),
+            None
+        );
+        assert_eq!(cache::sample_hash(&buf, past_end.into_iter()), None);
     }
 }

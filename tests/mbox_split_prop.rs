@@ -193,3 +193,58 @@ fn split_line() -> impl Strategy<Value = String> {
         Just(String::new()),
     ]
 }
+
+fn raw_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        split_line(),
+        Just("\r".to_string()),
+        Just("From a Sat Jan  3 01:05:34 2022\r".to_string()),
+        "[A-Z][a-z]{0,3}:[ \r]{0,2}[a-z]{0,3}",
+        "[ \t]{0,2}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(600))]
+    /// The split that reads a file window by window with `pread` (`split_source`, used by
+    /// the scan so that a file truncated under it cannot fault the process) gives exactly
+    /// the split of the whole buffer, whatever the window sizes: every re-read (a
+    /// separator or header block crossing a window's end, a Content-Length landing, the
+    /// preamble) is driven by windows of a few bytes.
+    #[test]
+    fn windowed_split_is_the_whole_buffer_split(
+        lines in prop::collection::vec(raw_line(), 0..50),
+        eols in prop::collection::vec(0u8..3, 50),
+        preamble in "(\u{feff})?[\n ]{0,3}",
+        threshold in 0usize..64,
+        chunk in 1usize..48,
+        margin in 1usize..40,
+    ) {
+        use maildedup::read::mbox::{split_from, split_source_chunked, Bytes};
+        let mut file = format!("{preamble}From a Sat Jan  3 01:05:34 2022\nA: b\n");
+        for (i, l) in lines.iter().enumerate() {
+            file.push_str(l);
+            file.push_str(["\n", "\r\n", ""][eols[i] as usize]);
+        }
+        let b = file.as_bytes();
+        let none = &|_: usize, _: usize| {};
+        let whole = split_from(b, None, none);
+        let windowed = split_source_chunked(&Bytes(b), None, threshold, chunk, margin)
+            .expect("reads from memory do not fail");
+        prop_assert_eq!(whole.is_some(), windowed.is_some());
+        let (Some(whole), Some(windowed)) = (whole, windowed) else {
+            return Ok(());
+        };
+        prop_assert_eq!(&whole.entries, &windowed.entries);
+        prop_assert_eq!(whole.horizon, windowed.horizon);
+        // And from any entry's From_ line, as a grown mbox is re-split.
+        for e in whole.entries.iter().skip(1) {
+            let a = split_from(b, Some(e.offset), none).expect("a separator");
+            let w = split_source_chunked(&Bytes(b), Some(e.offset), threshold, chunk, margin)
+                .expect("reads from memory do not fail")
+                .expect("a separator");
+            prop_assert_eq!(&a.entries, &w.entries);
+            prop_assert_eq!(a.horizon, w.horizon);
+        }
+    }
+}

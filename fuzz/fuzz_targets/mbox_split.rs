@@ -56,6 +56,18 @@ fuzz_target!(|buf: &[u8]| {
     };
     let chunked = split_chunked(buf, &record, 0, chunk).expect("same answer to 'is it an mbox'");
     assert_eq!(whole, chunked, "chunk size {chunk} changed the split");
+    // The windowed split the scan runs over pread: the same entries whatever the windows.
+    let margin = 1 + (b >> 3) % 64;
+    let windowed = maildedup::read::mbox::split_source_chunked(
+        &maildedup::read::mbox::Bytes(buf),
+        None,
+        0,
+        chunk,
+        margin,
+    )
+    .expect("reads from memory do not fail")
+    .expect("same answer to 'is it an mbox'");
+    assert_eq!(whole, windowed.entries, "windows of {chunk}/{margin} changed the split");
     let mut r = released.into_inner().unwrap_or_default();
     r.sort_unstable();
     let mut at = None;

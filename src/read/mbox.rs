@@ -136,6 +136,15 @@ struct Candidate {
 
 fn candidate(buf: &[u8], offset: usize, first: usize) -> Candidate {
     let (cl_target, complete) = content_length_end(buf, offset, first);
+    candidate_from(buf, offset, cl_target, complete)
+}
+
+fn candidate_from(
+    buf: &[u8],
+    offset: usize,
+    cl_target: Option<usize>,
+    complete: bool,
+) -> Candidate {
     let message_start = line_at(buf, offset).1;
     Candidate {
         offset,
@@ -283,6 +292,324 @@ fn split_from_chunked(
     Some(Split { entries, horizon })
 }
 
+/// Random access to the bytes of a file by copying reads (`pread`), never a memory map:
+/// a file that another program truncates while it is read gives an error here, not a
+/// SIGBUS. [`split_source`] splits an mbox through it, window by window.
+pub trait Source: Sync {
+    /// The file's length when it was opened.
+    fn file_len(&self) -> usize;
+    /// Replaces `buf` with the bytes at `off..off + len`, clamped to [`Source::file_len`].
+    /// Fewer bytes than that (the file shrank) is an error.
+    fn read_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) -> std::io::Result<()>;
+}
+
+/// A [`Source`] over bytes already in memory (tests, fuzzing).
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl Source for Bytes<'_> {
+    fn file_len(&self) -> usize {
+        self.0.len()
+    }
+    fn read_into(&self, off: usize, len: usize, buf: &mut Vec<u8>) -> std::io::Result<()> {
+        let lo = off.min(self.0.len());
+        let hi = off.saturating_add(len).min(self.0.len());
+        buf.clear();
+        buf.extend_from_slice(&self.0[lo..hi]);
+        Ok(())
+    }
+}
+
+/// Bytes read past a chunk's end so that the separators near it can be judged without
+/// another read (a From_ line, the line after it and the header block).
+const MARGIN: usize = 64 << 10;
+
+/// Reads `src` from `start`, more and more, until `f(bytes, at_eof)` can answer; `f` must
+/// answer when `at_eof`.
+fn grow<T>(
+    src: &dyn Source,
+    start: usize,
+    first_len: usize,
+    buf: &mut Vec<u8>,
+    mut f: impl FnMut(&[u8], bool) -> Option<T>,
+) -> std::io::Result<T> {
+    let mut len = first_len.max(1);
+    loop {
+        src.read_into(start, len, buf)?;
+        let eof = start.saturating_add(buf.len()) >= src.file_len();
+        if let Some(t) = f(buf, eof) {
+            return Ok(t);
+        }
+        if eof {
+            return Err(std::io::Error::other(
+                "mbox split: no answer at the end of the file",
+            ));
+        }
+        len = len.saturating_mul(2);
+    }
+}
+
+/// Judges the possible separator at file offset `pos` from `buf`, the bytes of the file
+/// from offset `base` (at least 4 bytes before `pos` where the file has them; `eof`: `buf`
+/// runs to the end of the file). `Some(None)`: not a separator; `None`: `buf` ends too
+/// soon to tell. The answer is the one [`is_separator`] and [`candidate`] give on the
+/// whole file.
+fn judge(
+    buf: &[u8],
+    base: usize,
+    eof: bool,
+    pos: usize,
+    first: usize,
+) -> Option<Option<Candidate>> {
+    let rel = pos.checked_sub(base)?;
+    if rel >= buf.len() {
+        return if eof { Some(None) } else { None };
+    }
+    let first_rel = first.checked_sub(base).unwrap_or(usize::MAX);
+    if !eof {
+        // is_separator reads the From_ line and the whole line after it.
+        let (_, next) = line_at(buf, rel);
+        if next >= buf.len() || line_at(buf, next).0 >= buf.len() {
+            return None;
+        }
+    }
+    if !is_separator(buf, rel, first_rel) {
+        return Some(None);
+    }
+    let (cl_target, complete, blank) = content_length_scan(buf, rel, first_rel);
+    // A header block cut by the end of `buf` (or at a lone CR that may be half a CRLF)
+    // may read differently on the whole file.
+    if !eof && (!complete || blank.is_some_and(|b| b + 1 >= buf.len())) {
+        return None;
+    }
+    let c = candidate_from(buf, rel, cl_target, complete);
+    Some(Some(Candidate {
+        offset: c.offset + base,
+        message_start: c.message_start + base,
+        cl_target: c.cl_target.map(|t| t + base),
+        sep_before: c.sep_before,
+        reach: if c.reach == usize::MAX {
+            usize::MAX
+        } else {
+            c.reach + base
+        },
+    }))
+}
+
+/// [`judge`] at `pos`, reading as much of the file as it takes.
+fn judge_reading(
+    src: &dyn Source,
+    pos: usize,
+    first: usize,
+    margin: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Candidate>> {
+    let base = pos.saturating_sub(4);
+    grow(src, base, margin, buf, |b, eof| {
+        judge(b, base, eof, pos, first)
+    })
+}
+
+/// Length of the preamble of the mbox in `src` (see [`preamble_len`]), and whether it
+/// looks like an mbox (see [`looks_like_mbox`]).
+pub fn source_head(src: &dyn Source) -> std::io::Result<(usize, bool)> {
+    let mut buf = Vec::new();
+    source_head_reading(src, 4096, &mut buf)
+}
+
+fn source_head_reading(
+    src: &dyn Source,
+    first_len: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(usize, bool)> {
+    grow(src, 0, first_len, buf, |b, eof| {
+        let p = preamble_len(b);
+        if eof {
+            return Some((p, looks_like_mbox(b)));
+        }
+        // The preamble, the From_ line and the line after it must be whole.
+        if p >= b.len() {
+            return None;
+        }
+        let (_, next) = line_at(b, p);
+        if next >= b.len() || line_at(b, next).0 >= b.len() {
+            return None;
+        }
+        Some((p, looks_like_mbox(b)))
+    })
+}
+
+/// [`split_from`] over a [`Source`], reading it window by window (chunks of 16 MiB split
+/// on every core above 8 MiB), never holding the whole file. Gives exactly
+/// what [`split_from`] gives on the file's bytes (`tests/mbox_split_prop.rs`), or the
+/// first read error.
+pub fn split_source(src: &dyn Source, from: Option<usize>) -> std::io::Result<Option<Split>> {
+    split_source_chunked(src, from, PARALLEL_THRESHOLD, CHUNK, MARGIN)
+}
+
+/// [`split_source`] with the parallel threshold, the chunk size and the bytes read past
+/// a chunk (or a separator) at first as parameters, so tests can drive every re-read with
+/// small inputs. The result must not depend on them.
+#[doc(hidden)]
+pub fn split_source_chunked(
+    src: &dyn Source,
+    from: Option<usize>,
+    parallel_threshold: usize,
+    chunk: usize,
+    margin: usize,
+) -> std::io::Result<Option<Split>> {
+    let chunk = chunk.max(1);
+    let margin = margin.max(1);
+    let n = src.file_len();
+    let mut buf = Vec::new();
+    let (first, is_mbox) = source_head_reading(src, margin, &mut buf)?;
+    if !is_mbox {
+        return Ok(None);
+    }
+    let start = match from {
+        None => first,
+        Some(o) if o >= first && o < n => o,
+        Some(_) => return Ok(None),
+    };
+    let Some(head) = judge_reading(src, start, first, margin, &mut buf)? else {
+        return Ok(None);
+    };
+    // Each thread reuses its buffers: a fresh 16 MiB buffer per chunk costs a page
+    // fault per 4 KiB.
+    let scan_chunk = |buf: &mut Vec<u8>,
+                      more: &mut Vec<u8>,
+                      lo: usize,
+                      hi: usize|
+     -> std::io::Result<Vec<Candidate>> {
+        let mut out = Vec::new();
+        if lo >= hi {
+            return Ok(out);
+        }
+        let base = lo.saturating_sub(4);
+        // At least up to `hi` + the length of `From `, where the search below stops.
+        src.read_into(base, hi - base + margin.max(b"From ".len()), buf)?;
+        let eof = base + buf.len() >= n;
+        // As candidates_in: from the byte before `lo`, past `hi` by the length of `From `.
+        let s = lo.saturating_sub(1) - base;
+        let stop = (hi + b"From ".len() - base).min(buf.len());
+        for i in memchr::memmem::find_iter(&buf[s.min(stop)..stop], b"\nFrom ") {
+            let pos = base + s + i + 1;
+            if pos < lo || pos >= hi {
+                continue;
+            }
+            let c = match judge(buf, base, eof, pos, first) {
+                Some(c) => c,
+                None => judge_reading(src, pos, first, margin, more)?,
+            };
+            out.extend(c);
+        }
+        Ok(out)
+    };
+    let mut cands = vec![head];
+    if n - start < parallel_threshold {
+        cands.extend(scan_chunk(&mut buf, &mut Vec::new(), start + 1, n)?);
+    } else {
+        let chunks = n.div_ceil(chunk);
+        let lo = (start + 1) / chunk;
+        let parts: std::io::Result<Vec<Vec<Candidate>>> = (lo..chunks)
+            .into_par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(buf, more), i| {
+                    scan_chunk(
+                        buf,
+                        more,
+                        (start + 1).max(i * chunk),
+                        ((i + 1) * chunk).min(n),
+                    )
+                },
+            )
+            .collect();
+        cands.extend(parts?.into_iter().flatten());
+    }
+    let offsets: Vec<usize> = cands.iter().map(|c| c.offset).collect();
+    src.read_into(n.saturating_sub(4), 4, &mut buf)?;
+    let eof_sep = buf.len() - message_end(&buf, 0, buf.len());
+    let mut entries = Vec::with_capacity(cands.len());
+    let mut i = 0;
+    while i < cands.len() {
+        let c = cands[i];
+        let mut next_i = i + 1;
+        if let Some(target) = c.cl_target {
+            if let Some(j) = landing_source(src, &offsets, i, target, margin, &mut buf)? {
+                next_i = j;
+            }
+        }
+        let (end, sep) = match cands.get(next_i) {
+            Some(nx) => (nx.offset, nx.sep_before),
+            None => (n, eof_sep),
+        };
+        entries.push(MboxEntry {
+            offset: c.offset,
+            message_start: c.message_start,
+            message_end: (end - sep).max(c.message_start),
+            end,
+        });
+        i = next_i;
+    }
+    let last = entries.last().map_or(0, |e| e.offset);
+    let horizon = cands
+        .iter()
+        .filter(|c| c.offset < last)
+        .map(|c| c.reach)
+        .max()
+        .unwrap_or(0);
+    Ok(Some(Split { entries, horizon }))
+}
+
+/// [`landing`] over a [`Source`].
+fn landing_source(
+    src: &dyn Source,
+    cands: &[usize],
+    i: usize,
+    target: usize,
+    margin: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<usize>> {
+    let n = src.file_len();
+    if target > n {
+        return Ok(None);
+    }
+    src.read_into(target, 2, buf)?;
+    let skip = if buf.starts_with(b"\r\n") {
+        2
+    } else if buf.starts_with(b"\n") {
+        1
+    } else {
+        0
+    };
+    let at = target + skip;
+    if at == n {
+        return Ok(Some(cands.len()));
+    }
+    // Only line breaks from `target` to the end of the file?
+    let mut pos = target;
+    let all_breaks = loop {
+        if pos >= n {
+            break true;
+        }
+        src.read_into(pos, margin, buf)?;
+        if buf.is_empty() {
+            break true;
+        }
+        if !buf.iter().all(|&b| b == b'\n' || b == b'\r') {
+            break false;
+        }
+        pos += buf.len();
+    };
+    if all_breaks {
+        return Ok(Some(cands.len()));
+    }
+    Ok(match cands[i + 1..].binary_search(&at) {
+        Ok(k) => Some(i + 1 + k),
+        Err(_) => None,
+    })
+}
+
 /// The end of the body according to the entry's `Content-Length:` header, if it has one,
 /// and whether that answer is final: `false` when the header block runs to the end of
 /// `buf` (bytes appended later could still change it; see [`Split::horizon`]).
@@ -292,21 +619,32 @@ fn split_from_chunked(
 /// on to a blank line that may lie megabytes and thousands of entries further made the
 /// split quadratic (an mbox of 32,000 entries without blank lines took 42 s).
 fn content_length_end(buf: &[u8], offset: usize, first: usize) -> (Option<usize>, bool) {
+    let (target, complete, _) = content_length_scan(buf, offset, first);
+    (target, complete)
+}
+
+/// [`content_length_end`], and where the blank line that ends the header block is, if
+/// the scan stopped at one.
+fn content_length_scan(
+    buf: &[u8],
+    offset: usize,
+    first: usize,
+) -> (Option<usize>, bool, Option<usize>) {
     let (_, message_start) = line_at(buf, offset);
     let mut pos = message_start;
-    let header_end = loop {
+    let (header_end, blank) = loop {
         if pos >= buf.len() {
-            return (None, false);
+            return (None, false, None);
         }
         let (end, next) = line_at(buf, pos);
         if end == pos {
-            break next;
+            break (next, pos);
         }
         if buf[pos - 1] == b'\n'
             && buf[pos..end].starts_with(b"From ")
             && is_separator(buf, pos, first)
         {
-            return (None, true);
+            return (None, true, None);
         }
         pos = next;
     };
@@ -320,7 +658,7 @@ fn content_length_end(buf: &[u8], offset: usize, first: usize) -> (Option<usize>
     });
     let target =
         cl.and_then(|len: usize| message_start.checked_add(hb.body_start)?.checked_add(len));
-    (target, true)
+    (target, true, Some(blank))
 }
 
 /// If `target` (a Content-Length end) lands on candidate `j > i` (allowing the separator
