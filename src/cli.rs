@@ -733,10 +733,19 @@ fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<Scanne
                 "{}: not a regular file or folder (a FIFO, socket or device): no mail store",
                 p.display()
             ),
-            Ok(_) => format!(
-                "{}: no mail store found in this folder (no Maildir, no mbox file)",
-                p.display()
-            ),
+            Ok(_) => match out.skipped.iter().find(|s| s.path.starts_with(p)) {
+                // Say why: a Maildir through a symlinked cur/, an unreadable folder, ...
+                Some(first) => format!(
+                    "{}: no mail store read in this folder ({}: {})",
+                    p.display(),
+                    first.path.display(),
+                    first.reason
+                ),
+                None => format!(
+                    "{}: no mail store found in this folder (no Maildir, no mbox file)",
+                    p.display()
+                ),
+            },
         })
         .collect();
     if !sel.paths.is_empty() && paths_without_store.len() == sel.paths.len() {
@@ -758,10 +767,11 @@ fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<Scanne
 /// an empty mbox: a mailbox whose mail was all read is no error.
 fn yields_store(p: &std::path::Path, out: &crate::scan::ScanOutput) -> bool {
     out.stores.iter().any(|s| s.path.starts_with(p))
-        || out
-            .skipped
-            .iter()
-            .any(|s| s.path.starts_with(p) && s.reason == "empty file")
+        || out.skipped.iter().any(|s| {
+            // An empty mbox, or a store that was renamed away while the scan walked
+            // (a live server at work: the next run finds it where it went).
+            s.path.starts_with(p) && (s.reason == "empty file" || vanished(&s.reason))
+        })
 }
 
 /// The skipped entries that are failures (a folder or file that could not be listed,
