@@ -448,8 +448,13 @@ fn setup(root: &Path) -> Setup {
     fs::set_permissions(&sendmail, fs::Permissions::from_mode(0o755)).unwrap();
     let rc_plain = root.join("procmailrc-plain");
     let rc_locked = root.join("procmailrc-locked");
-    fs::write(&rc_plain, format!(":0\n{}\n", mbox.display())).unwrap();
-    fs::write(&rc_locked, format!(":0:\n{}\n", mbox.display())).unwrap();
+    // LOCKSLEEP: retry a busy dotlock every second, not every 8 s (the default).
+    fs::write(&rc_plain, format!("LOCKSLEEP=1\n:0\n{}\n", mbox.display())).unwrap();
+    fs::write(
+        &rc_locked,
+        format!("LOCKSLEEP=1\n:0:\n{}\n", mbox.display()),
+    )
+    .unwrap();
     Setup {
         qdir: root.join("quarantine"),
         dovecot_conf: root.join("dovecot").join("dovecot.conf"),
@@ -888,7 +893,7 @@ fn round(
             let delivered = q_deliveries
                 .iter()
                 .chain(&r_deliveries)
-                .filter(|d| d.ok)
+                .filter(|d| d.ok && !d.fcc_failed)
                 .count();
             eprintln!(
                 "real_writers: {round} restore: original file intact, then {appended} entries \
