@@ -702,6 +702,13 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             );
         }
     }
+    // An mbox a killed run left half-written in place is finished before it is scanned
+    // (mail appended to it since is kept); one that cannot be is reported and left alone.
+    let recovery = if args.dry_run {
+        Vec::new()
+    } else {
+        crate::mbox_edit::recover_qdir(&args.to, &args.lock.options())?
+    };
     let out = scan_selection(sel, &progress)?;
     // A folder or file that could not be read is never quarantined from: say so on stderr
     // in every mode (with -q too), and in the run log.
@@ -748,21 +755,41 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         return Ok(EXIT_OK);
     }
     if plan.moves.is_empty() && plan.flag_merges.is_empty() {
-        log.set(
-            "summary",
-            quarantine_summary(&crate::quarantine::Outcome::default(), &grouping),
-        );
+        let outcome = crate::quarantine::Outcome {
+            left: recovery,
+            ..Default::default()
+        };
+        log.set("summary", quarantine_summary(&outcome, &grouping));
+        for p in &outcome.left {
+            log.errors.push(format!("left in place: {p}"));
+        }
         if args.json {
             print_json(
                 &serde_json::json!({"version": 1, "dry_run": false, "qdir": args.to.to_string_lossy(),
-                "outcome": crate::quarantine::Outcome::default()}),
+                "outcome": &outcome}),
             )?;
-        } else if !args.quiet {
+        } else if args.quiet {
+            for line in log
+                .errors
+                .iter()
+                .filter(|l| l.starts_with("left in place: "))
+            {
+                eprintln!("{}", esc(line));
+            }
+        } else {
             println!("Nothing to quarantine: no duplicate copies found.");
+            for p in &outcome.left {
+                println!("left in place: {}", esc(&p.to_string()));
+            }
         }
-        return Ok(EXIT_OK);
+        return Ok(if outcome.left.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_PARTIAL
+        });
     }
     let mut q = Quarantine::start(&out, &grouping, &args.to, args.lock.options())?;
+    q.outcome.left.extend(recovery);
     let result = q.run(&plan);
     let outcome = std::mem::take(&mut q.outcome);
     log.set("summary", quarantine_summary(&outcome, &grouping));

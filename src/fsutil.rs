@@ -144,68 +144,12 @@ fn move_file_inner(from: &Path, to: &Path, tmp: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The temporary file [`write_sibling`] writes beside `path`: `.NAME.maildedup-tmp`.
+/// The temporary file the rename-based mbox rewrite of older versions wrote beside
+/// `path` (`.NAME.maildedup-tmp`): `restore` removes one a killed run left behind.
 pub fn sibling_tmp(path: &Path) -> std::path::PathBuf {
     let fname = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     parent(path).join(format!(".{fname}.maildedup-tmp"))
-}
-
-/// Writes `segments` to a new temporary file beside `path` (`.NAME.maildedup-tmp`), with
-/// the mode and owner of `meta` (the file it will replace), and fsyncs it. Returns the
-/// temporary path, the size written and its blake3. The caller renames it into place.
-pub fn write_sibling(
-    path: &Path,
-    meta: &std::fs::Metadata,
-    segments: &[&[u8]],
-) -> io::Result<(std::path::PathBuf, u64, String)> {
-    let tmp = sibling_tmp(path);
-    if tmp.exists() {
-        std::fs::remove_file(&tmp)?; // our own leftover, from a run that was killed
-    }
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(meta.mode() & 0o7777)
-        .open(&tmp)?;
-    let result = (|| -> io::Result<(u64, String)> {
-        let same_owner = meta.uid() == rustix::process::geteuid().as_raw()
-            && meta.gid() == rustix::process::getegid().as_raw();
-        if !same_owner {
-            rustix::fs::fchown(
-                &out,
-                Some(rustix::fs::Uid::from_raw(meta.uid())),
-                Some(rustix::fs::Gid::from_raw(meta.gid())),
-            )?;
-        }
-        let mut hasher = blake3::Hasher::new();
-        let mut size = 0u64;
-        {
-            let mut w = io::BufWriter::with_capacity(1 << 20, &mut out);
-            for s in segments {
-                w.write_all(s)?;
-                hasher.update(s);
-                size += s.len() as u64;
-            }
-            w.flush()?;
-        }
-        fault::point("sibling.written");
-        out.sync_all()?;
-        Ok((size, hasher.finalize().to_hex().to_string()))
-    })();
-    match result {
-        Ok((size, b3)) => {
-            fault::point("sibling.synced");
-            Ok((tmp, size, b3))
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(io::Error::new(
-                e.kind(),
-                format!("{}: writing the new file: {e}", tmp.display()),
-            ))
-        }
-    }
 }

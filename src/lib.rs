@@ -18,6 +18,7 @@ pub mod group;
 pub mod html;
 pub mod lock;
 pub mod manifest;
+pub mod mbox_edit;
 pub mod message;
 pub mod perstore;
 pub mod plan;

@@ -45,54 +45,100 @@ pub struct MboxLock {
     pub file: File,
 }
 
+/// How long we try for the fcntl lock while holding the dotlock before letting the
+/// dotlock go again (a writer that takes the fcntl lock first may be waiting for it).
+const FCNTL_TRY: Duration = Duration::from_millis(200);
+
 impl MboxLock {
     /// Locks `mbox`, waiting up to `opts.timeout`. The error names the holder if known.
+    ///
+    /// Order: dotlock first (as procmail and Postfix), then the fcntl lock, tried for a
+    /// short while only. mutt takes them the other way round: holding its fcntl lock, it
+    /// waits for the dotlock. So if the fcntl lock is not had soon, the dotlock is let go,
+    /// and taken again after a short randomised pause: neither side waits for the other
+    /// forever, and two maildedups do not retry in step.
     pub fn acquire(mbox: &Path, opts: &LockOptions) -> io::Result<MboxLock> {
         let deadline = Instant::now() + opts.timeout;
-        let dotlock = if opts.method != LockMethod::Fcntl {
-            Some(dotlock(mbox, deadline)?)
-        } else {
-            None
-        };
-        let file = match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(mbox)
-        {
-            Ok(f) => f,
-            Err(e) => {
-                if let Some(d) = &dotlock {
-                    let _ = std::fs::remove_file(d);
+        let mut rng = Backoff::new();
+        loop {
+            let dotlock = if opts.method != LockMethod::Fcntl {
+                Some(dotlock(mbox, deadline)?)
+            } else {
+                None
+            };
+            let file = match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(mbox)
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    if let Some(d) = &dotlock {
+                        let _ = std::fs::remove_file(d);
+                    }
+                    return Err(io::Error::new(e.kind(), format!("{}: {e}", mbox.display())));
                 }
-                return Err(e);
+            };
+            let lock = MboxLock { dotlock, file };
+            if opts.method == LockMethod::Dotlock {
+                return Ok(lock);
             }
-        };
-        let lock = MboxLock { dotlock, file };
-        if opts.method != LockMethod::Dotlock {
+            let try_until = if opts.method == LockMethod::Fcntl {
+                deadline
+            } else {
+                deadline.min(Instant::now() + FCNTL_TRY)
+            };
             loop {
                 match ofd_lock(&lock.file, libc::F_WRLCK as i16) {
-                    Ok(()) => break,
+                    Ok(()) => return Ok(lock),
                     Err(e)
                         if e.raw_os_error() == Some(libc::EAGAIN)
                             || e.raw_os_error() == Some(libc::EACCES) =>
                     {
-                        if Instant::now() >= deadline {
-                            return Err(io::Error::new(
-                                io::ErrorKind::WouldBlock,
-                                format!(
-                                    "{}: fcntl lock held by another process ({})",
-                                    mbox.display(),
-                                    fcntl_holder(&lock.file)
-                                ),
-                            ));
+                        if Instant::now() >= try_until {
+                            break;
                         }
-                        std::thread::sleep(Duration::from_millis(50));
+                        std::thread::sleep(Duration::from_millis(10));
                     }
                     Err(e) => return Err(e),
                 }
             }
+            let holder = fcntl_holder(&lock.file);
+            drop(lock); // lets the dotlock go
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "{}: fcntl lock held by another process ({holder})",
+                        mbox.display(),
+                    ),
+                ));
+            }
+            let pause = Duration::from_millis(20 + rng.next() % 180);
+            std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
         }
-        Ok(lock)
+    }
+}
+
+/// A small xorshift sequence seeded from the clock and the pid: pauses that differ
+/// between processes.
+struct Backoff(u64);
+
+impl Backoff {
+    fn new() -> Backoff {
+        let t = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Backoff((t ^ (u64::from(std::process::id()) << 32)) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
     }
 }
 

@@ -79,7 +79,8 @@ pub enum Record {
         kept: KeptRef,
     },
     /// An mbox rewritten without its extra copies (and with merged flags on kept copies).
-    /// Written after the new file is complete and fsynced, before it replaces the old one.
+    /// Written before the mbox changes: since `in_place`, the change itself is the
+    /// `mbox-write` that follows; before, a new file renamed over the old one.
     MboxRewrite {
         id: String,
         mbox: PathBuf,
@@ -88,9 +89,50 @@ pub enum Record {
         post_size: u64,
         post_b3: String,
         edits: Vec<Edit>,
+        /// Carried out in place by an `mbox-write` (missing in older manifests).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        in_place: bool,
     },
     /// `restore` finished undoing the record `id`.
     Restored { id: String },
+    /// An in-place write of an mbox's tail, recorded after the new tail is durable in
+    /// `QDIR/rewrite/` and before the first byte of the mbox changes: the mbox becomes its
+    /// first `first` bytes (unchanged) followed by the tail, `post_size` bytes in all.
+    /// Until its `mbox-write-done`, the next `quarantine` or `restore` on this QDIR finishes
+    /// it (`crate::mbox_edit::recover`). Older manifests have none: their rewrites were
+    /// made by renaming a new file over the mbox.
+    MboxWrite {
+        id: String,
+        mbox: PathBuf,
+        /// The record this write carries out (an `mbox-rewrite`, or the one `restore`
+        /// undoes), kept by a superseding write too.
+        of: String,
+        /// The id of an unfinished `mbox-write` this one replaces (recovery moving mail
+        /// appended after a crash behind the new tail).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        supersedes: Option<String>,
+        first: u64,
+        pre_size: u64,
+        post_size: u64,
+        /// The new bytes from `first` on, relative to QDIR (`rewrite/ID.tail`).
+        tail: String,
+        tail_b3: String,
+        /// blake3 of bytes `0..first` (never written).
+        prefix_b3: String,
+        /// blake3 of the old bytes `first..min(pre_size, post_size)`.
+        mid_b3: String,
+        /// When the file shrinks: blake3 of the old bytes `post_size..pre_size`, which
+        /// are still there exactly when the truncation did not happen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        junk_b3: Option<String>,
+    },
+    /// The `mbox-write` `id` is complete (or, with `abandoned`, was given up because the
+    /// mbox matched neither its old nor its new state: nothing was written).
+    MboxWriteDone {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        abandoned: Option<String>,
+    },
 }
 
 /// One change an mbox rewrite made: bytes `offset..offset+length` of the old file became

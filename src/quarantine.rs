@@ -3,16 +3,15 @@
 //!
 //! Maildir copies are moved as they are (rename on one filesystem; copy, fsync, rename,
 //! unlink across filesystems or mounts). mbox copies are extracted into QDIR, then the mbox
-//! is rewritten without them into a temporary file beside it and renamed over it, all under
-//! the mbox's dotlock and fcntl lock, after checking that what the scan saw is still there.
+//! is rewritten without them in place (`crate::mbox_edit`: same file, same inode), all
+//! under the mbox's dotlock and fcntl lock, after checking that what the scan saw is
+//! still there.
 //! Every flag merge is made before any copy that gives the flags leaves its store.
 
 use crate::discover::StoreKind;
 use crate::fault;
 use crate::fingerprint::{message_hash, Flags, HeaderFacts};
-use crate::fsutil::{
-    fsync_dir, move_file, parent, rename_noreplace, write_new_synced, write_sibling,
-};
+use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace, write_new_synced};
 use crate::group::{Class, Grouping};
 use crate::lock::{LockOptions, MboxLock};
 use crate::manifest::{b3hex, b64, Edit, KeptRef, Manifest, Record};
@@ -24,7 +23,7 @@ use crate::report::hex;
 use crate::scan::{Copy, Loc, ScanOutput};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -460,14 +459,18 @@ impl<'a> Quarantine<'a> {
                     let off = self.scan.copies[m.copy].offset();
                     self.left(&path, off, format!("not moved: {e}"));
                 }
+                for f in flags {
+                    let off = self.scan.copies[f.copy].offset();
+                    self.left(&path, off, format!("flags not merged: {e}"));
+                }
                 return Ok(());
             }
         };
         fault::point("mbox.locked");
-        // SAFETY: read-only map of a file we hold the dotlock and fcntl lock on; writers
-        // that honour either wait, and we never write to this inode.
-        let map = unsafe { memmap2::Mmap::map(&lock.file) }?;
-        let buf: &[u8] = &map;
+        // Read whole (with pread, not a map: the same open file is then written in place).
+        let data = crate::mbox_edit::read_all(&lock.file)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let buf: &[u8] = &data;
         let entries = mbox::split(buf).unwrap_or_default();
         let shifts = self.shifts.get(&store).cloned().unwrap_or_default();
         let find = |c: &Copy| -> Option<mbox::MboxEntry> {
@@ -524,6 +527,7 @@ impl<'a> Quarantine<'a> {
         // 1. Extract every extra copy into QDIR, each announced in the manifest first.
         let mut manifest_edits = Vec::new();
         let mut pieces: Vec<(usize, usize, Vec<u8>)> = Vec::new(); // (offset, len, replacement)
+        let mut flag_edits = 0;
         for (e, m, add) in &edits {
             if let Some(m) = m {
                 let id = self.extract(&mbox_abs, buf, e, m)?;
@@ -541,6 +545,10 @@ impl<'a> Quarantine<'a> {
                 let end = start + hb.body_start;
                 let original = &buf[start..end];
                 let new = with_status(original, *add);
+                if new == original {
+                    continue; // carries the flags already: no merge to make, nor to count
+                }
+                flag_edits += 1;
                 manifest_edits.push(Edit {
                     offset: start as u64,
                     length: original.len() as u64,
@@ -551,65 +559,68 @@ impl<'a> Quarantine<'a> {
                 pieces.push((start, original.len(), new));
             }
         }
-        // 2. Write the new mbox beside the old one, with its mode and owner, and fsync it.
-        let meta = lock.file.metadata()?;
-        let dir = parent(&path);
-        let mut segments: Vec<&[u8]> = Vec::with_capacity(pieces.len() * 2 + 1);
-        let mut cursor = 0;
-        for (off, len, rep) in &pieces {
-            segments.push(&buf[cursor..*off]);
-            segments.push(rep);
-            cursor = off + len;
+        if pieces.is_empty() {
+            return Ok(());
         }
-        segments.push(&buf[cursor..]);
-        let (tmp, post_size, post_b3) = write_sibling(&path, &meta, &segments)?;
-        fault::point("mbox.tmp-synced");
-        // 3. Announce the rewrite, then replace the old file and make it durable.
+        // 2. The new bytes from the first change on, announced in the manifest, then
+        //    written over the old ones in the same open file (its inode, mode and owner
+        //    stay): a writer waiting for our lock appends to this file once we let go.
+        let splices: Vec<crate::mbox_edit::Splice> = pieces
+            .iter()
+            .map(|(off, len, rep)| crate::mbox_edit::Splice {
+                offset: *off,
+                length: *len,
+                replacement: rep,
+            })
+            .collect();
+        let Some((first, tail)) = crate::mbox_edit::splice_tail(buf, &splices) else {
+            return Err(io::Error::other(format!(
+                "{}: overlapping edits (a bug); nothing changed",
+                path.display()
+            )));
+        };
+        let post_size = (first + tail.len()) as u64;
+        let mut h = blake3::Hasher::new();
+        h.update(&buf[..first]);
+        h.update(&tail);
+        let post_b3 = h.finalize().to_hex().to_string();
         let id = self.next_id();
         self.manifest.append(&Record::MboxRewrite {
-            id,
-            mbox: mbox_abs,
+            id: id.clone(),
+            mbox: mbox_abs.clone(),
             pre_size: buf.len() as u64,
             pre_b3: b3hex(buf),
             post_size,
             post_b3,
             edits: manifest_edits,
+            in_place: true,
         })?;
-        std::fs::rename(&tmp, &path)?;
-        fault::point("mbox.renamed");
-        fsync_dir(dir)?;
-        fault::point("mbox.dir-synced");
+        fault::point("mbox.rewrite-recorded");
+        let wid = self.next_id();
+        crate::mbox_edit::write_in_place(
+            &self.qdir,
+            &mut self.manifest,
+            &lock.file,
+            &mbox_abs,
+            &wid,
+            &id,
+            None,
+            buf,
+            first,
+            &tail,
+        )?;
         let shifts = self.shifts.entry(store).or_default();
         for (off, len, rep) in &pieces {
             shifts.push((*off as i64, rep.len() as i64 - *len as i64));
         }
-        for (_, m, add) in &edits {
+        for (_, m, _) in &edits {
             if let Some(m) = m {
                 self.count(m.class, self.scan.copies[m.copy].length);
             }
-            if add.is_some() {
-                self.outcome.flags_merged += 1;
-            }
         }
+        self.outcome.flags_merged += flag_edits;
         self.outcome.mboxes_rewritten += 1;
-        let old = lock.file.try_clone()?;
-        let pre_size = buf.len() as u64;
-        drop(map);
         drop(lock);
-        // A writer that honours only the fcntl lock and was waiting on the old file gets it
-        // now and appends to the replaced inode. Take its lock once more and carry any such
-        // bytes over to the new mbox.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let late = old.metadata()?.len();
-        if late > pre_size {
-            let relock = MboxLock::acquire(&path, &self.lock)?;
-            let mut extra = vec![0u8; (late - pre_size) as usize];
-            std::os::unix::fs::FileExt::read_exact_at(&old, &mut extra, pre_size)?;
-            let mut f = &relock.file;
-            std::io::Seek::seek(&mut f, io::SeekFrom::End(0))?;
-            f.write_all(&extra)?;
-            f.sync_all()?;
-        }
         Ok(())
     }
 

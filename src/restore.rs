@@ -4,7 +4,7 @@
 //! `restored` line, so a restore that was interrupted can simply be run again.
 
 use crate::fault;
-use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace, write_sibling};
+use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace};
 use crate::lock::{LockOptions, MboxLock};
 use crate::manifest::{b3hex, read, unb64, Edit, Manifest, Record};
 use crate::quarantine::{requote, Problem};
@@ -97,7 +97,7 @@ fn check_qdir(qdir: &Path) -> io::Result<()> {
             ),
         )
     };
-    for sub in ["cur", "new", "tmp"] {
+    for sub in ["cur", "new", "tmp", crate::mbox_edit::REWRITE_DIR] {
         let d = qdir.join(sub);
         match std::fs::symlink_metadata(&d) {
             Ok(m) if m.is_dir() => {}
@@ -213,6 +213,12 @@ impl Restore {
     }
 
     pub fn run(&mut self) -> io::Result<()> {
+        // An in-place mbox write a killed run left unfinished is finished first (keeping
+        // mail appended since), so the records below meet each mbox whole.
+        if !self.dry_run {
+            let problems = crate::mbox_edit::recover(&self.qdir, &mut self.manifest, &self.lock)?;
+            self.outcome.problems.extend(problems);
+        }
         let (records, bad) = read(&self.qdir)?;
         for line in bad {
             let m = self.qdir.join(crate::manifest::MANIFEST);
@@ -285,6 +291,7 @@ impl Restore {
                     post_size,
                     post_b3,
                     edits,
+                    ..
                 } if !restored.contains(id) => {
                     if !allowed(mbox, stores, false) {
                         self.refuse(mbox, id, "mbox");
@@ -571,9 +578,10 @@ impl Restore {
                 return Ok(());
             }
         };
-        // SAFETY: read-only map of a file we hold both locks on; we never write this inode.
-        let map = unsafe { memmap2::Mmap::map(&lock.file) }?;
-        let cur: &[u8] = &map;
+        let data = crate::mbox_edit::read_all(&lock.file)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", rw.mbox.display())))?;
+        let cur: &[u8] = &data;
+        let flag_edits = rw.edits.iter().filter(|e| e.original.is_some()).count();
         let prefix_is =
             |size: u64, b3: &str| cur.len() as u64 >= size && b3hex(&cur[..size as usize]) == b3;
         // The file as it was before the quarantine comes first: when the removed messages
@@ -618,22 +626,34 @@ impl Restore {
                     (None, None) => Vec::new(),
                 });
             }
-            let mut segments: Vec<&[u8]> = Vec::new();
-            let (mut pre_cur, mut post_cur) = (0usize, 0usize);
-            for (e, orig) in rw.edits.iter().zip(&originals) {
-                let gap = e.offset as usize - pre_cur;
-                segments.push(&cur[post_cur..post_cur + gap]);
-                segments.push(orig);
-                post_cur += gap + e.replacement_len as usize;
-                pre_cur = (e.offset + e.length) as usize;
-            }
-            segments.push(&cur[post_cur..rw.post_size as usize]);
-            let pre: usize = segments.iter().map(|s| s.len()).sum();
+            // The inverse of the quarantine's edits, in the rewritten file's offsets.
+            let spans: Vec<(usize, usize, usize)> = rw
+                .edits
+                .iter()
+                .map(|e| {
+                    (
+                        e.offset as usize,
+                        e.length as usize,
+                        e.replacement_len as usize,
+                    )
+                })
+                .collect();
+            let undo = crate::mbox_edit::inverse(&spans, &originals);
+            let post = rw.post_size as usize;
+            let Some((first, mut tail)) = crate::mbox_edit::splice_tail(&cur[..post], &undo) else {
+                self.problem(
+                    rw.mbox,
+                    None,
+                    "the manifest's edits do not fit the mbox; nothing changed",
+                );
+                return Ok(());
+            };
             let mut h = blake3::Hasher::new();
-            segments.iter().for_each(|s| {
-                h.update(s);
-            });
-            if pre as u64 != rw.pre_size || h.finalize().to_hex().as_str() != rw.pre_b3 {
+            h.update(&cur[..first]);
+            h.update(&tail);
+            if (first + tail.len()) as u64 != rw.pre_size
+                || h.finalize().to_hex().as_str() != rw.pre_b3
+            {
                 self.problem(
                     rw.mbox,
                     None,
@@ -641,22 +661,31 @@ impl Restore {
                 );
                 return Ok(());
             }
-            segments.push(&cur[rw.post_size as usize..]);
-            let meta = lock.file.metadata()?;
-            let (tmp, _, _) = write_sibling(rw.mbox, &meta, &segments)?;
-            std::fs::rename(&tmp, rw.mbox)?;
-            fault::point("restore.mbox-renamed");
-            fsync_dir(parent(rw.mbox))?;
-            drop(map);
+            // What arrived since the quarantine stays behind it.
+            tail.extend_from_slice(&cur[post..]);
+            let wid = crate::mbox_edit::fresh_id("restore");
+            crate::mbox_edit::write_in_place(
+                &self.qdir,
+                &mut self.manifest,
+                &lock.file,
+                rw.mbox,
+                &wid,
+                id,
+                None,
+                cur,
+                first,
+                &tail,
+            )?;
+            fault::point("restore.mbox-written");
             drop(lock);
             self.outcome.restored += ex.len();
+            self.outcome.flags_undone += flag_edits;
             self.outcome.mboxes_restored += 1;
             self.remove_extracts(&ex)?;
             self.done(id)
         } else if prefix_is(rw.pre_size, rw.pre_b3) {
-            // Never replaced (interrupted before the rename) or restored already: every
+            // Never rewritten (interrupted before the write) or restored already: every
             // extracted message is in the mbox, so our copies in QDIR can go.
-            drop(map);
             drop(lock);
             self.outcome.already += ex.len();
             self.remove_extracts(&ex)?;

@@ -358,14 +358,26 @@ fn kill_anywhere_mbox() {
             "mbox.locked",
             "mbox.extract-written",
             "mbox.extract-linked",
-            "sibling.written",
-            "sibling.synced",
-            "mbox.tmp-synced",
-            "mbox.renamed",
-            "mbox.dir-synced",
-            "restore:sibling.written",
-            "restore:restore.mbox-renamed",
+            "mbox.rewrite-recorded",
+            "inplace.tail-written",
+            "inplace.tail-recorded",
+            "inplace.extended",
+            "inplace.copied",
+            "inplace.synced",
+            "inplace.truncated",
+            "inplace.truncate-synced",
+            "inplace.done-recorded",
+            "inplace.tail-removed",
+            "restore:inplace.tail-written",
+            "restore:inplace.tail-recorded",
+            "restore:inplace.extended",
+            "restore:inplace.copied",
+            "restore:inplace.synced",
+            "restore:inplace.done-recorded",
+            "restore:inplace.tail-removed",
+            "restore:restore.mbox-written",
             "restore:restore.extracts-removed",
+            "restore:recover.finished",
         ],
     );
 }
@@ -383,11 +395,257 @@ fn kill_anywhere_mixed_across_filesystems() {
             "move.linked",
             "move.unlinked",
             "move.synced",
-            "mbox.renamed",
+            "inplace.copied",
             "restore:move.copied",
             "restore:move.linked",
             "restore:move.unlinked",
-            "restore:restore.mbox-renamed",
+            "restore:restore.mbox-written",
         ],
     );
+}
+
+/// The tree for the append-after-kill test: two mboxes that exchange flags (their
+/// rewrites grow and shrink) and the mbox cases.
+fn append_tree(dst: &Path) {
+    copy_dir(&fixtures().join("cases/mbox"), &dst.join("cases/mbox"));
+    flag_mboxes(&dst.join("flags"));
+}
+
+/// The mbox the newest `mbox-rewrite` record of QDIR's manifest names.
+fn last_rewritten_mbox(q: &Path) -> Option<PathBuf> {
+    let text = fs::read_to_string(q.join("manifest.jsonl")).ok()?;
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["type"] == "mbox-rewrite")
+        .and_then(|r| r["mbox"].as_str().map(PathBuf::from))
+}
+
+/// The sizes before and after of the newest `mbox-write` record, if any.
+fn last_write_sizes(q: &Path) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(q.join("manifest.jsonl")).ok()?;
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["type"] == "mbox-write")
+        .and_then(|r| Some((r["pre_size"].as_u64()?, r["post_size"].as_u64()?)))
+}
+
+/// Appends `entry` to `mbox` the way a writer that takes no lock does (the dead
+/// process's dotlock is stale; a writer would break it, or not look at all).
+fn plain_append(mbox: &Path, entry: &[u8]) {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new().append(true).open(mbox).unwrap();
+    f.write_all(entry).unwrap();
+    f.sync_all().unwrap();
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    memchr::memmem::find_iter(hay, needle).count()
+}
+
+/// After the appended `entry`: it is in `mbox` exactly once; restoring gives back the
+/// original tree with `entry` at the end of `mbox`, byte for byte.
+fn check_appended_kept(
+    area: &Area,
+    orig_snap: &Snapshot,
+    orig: &Originals,
+    mbox: &Path,
+    entry: &[u8],
+    what: &str,
+) {
+    let now = fs::read(mbox).unwrap();
+    assert_eq!(
+        count(&now, entry),
+        1,
+        "{what}: the appended message is not in {} exactly once",
+        mbox.display()
+    );
+    check_lost(orig, area, what);
+    let r = restore(&area.qdir, &[]);
+    r.expect_code(0, &format!("{what}: restore"));
+    let mut want = orig_snap.clone();
+    let rel = mbox.strip_prefix(&area.tree).unwrap();
+    match want.0.get_mut(rel) {
+        Some(Node::File { data, .. }) => data.extend_from_slice(entry),
+        _ => panic!("{what}: {} not in the snapshot", rel.display()),
+    }
+    assert_same(
+        &want,
+        &without_dead_locks(&snapshot(&area.tree)),
+        &format!("{what}: after restore, the original plus the appended message"),
+    );
+    assert_qdir_clean(&area.qdir, &format!("{what}: after restore"));
+}
+
+/// Kills quarantine at every step of its in-place mbox writes, then appends a message
+/// to the mbox being written with a writer that takes no lock (the killed process's
+/// locks are gone or stale): a re-run of quarantine, and separately a restore, keep the
+/// appended message in the mbox byte for byte and every original message in the mbox
+/// or QDIR. For the first kill at each step, the recovery itself is then killed at each
+/// of its steps, and the next run must still lose nothing.
+#[test]
+fn kill_in_place_write_then_append_without_lock() {
+    let started = Instant::now();
+    let area = area(false).expect("same-fs area");
+    append_tree(&area.template);
+    let orig_snap = snapshot(&area.template);
+    let orig = originals(&orig_snap);
+    let tree = area.tree.clone();
+    let q = area.qdir.clone();
+    area.reset();
+    let full = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_COUNT", "1")]);
+    full.expect_code(0, "quarantine");
+    let kq = fault_count(&full);
+    let entry = b"From late@example.org Thu Feb  1 00:00:00 2024\n\
+Message-ID: <appended-after-kill@test.example.org>\nFrom: late@example.org\n\
+Subject: appended while maildedup lay dead\n\nThis one must survive.\n\n";
+    // Kill at point `n`, append (or not): the point, and the mbox being rewritten.
+    let kill_and_append = |n: usize, what: &str, append: bool| -> Option<(String, PathBuf)> {
+        area.reset();
+        let out = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_AT", &n.to_string())]);
+        let point = killed_at(&out, n, what);
+        if !point.starts_with("inplace.") && point != "mbox.rewrite-recorded" {
+            return None;
+        }
+        let mbox = last_rewritten_mbox(&q).expect("an mbox-rewrite record");
+        if append {
+            plain_append(&mbox, entry);
+        }
+        Some((point, mbox))
+    };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut recovery_kills = 0;
+    for n in 1..=kq {
+        let what = format!("quarantine killed at point {n}/{kq}");
+        let Some((point, mbox)) = kill_and_append(n, &what, true) else {
+            continue;
+        };
+        let what = format!("{what} ({point}), a message appended");
+        // Recovery is killed for the first kill at each step of a growing, a shrinking
+        // and a same-size write.
+        let kind = match last_write_sizes(&q) {
+            Some((pre, post)) if post > pre => "grow",
+            Some((pre, post)) if post < pre => "shrink",
+            Some(_) => "same",
+            None => "none",
+        };
+        let first_at_point = kinds.insert(format!("{point} {kind}"));
+        *seen.entry(point.clone()).or_default() += 1;
+
+        // Re-run quarantine.
+        let again = quarantine(&[&tree], &q, &[]);
+        again.expect_code(0, &format!("{what}: re-run"));
+        check_appended_kept(
+            &area,
+            &orig_snap,
+            &orig,
+            &mbox,
+            entry,
+            &format!("{what}: re-run"),
+        );
+
+        // Restore straight away.
+        kill_and_append(n, &what, true);
+        restore(&q, &[]).expect_code(0, &format!("{what}: restore"));
+        let now = fs::read(&mbox).unwrap();
+        assert_eq!(count(&now, entry), 1, "{what}: restore: appended message");
+        let mut want = orig_snap.clone();
+        let rel = mbox.strip_prefix(&tree).unwrap();
+        if let Some(Node::File { data, .. }) = want.0.get_mut(rel) {
+            data.extend_from_slice(entry);
+        }
+        assert_same(
+            &want,
+            &without_dead_locks(&snapshot(&tree)),
+            &format!("{what}: restore straight after"),
+        );
+        assert_qdir_clean(&q, &format!("{what}: restore straight after"));
+
+        if !first_at_point {
+            continue;
+        }
+        let mut done_without_append = false;
+        // Kill the recovery at each of its steps (the points a re-run reaches up to the
+        // end of its recovery).
+        for (m, append) in (1..).flat_map(|m| [(m, true), (m, false)]) {
+            if done_without_append && !append {
+                continue;
+            }
+            kill_and_append(n, &what, append);
+            let out = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_AT", &m.to_string())]);
+            let w = format!("{what}; recovery killed at point {m} (appended: {append})");
+            let rpoint = killed_at(&out, m, &w);
+            let w = format!("{w} ({rpoint})");
+            recovery_kills += 1;
+            *seen.entry(format!("recovery:{rpoint}")).or_default() += 1;
+            check_lost(&orig, &area, &w);
+            // The appended message is in the mbox or in a pending tail in QDIR.
+            let in_mbox = count(&fs::read(&mbox).unwrap(), entry) > 0;
+            let in_tail = fs::read_dir(q.join("rewrite"))
+                .map(|rd| {
+                    rd.flatten()
+                        .any(|e| count(&fs::read(e.path()).unwrap(), entry) > 0)
+                })
+                .unwrap_or(false);
+            assert!(
+                in_mbox || in_tail || !append,
+                "{w}: the appended message is lost"
+            );
+            quarantine(&[&tree], &q, &[]).expect_code(0, &format!("{w}: re-run"));
+            let entry: &[u8] = if append { entry } else { b"" };
+            if append {
+                check_appended_kept(
+                    &area,
+                    &orig_snap,
+                    &orig,
+                    &mbox,
+                    entry,
+                    &format!("{w}: re-run"),
+                );
+            } else {
+                check_lost(&orig, &area, &w);
+                restore(&q, &[]).expect_code(0, &format!("{w}: restore"));
+                assert_same(
+                    &orig_snap,
+                    &without_dead_locks(&snapshot(&tree)),
+                    &format!("{w}: restore"),
+                );
+            }
+            if rpoint == "recover.finished" {
+                if append {
+                    break;
+                }
+                done_without_append = true;
+            }
+        }
+    }
+    eprintln!(
+        "append after kill: {recovery_kills} recovery kills in {:.1?}; points: {seen:?}",
+        started.elapsed()
+    );
+    for p in [
+        "mbox.rewrite-recorded",
+        "inplace.tail-written",
+        "inplace.tail-recorded",
+        "inplace.extended",
+        "inplace.copied",
+        "inplace.synced",
+        "inplace.truncated",
+        "inplace.truncate-synced",
+        "inplace.done-recorded",
+        "inplace.tail-removed",
+        "recovery:recover.locked",
+        "recovery:recover.redone",
+        "recovery:recover.appended-moved",
+        "recovery:recover.finished",
+        "recovery:inplace.tail-written",
+        "recovery:inplace.tail-recorded",
+        "recovery:inplace.copied",
+        "recovery:inplace.truncated",
+        "recovery:inplace.done-recorded",
+    ] {
+        assert!(seen.contains_key(p), "point {p} was never hit: {seen:?}");
+    }
 }

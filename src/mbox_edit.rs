@@ -1,0 +1,649 @@
+//! Editing an mbox in place, so that it keeps its inode: a writer that opened the mbox
+//! and waits for its lock appends to the file we edited, never to one we unlinked.
+//!
+//! The pure part, [`splice_tail`] and [`inverse`], turns a list of edits into the new
+//! bytes from the first changed offset on (the "tail"), forward for quarantine and
+//! backwards for restore. The I/O part, [`write_in_place`], writes a tail over an mbox
+//! held under its locks, with the tail made durable in `QDIR/rewrite/` and recorded in
+//! the manifest first; [`recover`] finishes a write that a killed run left unfinished.
+//!
+//! Order of a write (N = new size, P = old size, `first` = first changed byte):
+//! 1. the tail goes to `QDIR/rewrite/ID.tail` (file and folder fsynced);
+//! 2. an `mbox-write` record (fsynced) names it, with blake3 of the bytes before `first`,
+//!    of the old bytes `first..min(P, N)` and, when the file shrinks, of the old bytes
+//!    `N..P` (the "junk");
+//! 3. growing: bytes `P..N` first in one write (the size goes from P straight to N), then
+//!    `first..P`, fsync; shrinking: `first..N`, fsync, truncate to N, fsync; same size:
+//!    `first..N`, fsync;
+//! 4. `mbox-write-done`, then the tail file is removed.
+//!
+//! Recovery decides from the file alone where mail appended after the crash begins: at N
+//! if the extension is there (growing) or the junk is gone (shrinking), else at P; a
+//! same-size write leaves it at N. It then writes the tail followed by that mail, as a
+//! new `mbox-write` superseding the old one, so a crash during recovery is covered by the
+//! same rule. Residual ambiguity: a shrinking write truncated, then a message appended
+//! whose first P - N bytes are exactly the junk, would be taken for "not truncated" and
+//! lose those bytes; likewise an appended message whose first bytes equal the extension
+//! of a growing write. Both need a message byte-identical to bytes we wrote or removed.
+
+use crate::fault;
+use crate::fsutil::{fsync_dir, write_new_synced};
+use crate::lock::{LockOptions, MboxLock};
+use crate::manifest::{b3hex, Manifest, Record};
+use crate::quarantine::Problem;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileExt};
+use std::path::{Path, PathBuf};
+
+/// Replace `length` bytes at `offset` with `replacement`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice<'a> {
+    pub offset: usize,
+    pub length: usize,
+    pub replacement: &'a [u8],
+}
+
+/// The new file's bytes from the first changed offset on, and that offset, for `edits`
+/// sorted by offset and not overlapping (`None` otherwise, or if one reaches past the
+/// end). Without edits: `(old.len(), [])`.
+pub fn splice_tail(old: &[u8], edits: &[Splice]) -> Option<(usize, Vec<u8>)> {
+    let Some(first) = edits.first().map(|e| e.offset) else {
+        return Some((old.len(), Vec::new()));
+    };
+    let mut cursor = first;
+    let mut cap = old.len().checked_sub(first)?;
+    for e in edits {
+        if e.offset < cursor || e.offset.checked_add(e.length)? > old.len() {
+            return None;
+        }
+        cap = cap - e.length + e.replacement.len();
+        cursor = e.offset + e.length;
+    }
+    let mut tail = Vec::with_capacity(cap);
+    let mut cursor = first;
+    for e in edits {
+        tail.extend_from_slice(&old[cursor..e.offset]);
+        tail.extend_from_slice(e.replacement);
+        cursor = e.offset + e.length;
+    }
+    tail.extend_from_slice(&old[cursor..]);
+    Some((first, tail))
+}
+
+/// The splices that undo `edits` (given as offset, length and replacement length in the
+/// old file), in the new file's offsets, each putting back its `originals` entry.
+pub fn inverse<'a>(edits: &[(usize, usize, usize)], originals: &'a [Vec<u8>]) -> Vec<Splice<'a>> {
+    let mut shift: isize = 0;
+    let mut out = Vec::with_capacity(edits.len());
+    for (&(offset, length, replacement_len), original) in edits.iter().zip(originals) {
+        out.push(Splice {
+            offset: offset.saturating_add_signed(shift),
+            length: replacement_len,
+            replacement: original,
+        });
+        shift += replacement_len as isize - length as isize;
+    }
+    out
+}
+
+/// Reads the whole of an open file with `pread` (never a map: the file may shrink under
+/// a writer that takes no lock).
+pub fn read_all(f: &File) -> io::Result<Vec<u8>> {
+    let len = f.metadata()?.len() as usize;
+    let mut buf = vec![0u8; len];
+    let mut at = 0;
+    while at < len {
+        match f.read_at(&mut buf[at..], at as u64) {
+            Ok(0) => break, // shrank meanwhile
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(at);
+    Ok(buf)
+}
+
+/// The folder of pending tails, `QDIR/rewrite`.
+pub const REWRITE_DIR: &str = "rewrite";
+
+/// A fresh id for a write that has no quarantine run id to hang on.
+pub fn fresh_id(kind: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, Ordering::SeqCst) + 1;
+    format!(
+        "{kind}-{}-{}-{n}",
+        jiff::Timestamp::now().as_second(),
+        std::process::id()
+    )
+}
+
+/// Is `t` a tail path as [`write_in_place`] names them (`rewrite/NAME`, NAME plain)?
+fn tail_ok(t: &str) -> bool {
+    match t.strip_prefix("rewrite/") {
+        Some(n) => !n.is_empty() && !n.contains('/') && n != "." && n != "..",
+        None => false,
+    }
+}
+
+/// Replaces everything from `first` on in the mbox `file` (whose whole content is `cur`,
+/// read under the locks the caller holds) with `tail`, durably and recoverably: see the
+/// module comment. `of` names the record this write carries out.
+#[allow(clippy::too_many_arguments)]
+pub fn write_in_place(
+    qdir: &Path,
+    manifest: &mut Manifest,
+    file: &File,
+    mbox: &Path,
+    id: &str,
+    of: &str,
+    supersedes: Option<String>,
+    cur: &[u8],
+    first: usize,
+    tail: &[u8],
+) -> io::Result<()> {
+    let pre = cur.len();
+    let post = first + tail.len();
+    let dir = qdir.join(REWRITE_DIR);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => fsync_dir(qdir)?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+    }
+    let rel = format!("{REWRITE_DIR}/{id}.tail");
+    let tail_path = qdir.join(&rel);
+    if tail_path.exists() {
+        std::fs::remove_file(&tail_path)?; // our own leftover
+    }
+    write_new_synced(&tail_path, tail, 0o600)?;
+    fsync_dir(&dir)?;
+    fault::point("inplace.tail-written");
+    // Room for the extension, reserved before anything changes (ENOSPC here leaves the
+    // mbox untouched); where the filesystem cannot reserve, the write below finds out.
+    if post > pre {
+        match rustix::fs::fallocate(
+            file,
+            rustix::fs::FallocateFlags::KEEP_SIZE,
+            pre as u64,
+            (post - pre) as u64,
+        ) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::NOSPC || e == rustix::io::Errno::DQUOT => {
+                let _ = std::fs::remove_file(&tail_path);
+                return Err(io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("{}: growing the mbox in place: {e}", mbox.display()),
+                ));
+            }
+            Err(_) => {} // not supported here
+        }
+    }
+    let common = pre.min(post);
+    manifest.append(&Record::MboxWrite {
+        id: id.to_string(),
+        mbox: mbox.to_path_buf(),
+        of: of.to_string(),
+        supersedes,
+        first: first as u64,
+        pre_size: pre as u64,
+        post_size: post as u64,
+        tail: rel,
+        tail_b3: b3hex(tail),
+        prefix_b3: b3hex(&cur[..first]),
+        mid_b3: b3hex(&cur[first..common]),
+        junk_b3: (post < pre).then(|| b3hex(&cur[post..pre])),
+    })?;
+    fault::point("inplace.tail-recorded");
+    execute(file, mbox, first, pre, tail)?;
+    finish(qdir, manifest, id, &tail_path)
+}
+
+/// Steps 3 of a write: the bytes into the mbox, in the order recovery relies on.
+fn execute(file: &File, mbox: &Path, first: usize, pre: usize, tail: &[u8]) -> io::Result<()> {
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", mbox.display()));
+    let post = first + tail.len();
+    if post > pre {
+        let split = pre - first;
+        if let Err(e) = file.write_all_at(&tail[split..], pre as u64) {
+            // Our own partial extension (we hold the locks): take it back, so it is never
+            // taken for appended mail.
+            let _ = file.set_len(pre as u64);
+            let _ = file.sync_all();
+            return Err(named(e));
+        }
+        fault::point("inplace.extended");
+        file.write_all_at(&tail[..split], first as u64)
+            .map_err(named)?;
+        fault::point("inplace.copied");
+        file.sync_all().map_err(named)?;
+        fault::point("inplace.synced");
+    } else {
+        file.write_all_at(tail, first as u64).map_err(named)?;
+        fault::point("inplace.copied");
+        file.sync_all().map_err(named)?;
+        fault::point("inplace.synced");
+        if post < pre {
+            file.set_len(post as u64).map_err(named)?;
+            fault::point("inplace.truncated");
+            file.sync_all().map_err(named)?;
+            fault::point("inplace.truncate-synced");
+        }
+    }
+    Ok(())
+}
+
+/// Step 4: the write is done; its tail file goes.
+fn finish(qdir: &Path, manifest: &mut Manifest, id: &str, tail_path: &Path) -> io::Result<()> {
+    manifest.append(&Record::MboxWriteDone {
+        id: id.to_string(),
+        abandoned: None,
+    })?;
+    fault::point("inplace.done-recorded");
+    if tail_path.exists() {
+        std::fs::remove_file(tail_path)?;
+        fsync_dir(&qdir.join(REWRITE_DIR))?;
+    }
+    fault::point("inplace.tail-removed");
+    Ok(())
+}
+
+/// What recovery found in an mbox an unfinished write was carrying out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum State {
+    /// The write's bytes (all, some or none of them) are there, and the mail appended
+    /// since begins at this offset.
+    Known { appended_from: usize },
+    /// The file matches neither the old nor the new state: someone else changed it.
+    Foreign(&'static str),
+}
+
+/// The pure decision of recovery: where does mail appended after the crash begin in
+/// `cur`, for a write of `tail` at `first` over a file of `pre` bytes?
+pub fn classify(
+    cur: &[u8],
+    first: usize,
+    pre: usize,
+    tail: &[u8],
+    prefix_b3: &str,
+    mid_b3: &str,
+    junk_b3: Option<&str>,
+) -> State {
+    let post = first + tail.len();
+    if cur.len() < first || b3hex(&cur[..first]) != prefix_b3 {
+        return State::Foreign("the bytes before the edit changed");
+    }
+    let appended_from = if post > pre {
+        if cur.len() >= post && cur[pre..post] == tail[pre - first..] {
+            post
+        } else {
+            pre
+        }
+    } else if post < pre {
+        match junk_b3 {
+            Some(j) if cur.len() >= pre && b3hex(&cur[post..pre]) == j => pre,
+            _ => post,
+        }
+    } else {
+        post
+    };
+    if cur.len() < appended_from {
+        return State::Foreign("shorter than both the old and the new file");
+    }
+    let common = pre.min(post);
+    let mid = &cur[first..common];
+    if mid != &tail[..common - first] && b3hex(mid) != mid_b3 {
+        return State::Foreign("the edited bytes are neither the old nor the new ones");
+    }
+    State::Known { appended_from }
+}
+
+/// Finishes every `mbox-write` in QDIR's manifest without its `mbox-write-done` (and not
+/// superseded), each under its mbox's locks, keeping any mail appended since behind the
+/// new tail. Returns the mboxes it could not finish (locks not had, tail missing, or the
+/// mbox changed by someone else: then it is left untouched and the write abandoned; the
+/// extracted messages stay in QDIR).
+pub fn recover(
+    qdir: &Path,
+    manifest: &mut Manifest,
+    lock: &LockOptions,
+) -> io::Result<Vec<Problem>> {
+    let (records, _) = crate::manifest::read(qdir)?;
+    let mut closed: HashSet<&str> = HashSet::new();
+    for r in &records {
+        match r {
+            Record::MboxWriteDone { id, .. } => {
+                closed.insert(id);
+            }
+            Record::MboxWrite {
+                supersedes: Some(s),
+                ..
+            } => {
+                closed.insert(s);
+            }
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    let problem = |p: &Path, reason: String| Problem {
+        path: p.to_string_lossy().into_owned(),
+        offset: None,
+        reason,
+    };
+    let mut removed_any = false;
+    for r in &records {
+        let Record::MboxWrite {
+            id,
+            mbox,
+            of,
+            first,
+            pre_size,
+            post_size,
+            tail,
+            tail_b3,
+            prefix_b3,
+            mid_b3,
+            junk_b3,
+            ..
+        } = r
+        else {
+            continue;
+        };
+        if !tail_ok(tail) {
+            continue;
+        }
+        let tail_path = qdir.join(tail);
+        if closed.contains(id.as_str()) {
+            // A tail whose write is complete or superseded, left by a kill before its
+            // removal.
+            if tail_path.is_file() {
+                std::fs::remove_file(&tail_path)?;
+                removed_any = true;
+            }
+            continue;
+        }
+        if !mbox.is_absolute() {
+            continue;
+        }
+        let t = match crate::fsutil::read_regular(&tail_path) {
+            Ok(t) if &b3hex(&t) == tail_b3 => t,
+            Ok(_) => {
+                problems.push(problem(
+                    mbox,
+                    format!("unfinished in-place write {id}: {} does not match the manifest; mbox left as it is", tail_path.display()),
+                ));
+                continue;
+            }
+            Err(e) => {
+                problems.push(problem(
+                    mbox,
+                    format!(
+                        "unfinished in-place write {id}: {}: {e}; mbox left as it is",
+                        tail_path.display()
+                    ),
+                ));
+                continue;
+            }
+        };
+        let (first, pre) = (*first as usize, *pre_size as usize);
+        if first + t.len() != *post_size as usize || first > pre {
+            continue;
+        }
+        let held = match MboxLock::acquire(mbox, lock) {
+            Ok(l) => l,
+            Err(e) => {
+                problems.push(problem(
+                    mbox,
+                    format!("unfinished in-place write {id} not finished: {e}"),
+                ));
+                continue;
+            }
+        };
+        fault::point("recover.locked");
+        let cur = read_all(&held.file)?;
+        match classify(&cur, first, pre, &t, prefix_b3, mid_b3, junk_b3.as_deref()) {
+            State::Foreign(why) => {
+                manifest.append(&Record::MboxWriteDone {
+                    id: id.clone(),
+                    abandoned: Some(why.to_string()),
+                })?;
+                problems.push(problem(
+                    mbox,
+                    format!(
+                        "changed by another program while an in-place write ({id}) was unfinished ({why}): left as it is; its quarantined messages stay in QDIR"
+                    ),
+                ));
+            }
+            State::Known { appended_from } if appended_from == cur.len() => {
+                // Nothing appended: the same write again, from the state it reached.
+                execute(&held.file, mbox, first, cur.len(), &t)?;
+                fault::point("recover.redone");
+                finish(qdir, manifest, id, &tail_path)?;
+            }
+            State::Known { appended_from } => {
+                let mut moved = t;
+                moved.extend_from_slice(&cur[appended_from..]);
+                let nid = fresh_id("recover");
+                write_in_place(
+                    qdir,
+                    manifest,
+                    &held.file,
+                    mbox,
+                    &nid,
+                    of,
+                    Some(id.clone()),
+                    &cur,
+                    first,
+                    &moved,
+                )?;
+                fault::point("recover.appended-moved");
+                if tail_path.is_file() {
+                    std::fs::remove_file(&tail_path)?;
+                    removed_any = true;
+                }
+            }
+        }
+        drop(held);
+    }
+    if removed_any {
+        fsync_dir(&qdir.join(REWRITE_DIR))?;
+    }
+    fault::point("recover.finished");
+    Ok(problems)
+}
+
+/// Opens QDIR's manifest (if there is one) and runs [`recover`]. For `quarantine`,
+/// before it scans: an mbox left half-written must be whole before it is read.
+pub fn recover_qdir(qdir: &Path, lock: &LockOptions) -> io::Result<Vec<Problem>> {
+    if !qdir.join(crate::manifest::MANIFEST).is_file() {
+        return Ok(Vec::new());
+    }
+    let mut m = Manifest::open(qdir)?;
+    recover(qdir, &mut m, lock)
+}
+
+/// The tail file of a write id, for tests and messages.
+pub fn tail_path(qdir: &Path, id: &str) -> PathBuf {
+    qdir.join(REWRITE_DIR).join(format!("{id}.tail"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn apply(old: &[u8], edits: &[Splice]) -> Vec<u8> {
+        let (first, tail) = splice_tail(old, edits).expect("valid edits");
+        let mut v = old[..first].to_vec();
+        v.extend_from_slice(&tail);
+        v
+    }
+
+    #[test]
+    fn splice_and_inverse() {
+        let old = b"aaaa-REMOVE-bbbb-HDR-cccc";
+        let edits = [
+            Splice {
+                offset: 4,
+                length: 8,
+                replacement: b"",
+            },
+            Splice {
+                offset: 16,
+                length: 4,
+                replacement: b"-HEADER",
+            },
+        ];
+        let (first, tail) = splice_tail(old, &edits).unwrap();
+        assert_eq!(first, 4);
+        assert_eq!(tail, b"bbbb-HEADER-cccc");
+        let new = apply(old, &edits);
+        let originals = vec![b"-REMOVE-".to_vec(), b"-HDR".to_vec()];
+        let spans = [(4, 8, 0), (16, 4, 7)];
+        let inv = inverse(&spans, &originals);
+        assert_eq!(inv[0].offset, 4);
+        assert_eq!(inv[1].offset, 8);
+        assert_eq!(apply(&new, &inv), old);
+    }
+
+    #[test]
+    fn bad_edits_are_refused() {
+        let old = b"0123456789";
+        let overlap = [
+            Splice {
+                offset: 2,
+                length: 4,
+                replacement: b"",
+            },
+            Splice {
+                offset: 3,
+                length: 1,
+                replacement: b"",
+            },
+        ];
+        assert_eq!(splice_tail(old, &overlap), None);
+        let past = [Splice {
+            offset: 8,
+            length: 4,
+            replacement: b"",
+        }];
+        assert_eq!(splice_tail(old, &past), None);
+        assert_eq!(splice_tail(old, &[]), Some((10, Vec::new())));
+    }
+
+    fn state(old: &[u8], first: usize, tail: &[u8]) -> (String, String, Option<String>) {
+        let post = first + tail.len();
+        let common = old.len().min(post);
+        (
+            b3hex(&old[..first]),
+            b3hex(&old[first..common]),
+            (post < old.len()).then(|| b3hex(&old[post..])),
+        )
+    }
+
+    /// Every state a killed write can leave, with mail appended after the kill: recovery
+    /// finds where that mail begins.
+    #[test]
+    fn classify_finds_appended_mail() {
+        let old = b"From a\nkeep\nFrom b\nremove me please\n".to_vec();
+        let append = b"From c\nnew\n";
+        for (first, tail) in [
+            (12usize, b"".to_vec()),                                  // shrink
+            (12, b"From b\nStatus: RO\nremove me please\n".to_vec()), // grow
+            (12, b"From b\nREMOVE ME PLEASE\n".to_vec()),             // same size
+        ] {
+            let (p, m, j) = state(&old, first, &tail);
+            let post = first + tail.len();
+            let pre = old.len();
+            let mut new = old[..first].to_vec();
+            new.extend_from_slice(&tail);
+            // Untouched, and finished.
+            let mut states = vec![(old.clone(), pre), (new.clone(), post)];
+            if post > pre {
+                // Extended only.
+                let mut ext = old.clone();
+                ext.extend_from_slice(&tail[pre - first..]);
+                states.push((ext, post));
+            }
+            if post < pre {
+                // Copied, not truncated.
+                let mut copied = new.clone();
+                copied.extend_from_slice(&old[post..]);
+                states.push((copied, pre));
+            }
+            for (s, from) in states {
+                for extra in [&b""[..], append] {
+                    let mut cur = s.clone();
+                    cur.extend_from_slice(extra);
+                    assert_eq!(
+                        classify(&cur, first, pre, &tail, &p, &m, j.as_deref()),
+                        State::Known {
+                            appended_from: from
+                        },
+                        "first {first}, tail {:?}, state {:?}",
+                        String::from_utf8_lossy(&tail),
+                        String::from_utf8_lossy(&cur)
+                    );
+                }
+            }
+            let mut other = old.clone();
+            other[0] = b'X';
+            assert!(matches!(
+                classify(&other, first, pre, &tail, &p, &m, j.as_deref()),
+                State::Foreign(_)
+            ));
+            let mut other = old.clone();
+            other[first] ^= 1;
+            if first < pre.min(post) {
+                assert!(matches!(
+                    classify(&other, first, pre, &tail, &p, &m, j.as_deref()),
+                    State::Foreign(_)
+                ));
+            }
+        }
+    }
+
+    /// Old bytes and raw (offset, length, replacement) cuts.
+    type Case = (Vec<u8>, Vec<(usize, usize, Vec<u8>)>);
+
+    fn edits_strategy() -> impl Strategy<Value = Case> {
+        proptest::collection::vec(any::<u8>(), 0..200).prop_flat_map(|old| {
+            let n = old.len();
+            let cuts = proptest::collection::vec(
+                (
+                    0..=n,
+                    0..20usize,
+                    proptest::collection::vec(any::<u8>(), 0..20),
+                ),
+                0..6,
+            );
+            (Just(old), cuts)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn inverse_undoes_splice((old, raw) in edits_strategy()) {
+            // Sort and drop overlaps to get valid edits.
+            let mut raw = raw;
+            raw.sort_by_key(|r| r.0);
+            let mut edits = Vec::new();
+            let mut cursor = 0;
+            for (off, len, rep) in &raw {
+                let len = (*len).min(old.len() - off);
+                if *off < cursor { continue; }
+                edits.push(Splice { offset: *off, length: len, replacement: rep });
+                cursor = off + len;
+            }
+            let new = apply(&old, &edits);
+            let originals: Vec<Vec<u8>> =
+                edits.iter().map(|e| old[e.offset..e.offset + e.length].to_vec()).collect();
+            let spans: Vec<(usize, usize, usize)> =
+                edits.iter().map(|e| (e.offset, e.length, e.replacement.len())).collect();
+            let inv = inverse(&spans, &originals);
+            prop_assert_eq!(apply(&new, &inv), old);
+        }
+    }
+}
