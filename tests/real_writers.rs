@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 /// The mbox is at least this big.
 const MBOX_BYTES: usize = 100 << 20;
 /// How long the writers run before maildedup starts, and go on after it exited.
-const LEAD: Duration = Duration::from_secs(4);
+const LEAD: Duration = Duration::from_secs(5);
 const AFTER: Duration = Duration::from_secs(3);
 /// Between two deliveries of one writer.
 const PAUSE: Duration = Duration::from_millis(40);
@@ -114,7 +114,7 @@ fn text_lines(rng: &mut Rng, lines: usize) -> String {
 }
 
 /// Message `n` of the mbox (without its From_ line): a text mail of a few KB, every
-/// 150th with a base64 attachment of about 1 MB.
+/// 100th with a base64 attachment of about 1 MB (a third of those have a duplicate).
 fn original_message(n: usize) -> String {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let head = format!(
@@ -130,7 +130,7 @@ Subject: report {n}: {w}\nDate: Mon, 01 Jan 2024 {h:02}:{m:02}:00 +0000\nMIME-Ve
     if n % 50 == 7 {
         body.push_str(">From the archive: a quoted line\n");
     }
-    if n % 150 == 75 {
+    if n % 100 == 50 {
         let raw: Vec<u8> = (0..700_000).map(|_| rng.next() as u8).collect();
         let b64 = base64_lines(&raw);
         format!(
