@@ -215,8 +215,14 @@ fn dotlock(mbox: &Path, deadline: Instant) -> io::Result<PathBuf> {
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .open(&tmp)?;
-            writeln!(f, "{pid}")?;
+                .open(&tmp)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tmp.display())))?;
+            if let Err(e) = writeln!(f, "{pid}") {
+                // Never leave our temporary file in the mail folder (a full disk).
+                drop(f);
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io::Error::new(e.kind(), format!("{}: {e}", tmp.display())));
+            }
         }
         let linked = std::fs::hard_link(&tmp, &lock);
         let ok = match linked {

@@ -27,7 +27,7 @@
 //! of a growing write. Both need a message byte-identical to bytes we wrote or removed.
 
 use crate::fault;
-use crate::fsutil::{fsync_dir, write_new_synced};
+use crate::fsutil::write_new_synced;
 use crate::lock::{LockOptions, MboxLock};
 use crate::manifest::{b3hex, Manifest, Record};
 use crate::quarantine::Problem;
@@ -109,6 +109,12 @@ pub fn read_all(f: &File) -> io::Result<Vec<u8>> {
 /// The folder of pending tails, `QDIR/rewrite`.
 pub const REWRITE_DIR: &str = "rewrite";
 
+/// fsyncs a directory; the error names it.
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    crate::fsutil::fsync_dir(dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))
+}
+
 /// A fresh id for a write that has no quarantine run id to hang on.
 pub fn fresh_id(kind: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,11 +135,54 @@ fn tail_ok(t: &str) -> bool {
     }
 }
 
+/// Why [`write_in_place`] failed: before the mbox was touched (nothing recorded, nothing
+/// written; for restore to try again once QDIR has room), or after (the manifest holds
+/// the write: the next run finishes it).
+#[derive(Debug)]
+pub enum WriteError {
+    Untouched(io::Error),
+    Started(io::Error),
+}
+
+impl From<WriteError> for io::Error {
+    fn from(e: WriteError) -> io::Error {
+        match e {
+            WriteError::Untouched(e) | WriteError::Started(e) => e,
+        }
+    }
+}
+
 /// Replaces everything from `first` on in the mbox `file` (whose whole content is `cur`,
 /// read under the locks the caller holds) with `tail`, durably and recoverably: see the
 /// module comment. `of` names the record this write carries out.
 #[allow(clippy::too_many_arguments)]
 pub fn write_in_place(
+    qdir: &Path,
+    manifest: &mut Manifest,
+    file: &File,
+    mbox: &Path,
+    id: &str,
+    of: &str,
+    supersedes: Option<String>,
+    cur: &[u8],
+    first: usize,
+    tail: &[u8],
+) -> Result<(), WriteError> {
+    let tail_path = qdir.join(REWRITE_DIR).join(format!("{id}.tail"));
+    let prepared = prepare(
+        qdir, manifest, file, mbox, id, of, supersedes, cur, first, tail,
+    );
+    if let Err(e) = prepared {
+        let _ = std::fs::remove_file(&tail_path);
+        return Err(WriteError::Untouched(e));
+    }
+    execute(file, mbox, first, cur.len(), tail).map_err(WriteError::Started)?;
+    finish(qdir, manifest, id, &tail_path).map_err(WriteError::Started)
+}
+
+/// Steps 1 and 2: the tail durable in QDIR, room for growth reserved, the write recorded.
+#[allow(clippy::too_many_arguments)]
+fn prepare(
     qdir: &Path,
     manifest: &mut Manifest,
     file: &File,
@@ -172,10 +221,9 @@ pub fn write_in_place(
         ) {
             Ok(()) => {}
             Err(e) if e == rustix::io::Errno::NOSPC || e == rustix::io::Errno::DQUOT => {
-                let _ = std::fs::remove_file(&tail_path);
                 return Err(io::Error::new(
                     io::Error::from(e).kind(),
-                    format!("{}: growing the mbox in place: {e}", mbox.display()),
+                    format!("{}: no room to grow the mbox in place: {e}", mbox.display()),
                 ));
             }
             Err(_) => {} // not supported here
@@ -197,8 +245,7 @@ pub fn write_in_place(
         junk_b3: (post < pre).then(|| b3hex(&cur[post..pre])),
     })?;
     fault::point("inplace.tail-recorded");
-    execute(file, mbox, first, pre, tail)?;
-    finish(qdir, manifest, id, &tail_path)
+    Ok(())
 }
 
 /// Steps 3 of a write: the bytes into the mbox, in the order recovery relies on.
@@ -247,7 +294,25 @@ fn finish(qdir: &Path, manifest: &mut Manifest, id: &str, tail_path: &Path) -> i
         fsync_dir(&qdir.join(REWRITE_DIR))?;
     }
     fault::point("inplace.tail-removed");
-    Ok(())
+    remove_rewrite_dir(qdir)
+}
+
+/// Removes `QDIR/rewrite` once empty, so a QDIR at rest holds only its Maildir and
+/// manifest.
+fn remove_rewrite_dir(qdir: &Path) -> io::Result<()> {
+    match std::fs::remove_dir(qdir.join(REWRITE_DIR)) {
+        Ok(()) => fsync_dir(qdir),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound
+                || e.kind() == io::ErrorKind::DirectoryNotEmpty =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("{}: {e}", qdir.join(REWRITE_DIR).display()),
+        )),
+    }
 }
 
 /// What recovery found in an mbox an unfinished write was carrying out.
@@ -312,8 +377,11 @@ pub fn recover(
 ) -> io::Result<Vec<Problem>> {
     let (records, _) = crate::manifest::read(qdir)?;
     let mut closed: HashSet<&str> = HashSet::new();
+    // A write is carried out only on an mbox a quarantine run of this QDIR scanned.
+    let mut stores: HashSet<&Path> = HashSet::new();
     for r in &records {
         match r {
+            Record::Run { stores: s, .. } => stores.extend(s.iter().map(PathBuf::as_path)),
             Record::MboxWriteDone { id, .. } => {
                 closed.insert(id);
             }
@@ -364,7 +432,14 @@ pub fn recover(
             }
             continue;
         }
-        if !mbox.is_absolute() {
+        let is_link = std::fs::symlink_metadata(mbox).is_ok_and(|m| m.file_type().is_symlink());
+        if !mbox.is_absolute() || !stores.contains(mbox.as_path()) || is_link {
+            problems.push(problem(
+                mbox,
+                format!(
+                    "unfinished in-place write {id}: not an mbox this QDIR's runs scanned; refused"
+                ),
+            ));
             continue;
         }
         let t = match crate::fsutil::read_regular(&tail_path) {
@@ -447,9 +522,11 @@ pub fn recover(
         }
         drop(held);
     }
-    if removed_any {
+    // (The folder may be gone already: the last write finished above removed it.)
+    if removed_any && qdir.join(REWRITE_DIR).is_dir() {
         fsync_dir(&qdir.join(REWRITE_DIR))?;
     }
+    remove_rewrite_dir(qdir)?;
     fault::point("recover.finished");
     Ok(problems)
 }

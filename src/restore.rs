@@ -31,6 +31,8 @@ pub struct Restore {
     lock: LockOptions,
     dry_run: bool,
     manifest: Manifest,
+    /// mboxes whose restore found no room for its tail, and why.
+    deferred: HashMap<PathBuf, String>,
     pub outcome: RestoreOutcome,
 }
 
@@ -169,6 +171,7 @@ impl Restore {
             lock,
             dry_run,
             manifest: Manifest::open(qdir)?,
+            deferred: HashMap::new(),
             outcome: RestoreOutcome::default(),
         })
     }
@@ -219,11 +222,48 @@ impl Restore {
             let problems = crate::mbox_edit::recover(&self.qdir, &mut self.manifest, &self.lock)?;
             self.outcome.problems.extend(problems);
         }
-        let (records, bad) = read(&self.qdir)?;
-        for line in bad {
-            let m = self.qdir.join(crate::manifest::MANIFEST);
-            self.problem(&m, None, format!("line {line} cannot be read; ignored"));
+        self.pass(None)?;
+        // An mbox whose tail found no room in QDIR waits for the other records to free
+        // some, then is tried again (its older records with it, in order).
+        while !self.deferred.is_empty() {
+            let waiting = std::mem::take(&mut self.deferred);
+            let o = &self.outcome;
+            let before = o.restored + o.flags_undone + o.mboxes_restored + o.already;
+            self.pass(Some(&waiting))?;
+            let o = &self.outcome;
+            let after = o.restored + o.flags_undone + o.mboxes_restored + o.already;
+            if after == before {
+                let mut left: Vec<(PathBuf, String)> =
+                    std::mem::take(&mut self.deferred).into_iter().collect();
+                left.sort();
+                for (mbox, e) in left {
+                    self.problem(
+                        &mbox,
+                        None,
+                        format!("not restored: {e}; its messages stay in QDIR: run restore again once there is room"),
+                    );
+                }
+            }
         }
+        if !self.dry_run {
+            self.remove_leftovers()?;
+        }
+        Ok(())
+    }
+
+    /// One pass over the manifest, newest record first; with `only`, just the records of
+    /// those mboxes.
+    fn pass(&mut self, only: Option<&HashMap<PathBuf, String>>) -> io::Result<()> {
+        let (records, bad) = read(&self.qdir)?;
+        if only.is_none() {
+            for line in bad {
+                let m = self.qdir.join(crate::manifest::MANIFEST);
+                self.problem(&m, None, format!("line {line} cannot be read; ignored"));
+            }
+        }
+        let skip = |mbox: &Path, deferred: &HashMap<PathBuf, String>| {
+            deferred.contains_key(mbox) || only.is_some_and(|o| !o.contains_key(mbox))
+        };
         let restored: HashSet<String> = records
             .iter()
             .filter_map(|r| match r {
@@ -263,6 +303,7 @@ impl Restore {
         for (i, r) in records.iter().enumerate().rev() {
             let stores = &stores_of[i];
             match r {
+                Record::MaildirMove { .. } | Record::MaildirFlags { .. } if only.is_some() => {}
                 Record::MaildirMove {
                     id,
                     source,
@@ -293,10 +334,6 @@ impl Restore {
                     edits,
                     ..
                 } if !restored.contains(id) => {
-                    if !allowed(mbox, stores, false) {
-                        self.refuse(mbox, id, "mbox");
-                        continue;
-                    }
                     let mut ex = Vec::new();
                     for e in edits {
                         if let Some(x) = &e.extract {
@@ -305,6 +342,13 @@ impl Restore {
                                 ex.push(*r);
                             }
                         }
+                    }
+                    if skip(mbox, &self.deferred) {
+                        continue;
+                    }
+                    if !allowed(mbox, stores, false) {
+                        self.refuse(mbox, id, "mbox");
+                        continue;
                     }
                     let rw = Rewrite {
                         mbox,
@@ -322,6 +366,9 @@ impl Restore {
                 Record::MboxExtract { id, mbox, .. }
                     if !restored.contains(id) && !handled.contains(id) =>
                 {
+                    if skip(mbox, &self.deferred) {
+                        continue;
+                    }
                     // Extracted, but the mbox was never rewritten (the run was interrupted).
                     if !allowed(mbox, stores, false) {
                         self.refuse(mbox, id, "mbox");
@@ -332,16 +379,14 @@ impl Restore {
                 _ => {}
             }
         }
-        if !self.dry_run {
-            self.remove_leftovers(&records)?;
-        }
         Ok(())
     }
 
     /// Removes the temporary copy of an mbox (`.NAME.maildedup-tmp`) that a quarantine
     /// killed before its rename left beside it, under the mbox's locks (a running
     /// quarantine into another QDIR writes that file only while it holds them).
-    fn remove_leftovers(&mut self, records: &[Record]) -> io::Result<()> {
+    fn remove_leftovers(&mut self) -> io::Result<()> {
+        let (records, _) = read(&self.qdir)?;
         let mut mboxes: Vec<&PathBuf> = records
             .iter()
             .flat_map(|r| match r {
@@ -664,7 +709,7 @@ impl Restore {
             // What arrived since the quarantine stays behind it.
             tail.extend_from_slice(&cur[post..]);
             let wid = crate::mbox_edit::fresh_id("restore");
-            crate::mbox_edit::write_in_place(
+            match crate::mbox_edit::write_in_place(
                 &self.qdir,
                 &mut self.manifest,
                 &lock.file,
@@ -675,7 +720,20 @@ impl Restore {
                 cur,
                 first,
                 &tail,
-            )?;
+            ) {
+                Ok(()) => {}
+                Err(crate::mbox_edit::WriteError::Untouched(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+                    ) =>
+                {
+                    // Nothing changed; QDIR (or the mbox's filesystem) is full.
+                    self.deferred.insert(rw.mbox.to_path_buf(), e.to_string());
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
             fault::point("restore.mbox-written");
             drop(lock);
             self.outcome.restored += ex.len();

@@ -1,8 +1,9 @@
 //! Mail keeps arriving while `quarantine` and `restore` run: a thread appends messages to
 //! an mbox under the same locks a delivery agent takes (a dotlock `FILE.lock` created by
-//! link() of a temporary file, then an fcntl write lock, re-checking after locking that the
-//! file was not replaced meanwhile), and drops new files into a Maildir `new/` (written in
-//! `tmp/`, renamed into `new/`). Afterwards every appended or dropped message is in its
+//! link() of a temporary file, then an fcntl write lock on the file it opened before
+//! waiting, with no re-check that it was replaced: it must not be, the mbox keeps its
+//! inode), and drops new files into a Maildir `new/` (written in `tmp/`, renamed into
+//! `new/`). Afterwards every appended or dropped message is in its
 //! store, and restore gives back the original stores plus exactly the new messages.
 
 mod common;
@@ -135,32 +136,67 @@ fn ofd_lock(f: &fs::File, kind: i16, wait: bool) -> bool {
 }
 
 /// Appends `entry` to `mbox` as a delivery agent does: under its dotlock (if `dot`) and an
-/// fcntl write lock (if `fcntl`), re-checking after locking that the file was not replaced
-/// meanwhile. Returns how long it waited for a lock, if it had to.
+/// fcntl write lock (if `fcntl`), opening the file before waiting for the fcntl lock and
+/// writing to that open file once it has the lock, as mutt does (it never re-checks that
+/// the file was replaced meanwhile: maildedup must never replace it). Returns how long it
+/// waited for a lock, if it had to.
 fn deliver(mbox: &Path, entry: &[u8], dot: bool, fcntl: bool) -> Option<Duration> {
     let mut waited = if dot { dotlock(mbox) } else { None };
-    loop {
-        let f = OpenOptions::new().append(true).open(mbox).unwrap();
-        if fcntl && !ofd_lock(&f, libc::F_WRLCK as i16, false) {
-            let t = Instant::now();
-            assert!(ofd_lock(&f, libc::F_WRLCK as i16, true));
-            waited = Some(waited.unwrap_or_default() + t.elapsed());
-        }
-        // The file may have been replaced while we waited for the lock: lock the new one.
-        if f.metadata().unwrap().ino() != fs::metadata(mbox).unwrap().ino() {
-            continue;
-        }
-        (&f).write_all(entry).unwrap();
-        f.sync_all().unwrap();
-        if fcntl {
-            ofd_lock(&f, libc::F_UNLCK as i16, false);
-        }
-        break;
+    let f = OpenOptions::new().append(true).open(mbox).unwrap();
+    if fcntl && !ofd_lock(&f, libc::F_WRLCK as i16, false) {
+        let t = Instant::now();
+        assert!(ofd_lock(&f, libc::F_WRLCK as i16, true));
+        waited = Some(waited.unwrap_or_default() + t.elapsed());
+    }
+    assert_eq!(
+        f.metadata().unwrap().ino(),
+        fs::metadata(mbox).unwrap().ino(),
+        "the mbox was replaced while a writer had it open"
+    );
+    (&f).write_all(entry).unwrap();
+    f.sync_all().unwrap();
+    if fcntl {
+        ofd_lock(&f, libc::F_UNLCK as i16, false);
     }
     if dot {
         fs::remove_file(format!("{}.lock", mbox.display())).unwrap();
     }
     waited
+}
+
+/// Appends as mutt does: the fcntl lock first (waiting for it), then, holding it, the
+/// dotlock. maildedup takes them the other way round; neither may wait for the other
+/// forever.
+fn deliver_fcntl_first(mbox: &Path, entry: &[u8]) -> Option<Duration> {
+    let f = OpenOptions::new().append(true).open(mbox).unwrap();
+    let t = Instant::now();
+    let mut waited = None;
+    if !ofd_lock(&f, libc::F_WRLCK as i16, false) {
+        assert!(ofd_lock(&f, libc::F_WRLCK as i16, true));
+        waited = Some(t.elapsed());
+    }
+    if let Some(w) = dotlock(mbox) {
+        waited = Some(waited.unwrap_or_default() + w);
+    }
+    assert_eq!(
+        f.metadata().unwrap().ino(),
+        fs::metadata(mbox).unwrap().ino(),
+        "the mbox was replaced while a writer had it open"
+    );
+    (&f).write_all(entry).unwrap();
+    f.sync_all().unwrap();
+    fs::remove_file(format!("{}.lock", mbox.display())).unwrap();
+    ofd_lock(&f, libc::F_UNLCK as i16, false);
+    waited
+}
+
+/// The `--mbox-lock` value a scenario runs maildedup with.
+fn method(lock: &str) -> &str {
+    if lock == "mutt-order" {
+        "both"
+    } else {
+        lock
+    }
 }
 
 #[derive(Default)]
@@ -197,7 +233,12 @@ fn deliver_while(
             .as_bytes(),
         );
         entry.push(b'\n');
-        if let Some(w) = deliver(mbox, &entry, lock != "fcntl", lock != "dotlock") {
+        let waited = if lock == "mutt-order" {
+            deliver_fcntl_first(mbox, &entry)
+        } else {
+            deliver(mbox, &entry, lock != "fcntl", lock != "dotlock")
+        };
+        if let Some(w) = waited {
             a.waited += 1;
             a.longest_wait = a.longest_wait.max(w);
         }
@@ -235,6 +276,14 @@ fn mail_arriving_under_dotlocks_only() {
     scenario("dotlock");
 }
 
+/// A writer that takes the fcntl lock first and then waits for the dotlock (mutt's
+/// order): maildedup lets its dotlock go when the fcntl lock is not had soon, so neither
+/// waits for the other until a timeout.
+#[test]
+fn mail_arriving_from_a_writer_locking_fcntl_first() {
+    scenario("mutt-order");
+}
+
 /// Quarantine then restore with `--mbox-lock LOCK` while a delivery agent taking the same
 /// locks appends to the mbox and drops files into the Maildir.
 fn scenario(lock: &str) {
@@ -253,11 +302,18 @@ fn scenario(lock: &str) {
     let extra = pre["summary"]["extra_copies"].as_u64().unwrap() as usize;
     assert_eq!(extra, DUPLICATES + MAILDIR_UNIQUE.div_ceil(3));
 
+    let ino = fs::metadata(&mbox).unwrap().ino();
     let started = Instant::now();
     let mut child = std::process::Command::new(bin_path())
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", common::test_cache_home())
-        .args(["quarantine", "--no-progress", "--json", "--mbox-lock", lock])
+        .args([
+            "quarantine",
+            "--no-progress",
+            "--json",
+            "--mbox-lock",
+            method(lock),
+        ])
         .arg(&tree)
         .arg("--to")
         .arg(&qdir)
@@ -326,7 +382,7 @@ fn scenario(lock: &str) {
     let mut child = std::process::Command::new(bin_path())
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", common::test_cache_home())
-        .args(["restore", "--json", "--mbox-lock", lock])
+        .args(["restore", "--json", "--mbox-lock", method(lock)])
         .arg(&qdir)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -361,4 +417,9 @@ fn scenario(lock: &str) {
         );
     }
     assert_same(&want, &snapshot(&tree), "after restore");
+    assert_eq!(
+        fs::metadata(&mbox).unwrap().ino(),
+        ino,
+        "the mbox keeps its inode"
+    );
 }

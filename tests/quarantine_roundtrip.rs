@@ -1356,3 +1356,132 @@ fn restore_refuses_a_folder_replaced_by_a_symlink() {
     restore(&st.qdir, &[]).expect_code(0, "restore after the folder is back");
     assert!(source.is_file());
 }
+
+// ------------------------------------------------------------------------------------------
+// mboxes are edited in place
+
+/// (inode, mode, uid, gid) of every mbox file under `tree`.
+fn mbox_identities(tree: &Path) -> BTreeMap<PathBuf, (u64, u32, u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(tree).into_iter().flatten() {
+        if e.path_is_symlink() || !e.file_type().is_file() {
+            continue;
+        }
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "mbox") {
+            let m = fs::metadata(p).unwrap();
+            out.insert(rel(tree, p), (m.ino(), m.mode() & 0o7777, m.uid(), m.gid()));
+        }
+    }
+    out
+}
+
+#[test]
+fn mboxes_keep_their_inode_mode_and_owner_through_quarantine_and_restore() {
+    let st = setup();
+    // An owner and a mode of their own (the owner only when running as root).
+    let export = st.tree.join("cases/mbox/export.mbox");
+    fs::set_permissions(&export, fs::Permissions::from_mode(0o640)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&export, Some(4321), Some(4322)).unwrap();
+    }
+    let before = snapshot(&st.tree);
+    let ids = mbox_identities(&st.tree);
+    assert!(ids.len() >= 8, "{ids:?}");
+
+    let out = quarantine(&[&st.tree], &st.qdir, &["--json"]);
+    out.expect_code(0, "quarantine");
+    let merged = out.json()["outcome"]["flags_merged"].as_u64().unwrap();
+    assert!(
+        out.json()["outcome"]["mboxes_rewritten"].as_u64() > Some(0),
+        "{}",
+        out.stdout
+    );
+    assert_ne!(snapshot(&st.tree), before, "quarantine changed nothing");
+    assert_eq!(
+        mbox_identities(&st.tree),
+        ids,
+        "inode, mode and owner after quarantine"
+    );
+    // Every in-place write is complete: done recorded, its tail gone from QDIR.
+    let m = manifest(&st.qdir);
+    let writes = records(&m, "mbox-write");
+    assert!(!writes.is_empty());
+    assert_eq!(writes.len(), records(&m, "mbox-write-done").len(), "{m:?}");
+    assert!(
+        !st.qdir.join("rewrite").exists(),
+        "QDIR/rewrite is removed once empty"
+    );
+
+    let r = restore(&st.qdir, &["--json"]);
+    r.expect_code(0, "restore");
+    assert_eq!(
+        r.json()["outcome"]["flags_undone"].as_u64(),
+        Some(merged),
+        "restore undoes as many flag merges as quarantine made: {}",
+        r.stdout
+    );
+    assert_same(&before, &snapshot(&st.tree), "after restore");
+    assert_eq!(
+        mbox_identities(&st.tree),
+        ids,
+        "inode, mode and owner after restore"
+    );
+}
+
+#[test]
+fn merged_and_undone_flag_counts_agree_in_the_text_output() {
+    let td = TempDir::new().unwrap();
+    let root = td.path().canonicalize().unwrap();
+    let tree = root.join("tree");
+    flag_mboxes(&tree.join("mbox"));
+    copy_dir(&fixtures().join("cases/Maildir"), &tree.join("Maildir"));
+    let qdir = root.join("q");
+    let out = quarantine(&[&tree], &qdir, &[]);
+    out.expect_code(0, "quarantine");
+    let merged: u64 = out
+        .stdout
+        .split("Merged flags into ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no merge count:\n{}", out.show()));
+    assert!(merged >= 3, "mbox and Maildir merges: {}", out.stdout);
+    let r = restore(&qdir, &[]);
+    r.expect_code(0, "restore");
+    assert!(
+        r.stdout.contains(&format!("undid {merged} flag merges")),
+        "quarantine merged {merged}:\n{}",
+        r.show()
+    );
+}
+
+/// A manifest written by the rename-based versions has no `in_place` and no
+/// `mbox-write` records: restore still puts everything back.
+#[test]
+fn a_manifest_of_the_rename_based_versions_still_restores() {
+    let st = setup();
+    let before = snapshot(&st.tree);
+    quarantine(&[&st.tree], &st.qdir, &[]).expect_code(0, "quarantine");
+    let text = fs::read_to_string(st.qdir.join("manifest.jsonl")).unwrap();
+    let old: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            if v["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("mbox-write"))
+            {
+                return None;
+            }
+            v.as_object_mut().unwrap().remove("in_place");
+            Some(serde_json::to_string(&v).unwrap())
+        })
+        .collect();
+    assert!(old.len() < text.lines().count());
+    fs::write(st.qdir.join("manifest.jsonl"), old.join("\n") + "\n").unwrap();
+    restore(&st.qdir, &[]).expect_code(0, "restore");
+    assert_same(&before, &snapshot(&st.tree), "after restore");
+}
