@@ -1,8 +1,8 @@
 //! Real mail programs deliver into an mbox while `maildedup quarantine` and `maildedup
 //! restore` rewrite it (issue 11): mutt appending its Fcc copy (fcntl, then dotlock),
-//! procmail `:0` (fcntl only) and `:0:` (dotlock + fcntl), and dovecot-lda (fcntl +
-//! dotlock, run as an unprivileged user). Each runs in a loop, one numbered message at a
-//! time, from the start of the maildedup run until a little after it exits.
+//! procmail `:0` (fcntl only) and `:0:` (dotlock, then fcntl), and dovecot-lda (fcntl,
+//! then dotlock; run as an unprivileged user). Each runs in a loop, one numbered message
+//! at a time, from a few seconds before the maildedup run until a few after it exits.
 //!
 //! The mbox is over 100 MB (text messages of a few KB, some with attachments of about a
 //! megabyte), a third of its messages delivered twice (same From_ line, or a day later),
