@@ -422,7 +422,7 @@ impl<'a> Ranker<'a> {
 
 /// How early a user reads a folder, for ties under `across_folders` (lower first):
 /// 0 the INBOX (a Maildir that is not a Maildir++ subfolder, or an mbox named `inbox`
-/// in any case), 1 any other folder, 2 an archive (`Archive`, `Archives`, `All Mail`),
+/// in any case; an mbox's `.mbox`/`.mbx` ending is not part of its name), 1 any other folder, 2 an archive (`Archive`, `Archives`, `All Mail`),
 /// 3 sent mail and drafts (`Sent`, `Sent Items`, `Sent Messages`, `Sent Mail`, `Drafts`),
 /// 4 junk (`Junk`, `Spam`, `Junk E-mail`, `Bulk Mail`), 5 trash (`Trash`, `Deleted Items`,
 /// `Deleted Messages`, `Bin`). A Maildir++ folder is named by its last part:
@@ -442,6 +442,11 @@ pub fn folder_rank(store: &crate::discover::Store) -> u8 {
         }
         crate::discover::StoreKind::Mbox => {
             let n = name.to_ascii_lowercase();
+            let n = n
+                .strip_suffix(".mbox")
+                .or_else(|| n.strip_suffix(".mbx"))
+                .unwrap_or(&n)
+                .to_string();
             if n == "inbox" {
                 return 0;
             }
@@ -558,6 +563,71 @@ mod tests {
         assert_eq!(g.groups.len(), 1);
         let members: Vec<usize> = g.groups[0].members.iter().map(|m| m.copy).collect();
         assert_eq!(members, [1, 2]);
+    }
+
+    #[test]
+    fn the_inbox_ranks_first_and_trash_last() {
+        use crate::discover::{Store, StoreKind};
+        let rank = |p: &str, kind| {
+            folder_rank(&Store {
+                path: PathBuf::from(p),
+                kind,
+            })
+        };
+        assert_eq!(rank("/home/u/Maildir", StoreKind::Maildir), 0);
+        assert_eq!(rank("/home/u/mail/INBOX", StoreKind::Mbox), 0);
+        assert_eq!(rank("/home/u/mail/inbox.mbox", StoreKind::Mbox), 0);
+        assert_eq!(rank("/home/u/Maildir/.Lists.rust", StoreKind::Maildir), 1);
+        assert_eq!(rank("/home/u/Maildir/.Archive", StoreKind::Maildir), 2);
+        assert_eq!(rank("/home/u/mail/archive.mbox", StoreKind::Mbox), 2);
+        assert_eq!(rank("/home/u/Maildir/.Sent", StoreKind::Maildir), 3);
+        assert_eq!(rank("/home/u/Maildir/.Junk", StoreKind::Maildir), 4);
+        assert_eq!(rank("/home/u/Maildir/.INBOX.Trash", StoreKind::Maildir), 5);
+    }
+
+    #[test]
+    fn each_folder_keeps_its_first_copy() {
+        let mut scan = scan_of(&[
+            ("a:2,S", 1000, flags("S")),
+            ("b:2,S", 1100, flags("S")),
+            ("c:2,S", 2000, flags("S")),
+            ("d:2,S", 2002, flags("S")),
+        ]);
+        scan.stores.push(crate::discover::Store {
+            path: PathBuf::from("/nonexistent/md/.Archive"),
+            kind: StoreKind::Maildir,
+        });
+        scan.copies[2].store = 1;
+        scan.copies[3].store = 1;
+        let g = group(&scan, &GroupOptions::default());
+        assert_eq!(g.groups.len(), 1);
+        let grp = &g.groups[0];
+        assert_eq!(grp.kept(), 0);
+        let extras: Vec<_> = grp
+            .extras()
+            .iter()
+            .map(|m| (m.copy, m.class, m.relative_to, m.scope))
+            .collect();
+        assert_eq!(
+            extras,
+            [
+                (1, Some(Class::DifferentTime), 0, Some(Scope::SameFolder)),
+                (3, Some(Class::SameTime), 2, Some(Scope::SameFolder))
+            ]
+        );
+        let elsewhere: Vec<_> = grp.kept_elsewhere().iter().map(|m| m.copy).collect();
+        assert_eq!(elsewhere, [2]);
+        assert_eq!(g.cross_folder_copies(), 1);
+        let across = group(
+            &scan,
+            &GroupOptions {
+                across_folders: true,
+                ..GroupOptions::default()
+            },
+        );
+        assert_eq!(across.groups[0].extras().len(), 3);
+        assert!(across.groups[0].kept_elsewhere().is_empty());
+        assert_eq!(across.cross_folder_copies(), 2);
     }
 
     #[test]

@@ -434,27 +434,25 @@ impl<'a> Report<'a> {
             thousands(s.different_time),
             count(s.mixed_groups, "mixed group", "mixed groups")
         );
+        // Copies also in other folders are counted on this line (the summary keeps its
+        // line count: scripts read it).
+        let cross = match (s.cross_folder_copies, s.across_folders) {
+            (0, _) => String::new(),
+            (n, false) => format!(
+                "   (not counted: {} also in other folders, kept: a folder is never emptied of a message; --across-folders moves them{})",
+                count(n, "copy", "copies"),
+                if verbose { "" } else { "; -v lists them" }
+            ),
+            (n, true) => format!(
+                "   ({} of the extra copies in another folder than their kept copy: --across-folders)",
+                thousands(n)
+            ),
+        };
         let _ = writeln!(
             o,
-            "Reclaimable:      {:>7}",
+            "Reclaimable:      {:>7}{cross}",
             human_bytes(s.reclaimable_bytes)
         );
-        if s.cross_folder_copies > 0 {
-            if s.across_folders {
-                let _ = writeln!(
-                    o,
-                    "Cross-folder:     {:>7}   extra copies in another folder than their kept copy (--across-folders: moved)",
-                    thousands(s.cross_folder_copies)
-                );
-            } else {
-                let _ = writeln!(
-                    o,
-                    "Also in other folders: {}   (kept: a folder is never emptied of a message; --across-folders moves them){}",
-                    thousands(s.cross_folder_copies),
-                    if verbose { "" } else { "; -v lists them" }
-                );
-            }
-        }
         let k = &s.conflict_kinds;
         let _ = writeln!(
             o,
