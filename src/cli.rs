@@ -295,6 +295,16 @@ pub struct Selection {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_WINDOW_SECS)]
     pub same_time_window: i64,
 
+    /// Apply --keep and --prefer across folders: keep one copy per group, and take copies
+    /// out of other folders (ties go to the INBOX first, then other folders, then Archive,
+    /// Sent/Drafts, Junk/Spam, Trash). Without it, a folder (a Maildir folder, each
+    /// Maildir++ subfolder, an mbox file) is never left without a copy of a message it
+    /// held: only extra copies within one folder move. (`--across-folders=false` undoes
+    /// `across_folders = true` from the config file.)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub across_folders: bool,
+
     /// Digest every message body, not only those that can have a duplicate (slower; the
     /// result is the same).
     #[arg(long, hide = true)]
@@ -345,6 +355,7 @@ impl Selection {
             keep: self.keep,
             prefer: self.prefer.clone(),
             window_secs: self.same_time_window,
+            across_folders: self.across_folders,
         }
     }
 }
@@ -895,11 +906,15 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         }
         let summary = serde_json::json!({ "moves": plan.moves.len(), "bytes": planned_bytes,
                              "flag_merges": plan.flag_merges.len(),
-                             "conflicts_left": grouping.conflicts.len() });
+                             "conflicts_left": grouping.conflicts.len(),
+        "cross_folder_copies": grouping.cross_folder_copies(),
+                             "cross_folder_copies": grouping.cross_folder_copies(),
+                             "across_folders": grouping.across_folders });
         log.set("summary", summary.clone());
         if args.json {
-            use crate::plan_view::{DryRun, FlagMerges, Moves};
+            use crate::plan_view::{AlsoIns, DryRun, FlagMerges, Moves};
             print_json(&DryRun {
+                cross_folder: AlsoIns(out, &plan),
                 dry_run: true,
                 flag_merges: FlagMerges(out, &plan),
                 moves: Moves(out, &plan),
@@ -919,6 +934,13 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
                 count(plan.flag_merges.len(), "kept copy", "kept copies"),
                 count(grouping.conflicts.len(), "conflict", "conflicts")
             )?;
+            if !plan.also_in.is_empty() {
+                writeln!(
+                    o,
+                    "Would keep {} in their folders though also in other folders (--across-folders moves them).",
+                    count(plan.also_in.len(), "copy", "copies")
+                )?;
+            }
             o.flush()?;
         }
         return Ok(done(EXIT_OK));
@@ -935,7 +957,8 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         if args.json {
             print_json(
                 &serde_json::json!({"version": 1, "dry_run": false, "qdir": args.to.to_string_lossy(),
-                "outcome": &outcome}),
+                "outcome": &outcome,
+                "cross_folder": crate::plan_view::AlsoIns(out, &plan)}),
             )?;
         } else if args.quiet {
             for line in log
@@ -947,6 +970,12 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             }
         } else {
             println!("Nothing to quarantine: no duplicate copies found.");
+            if !plan.also_in.is_empty() {
+                println!(
+                    "Kept {} in their folders though also in other folders (--across-folders moves them).",
+                    count(plan.also_in.len(), "copy", "copies")
+                );
+            }
             for p in &outcome.left {
                 println!("left in place: {}", esc(&p.to_string()));
             }
@@ -968,7 +997,8 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     if args.json {
         print_json(
             &serde_json::json!({"version": 1, "dry_run": false, "qdir": args.to.to_string_lossy(),
-            "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string())}),
+            "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string()),
+            "cross_folder": crate::plan_view::AlsoIns(out, &plan)}),
         )?;
     } else if args.quiet {
         // (The skipped entries were printed after the scan.)
@@ -990,6 +1020,12 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             count(outcome.mboxes_rewritten, "mbox file", "mbox files"),
             count(grouping.conflicts.len(), "conflict", "conflicts")
         );
+        if !plan.also_in.is_empty() {
+            println!(
+                "Kept {} in their folders though also in other folders (--across-folders moves them).",
+                count(plan.also_in.len(), "copy", "copies")
+            );
+        }
         for p in &outcome.left {
             println!("left in place: {}", esc(&p.to_string()));
         }

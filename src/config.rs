@@ -31,6 +31,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("keep", Kind::Value),
     ("prefer", Kind::Path),
     ("same_time_window", Kind::Value),
+    ("across_folders", Kind::Value),
     ("only", Kind::Value),
     ("mbox_lock", Kind::Value),
     ("lock_timeout", Kind::Value),

@@ -10,6 +10,13 @@
 //! - A copy marked deleted (Maildir `T`, mbox `X-Status: D`, Thunderbird's IMAP-deleted
 //!   flag) is never kept while a live copy exists; a group of deleted copies only is left
 //!   as it is. Thunderbird's expunged messages (awaiting compaction) are not grouped at all.
+//! - The folder rule (the default): a folder (a Maildir folder, each Maildir++ subfolder
+//!   on its own, or an mbox file) is never left without a copy of a message it held. Each
+//!   folder keeps its first copy in the keep order; only the other copies in that same
+//!   folder are extras, classed against that folder's kept copy. A folder whose copies are
+//!   all marked deleted is left as it is. `across_folders` applies the keep order across
+//!   folders instead (one kept copy per group), with ties going to the folder read first
+//!   ([`folder_rank`]).
 
 use crate::fingerprint::Digest;
 use crate::scan::{Copy, ScanOutput};
@@ -34,6 +41,9 @@ pub struct GroupOptions {
     pub prefer: Vec<PathBuf>,
     /// Extra copies delivered within this many seconds of the kept copy are `same-time`.
     pub window_secs: i64,
+    /// Apply the keep order across folders (one kept copy per group) instead of the
+    /// folder rule (one kept copy per folder).
+    pub across_folders: bool,
 }
 
 impl Default for GroupOptions {
@@ -42,6 +52,7 @@ impl Default for GroupOptions {
             keep: KeepRule::Earliest,
             prefer: Vec::new(),
             window_secs: DEFAULT_WINDOW_SECS,
+            across_folders: false,
         }
     }
 }
@@ -87,28 +98,63 @@ impl GroupClass {
     }
 }
 
+/// Whether a copy shares its folder with the copy it is relative to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// An extra copy in the same folder as the copy kept for it.
+    SameFolder,
+    /// A copy in another folder than the group's first kept copy: kept in its folder
+    /// under the folder rule; an extra (moved) only with `across_folders`.
+    CrossFolder,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::SameFolder => "same-folder",
+            Scope::CrossFolder => "cross-folder",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Member {
     /// Index into [`ScanOutput::copies`].
     pub copy: usize,
-    /// `None` for the kept copy.
+    /// `None` for a kept copy.
     pub class: Option<Class>,
+    /// The kept copy this one is relative to (for an extra, the copy kept in its place;
+    /// for a copy kept in another folder, the group's first kept copy); itself for the
+    /// group's first kept copy.
+    pub relative_to: usize,
+    /// `None` for the group's first kept copy.
+    pub scope: Option<Scope>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Group {
     pub message_id: Option<Box<str>>,
     pub content_hash: Digest,
-    /// The kept copy first, then the extra copies.
+    /// The first kept copy, then the extra copies, then the copies kept in their own
+    /// folders (folder rule only).
     pub members: Vec<Member>,
+    /// How many extra copies follow the first kept copy.
+    pub n_extras: usize,
 }
 
 impl Group {
+    /// The group's first kept copy.
     pub fn kept(&self) -> usize {
         self.members[0].copy
     }
+    /// The extra copies (the ones a quarantine moves).
     pub fn extras(&self) -> &[Member] {
-        &self.members[1..]
+        &self.members[1..1 + self.n_extras]
+    }
+    /// Copies kept in other folders than the first kept copy (folder rule only).
+    pub fn kept_elsewhere(&self) -> &[Member] {
+        &self.members[1 + self.n_extras..]
     }
     pub fn class(&self) -> GroupClass {
         let same = self
@@ -141,6 +187,24 @@ pub struct Grouping {
     /// Sets of identical copies that are all marked deleted: no copy to keep, so they are
     /// no group and nothing of them moves.
     pub deleted_only: usize,
+    /// Groups with no extra copy: each copy is alone in its folder and is kept there
+    /// (folder rule). Nothing of them moves; they are reported as "also in".
+    pub cross_folder: Vec<Group>,
+    /// Grouped with `across_folders` (one kept copy per group).
+    pub across_folders: bool,
+}
+
+impl Grouping {
+    /// Copies in another folder than their group's first kept copy (kept under the folder
+    /// rule, extras with `across_folders`), over `groups` and `cross_folder`.
+    pub fn cross_folder_copies(&self) -> usize {
+        self.groups
+            .iter()
+            .chain(&self.cross_folder)
+            .flat_map(|g| &g.members)
+            .filter(|m| m.scope == Some(Scope::CrossFolder))
+            .count()
+    }
 }
 
 pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
@@ -162,7 +226,10 @@ pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
         }
     }
     let ranker = Ranker::new(scan, opts);
-    let mut out = Grouping::default();
+    let mut out = Grouping {
+        across_folders: opts.across_folders,
+        ..Grouping::default()
+    };
     for (id, members) in by_id {
         if members.len() < 2 {
             continue;
@@ -189,6 +256,8 @@ pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
         ranker.push_group(&mut out, None, hash, v);
     }
     out.groups
+        .sort_by_cached_key(|g| ranker.location_key(g.kept()));
+    out.cross_folder
         .sort_by_cached_key(|g| ranker.location_key(g.kept()));
     out.conflicts
         .sort_by(|a, b| a.message_id.cmp(&b.message_id));
@@ -256,14 +325,19 @@ impl<'a> Ranker<'a> {
             out.deleted_only += 1;
             return;
         }
-        out.groups
-            .push(self.make_group(message_id, content_hash, v));
+        let g = self.make_group(message_id, content_hash, v);
+        if g.n_extras == 0 {
+            out.cross_folder.push(g);
+        } else {
+            out.groups.push(g);
+        }
     }
 
     /// The keep order: live copies before copies marked deleted, then preferred paths,
-    /// then by delivery time (copies without one last), then by location. The first copy
-    /// in this order is kept: a deleted copy only when every copy is deleted.
-    fn keep_key(&self, i: usize) -> (bool, usize, bool, i64, PathBuf, u64) {
+    /// then by delivery time (copies without one last), then the folder read first
+    /// ([`folder_rank`]), then by location. The first copy in this order is kept: a
+    /// deleted copy only when every copy is deleted.
+    fn keep_key(&self, i: usize) -> (bool, usize, bool, i64, u8, PathBuf, u64) {
         let c = self.copy(i);
         let t = match (c.delivered_at, self.opts.keep) {
             (Some(t), crate::group::KeepRule::Earliest) => t,
@@ -276,9 +350,17 @@ impl<'a> Ranker<'a> {
             self.prefer_rank(i),
             c.delivered_at.is_none(),
             t,
+            folder_rank(&self.scan.stores[c.store as usize]),
             path,
             off,
         )
+    }
+
+    fn class_against(&self, kept: usize, i: usize) -> Class {
+        match (self.copy(kept).delivered_at, self.copy(i).delivered_at) {
+            (Some(a), Some(b)) if (a - b).abs() <= self.opts.window_secs => Class::SameTime,
+            _ => Class::DifferentTime,
+        }
     }
 
     fn make_group(
@@ -288,23 +370,96 @@ impl<'a> Ranker<'a> {
         mut v: Vec<usize>,
     ) -> Group {
         v.sort_by_cached_key(|&i| self.keep_key(i));
-        let kept_time = self.copy(v[0]).delivered_at;
-        let members = v
-            .iter()
-            .enumerate()
-            .map(|(n, &i)| Member {
-                copy: i,
-                class: (n > 0).then(|| match (kept_time, self.copy(i).delivered_at) {
-                    (Some(a), Some(b)) if (a - b).abs() <= self.opts.window_secs => Class::SameTime,
-                    _ => Class::DifferentTime,
-                }),
-            })
-            .collect();
+        let first = v[0];
+        let folder = |i: usize| self.copy(i).store;
+        let member = |i: usize, class: Option<Class>, relative_to: usize| Member {
+            copy: i,
+            class,
+            relative_to,
+            scope: (i != first).then(|| {
+                if folder(i) == folder(relative_to) {
+                    Scope::SameFolder
+                } else {
+                    Scope::CrossFolder
+                }
+            }),
+        };
+        let mut members = vec![member(first, None, first)];
+        let mut elsewhere = Vec::new();
+        if self.opts.across_folders {
+            for &i in &v[1..] {
+                members.push(member(i, Some(self.class_against(first, i)), first));
+            }
+        } else {
+            // Each folder's first copy in the keep order is kept there. A folder whose
+            // copies are all marked deleted is left as it is: every copy in it is kept.
+            let mut keeper: HashMap<u32, usize> = HashMap::new();
+            let mut all_deleted: HashMap<u32, bool> = HashMap::new();
+            for &i in &v {
+                keeper.entry(folder(i)).or_insert(i);
+                *all_deleted.entry(folder(i)).or_insert(true) &= self.copy(i).flags.is_deleted();
+            }
+            for &i in &v[1..] {
+                let f = folder(i);
+                let k = keeper.get(&f).copied().unwrap_or(i);
+                if k == i || all_deleted.get(&f).copied().unwrap_or(true) {
+                    elsewhere.push(member(i, None, first));
+                } else {
+                    members.push(member(i, Some(self.class_against(k, i)), k));
+                }
+            }
+        }
+        let n_extras = members.len() - 1;
+        members.extend(elsewhere);
         Group {
             message_id,
             content_hash,
             members,
+            n_extras,
         }
+    }
+}
+
+/// How early a user reads a folder, for ties under `across_folders` (lower first):
+/// 0 the INBOX (a Maildir that is not a Maildir++ subfolder, or an mbox named `inbox`
+/// in any case; an mbox's `.mbox`/`.mbx` ending is not part of its name), 1 any other folder, 2 an archive (`Archive`, `Archives`, `All Mail`),
+/// 3 sent mail and drafts (`Sent`, `Sent Items`, `Sent Messages`, `Sent Mail`, `Drafts`),
+/// 4 junk (`Junk`, `Spam`, `Junk E-mail`, `Bulk Mail`), 5 trash (`Trash`, `Deleted Items`,
+/// `Deleted Messages`, `Bin`). A Maildir++ folder is named by its last part:
+/// `.INBOX.Trash` is `Trash`.
+pub fn folder_rank(store: &crate::discover::Store) -> u8 {
+    let name = store
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let leaf = match store.kind {
+        crate::discover::StoreKind::Maildir => {
+            let Some(sub) = name.strip_prefix('.') else {
+                return 0;
+            };
+            sub.rsplit('.').next().unwrap_or(sub).to_ascii_lowercase()
+        }
+        crate::discover::StoreKind::Mbox => {
+            let n = name.to_ascii_lowercase();
+            let n = n
+                .strip_suffix(".mbox")
+                .or_else(|| n.strip_suffix(".mbx"))
+                .unwrap_or(&n)
+                .to_string();
+            if n == "inbox" {
+                return 0;
+            }
+            n
+        }
+    };
+    match leaf.as_str() {
+        "inbox" => 0,
+        "archive" | "archives" | "all mail" => 2,
+        "sent" | "sent items" | "sent messages" | "sent mail" | "drafts" => 3,
+        "junk" | "spam" | "junk e-mail" | "bulk mail" => 4,
+        "trash" | "deleted items" | "deleted messages" | "bin" => 5,
+        _ => 1,
     }
 }
 
@@ -408,6 +563,71 @@ mod tests {
         assert_eq!(g.groups.len(), 1);
         let members: Vec<usize> = g.groups[0].members.iter().map(|m| m.copy).collect();
         assert_eq!(members, [1, 2]);
+    }
+
+    #[test]
+    fn the_inbox_ranks_first_and_trash_last() {
+        use crate::discover::{Store, StoreKind};
+        let rank = |p: &str, kind| {
+            folder_rank(&Store {
+                path: PathBuf::from(p),
+                kind,
+            })
+        };
+        assert_eq!(rank("/home/u/Maildir", StoreKind::Maildir), 0);
+        assert_eq!(rank("/home/u/mail/INBOX", StoreKind::Mbox), 0);
+        assert_eq!(rank("/home/u/mail/inbox.mbox", StoreKind::Mbox), 0);
+        assert_eq!(rank("/home/u/Maildir/.Lists.rust", StoreKind::Maildir), 1);
+        assert_eq!(rank("/home/u/Maildir/.Archive", StoreKind::Maildir), 2);
+        assert_eq!(rank("/home/u/mail/archive.mbox", StoreKind::Mbox), 2);
+        assert_eq!(rank("/home/u/Maildir/.Sent", StoreKind::Maildir), 3);
+        assert_eq!(rank("/home/u/Maildir/.Junk", StoreKind::Maildir), 4);
+        assert_eq!(rank("/home/u/Maildir/.INBOX.Trash", StoreKind::Maildir), 5);
+    }
+
+    #[test]
+    fn each_folder_keeps_its_first_copy() {
+        let mut scan = scan_of(&[
+            ("a:2,S", 1000, flags("S")),
+            ("b:2,S", 1100, flags("S")),
+            ("c:2,S", 2000, flags("S")),
+            ("d:2,S", 2002, flags("S")),
+        ]);
+        scan.stores.push(crate::discover::Store {
+            path: PathBuf::from("/nonexistent/md/.Archive"),
+            kind: StoreKind::Maildir,
+        });
+        scan.copies[2].store = 1;
+        scan.copies[3].store = 1;
+        let g = group(&scan, &GroupOptions::default());
+        assert_eq!(g.groups.len(), 1);
+        let grp = &g.groups[0];
+        assert_eq!(grp.kept(), 0);
+        let extras: Vec<_> = grp
+            .extras()
+            .iter()
+            .map(|m| (m.copy, m.class, m.relative_to, m.scope))
+            .collect();
+        assert_eq!(
+            extras,
+            [
+                (1, Some(Class::DifferentTime), 0, Some(Scope::SameFolder)),
+                (3, Some(Class::SameTime), 2, Some(Scope::SameFolder))
+            ]
+        );
+        let elsewhere: Vec<_> = grp.kept_elsewhere().iter().map(|m| m.copy).collect();
+        assert_eq!(elsewhere, [2]);
+        assert_eq!(g.cross_folder_copies(), 1);
+        let across = group(
+            &scan,
+            &GroupOptions {
+                across_folders: true,
+                ..GroupOptions::default()
+            },
+        );
+        assert_eq!(across.groups[0].extras().len(), 3);
+        assert!(across.groups[0].kept_elsewhere().is_empty());
+        assert_eq!(across.cross_folder_copies(), 2);
     }
 
     #[test]

@@ -22,6 +22,8 @@ use std::path::Path;
 
 pub const MAX_GROUPS: usize = 40;
 pub const MAX_COPIES: usize = 6;
+/// Rows of the "also in other folders" table.
+pub const MAX_ALSO_IN: usize = 200;
 pub const MAX_CONFLICTS: usize = 50;
 pub const MAX_SKIPPED: usize = 50;
 pub const MAX_STORES: usize = 30;
@@ -160,6 +162,17 @@ pub fn render(scan: &ScanOutput, grouping: &Grouping, report: &Report, paths: &[
             "conflicts (never moved)"
         },
     );
+    if s.cross_folder_copies > 0 {
+        card(
+            &mut o,
+            s.cross_folder_copies.to_string(),
+            if s.across_folders {
+                "copies in another folder than the kept copy (--across-folders: moved)"
+            } else {
+                "also in other folders: kept in their folders (--across-folders moves them)"
+            },
+        );
+    }
     card(&mut o, s.skipped.to_string(), "files skipped");
     o.push_str("</div>");
 
@@ -201,6 +214,7 @@ pub fn render(scan: &ScanOutput, grouping: &Grouping, report: &Report, paths: &[
 
     folders(&mut o, scan, grouping);
     groups(&mut o, scan, grouping);
+    also_in(&mut o, scan, grouping);
     conflicts(&mut o, report);
     if !report.skipped.is_empty() {
         let _ = write!(o, "<h2>Skipped ({})</h2><div class=\"panel\"><table><tr><th>path</th><th>reason</th></tr>", report.skipped.len());
@@ -646,14 +660,23 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
         o.push_str("<table class=\"side\"><tr><th></th>");
         for (k, m) in g.members.iter().take(MAX_COPIES).enumerate() {
             let badge = match m.class {
+                None if k > 0 => {
+                    "<span class=\"badge b-keep\">keep</span> <span class=\"sub\">(in its folder)</span>".to_string()
+                }
                 None => "<span class=\"badge b-keep\">keep</span>".to_string(),
                 Some(c) => format!("<span class=\"badge b-{0}\">{0}</span>", c.as_str()),
             };
             let _ = write!(o, "<th>copy {} {badge}</th>", k + 1);
         }
         o.push_str("</tr>");
+        let kept_cols: Vec<bool> = g
+            .members
+            .iter()
+            .take(MAX_COPIES)
+            .map(|m| m.class.is_none())
+            .collect();
         let cell = |k: usize| {
-            if k == 0 {
+            if kept_cols.get(k).copied().unwrap_or(false) {
                 "<td class=\"keep\">"
             } else {
                 "<td>"
@@ -732,10 +755,17 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
             .take(MAX_COPIES)
             .enumerate()
             .map(|(k, m)| match m.class {
+                None if k > 0 => format!(
+                    "<span class=\"sub\">kept in its folder; also in {}</span>",
+                    esc(&crate::report::also_in(g, m.copy, scan).join(", "))
+                ),
                 None => "<span class=\"sub\">the original</span>".to_string(),
                 Some(class) => {
-                    let other = cs[k].store != cs[0].store;
-                    let c = classify(class, other, Some((&traces[k], &traces[0])));
+                    // Compared with the copy kept in its place (its folder's, under
+                    // the folder rule).
+                    let r = copies.iter().position(|&c| c == m.relative_to).unwrap_or(0);
+                    let other = cs[k].store != cs[r].store;
+                    let c = classify(class, other, Some((&traces[k], &traces[r])));
                     let words = c.describe().split(':').next().unwrap_or("");
                     format!(
                         "{}<div class=\"sub\">{}</div>",
@@ -818,6 +848,44 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
     if total > MAX_GROUPS {
         let _ = write!(o, "<p class=\"note\">{} more groups are not shown; <code>maildedup scan --json</code> lists all {total}.</p>", total - MAX_GROUPS);
     }
+}
+
+/// The copies kept in their folders though other folders hold the message too (the
+/// folder rule): never moved, listed with the other folders.
+fn also_in(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
+    let rows: Vec<(&crate::group::Group, usize)> = grouping
+        .groups
+        .iter()
+        .chain(&grouping.cross_folder)
+        .flat_map(|g| g.kept_elsewhere().iter().map(move |m| (g, m.copy)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(
+        o,
+        "<h2>Also in other folders ({})</h2><p class=\"sub\">Copies of a message that another folder holds too. Each folder keeps its copy: a quarantine never leaves a folder without a message it held (<code>--across-folders</code> keeps one copy across folders instead).</p><div class=\"panel\"><table><tr><th>kept copy</th><th>also in</th></tr>",
+        rows.len()
+    );
+    for (g, copy) in rows.iter().take(MAX_ALSO_IN) {
+        let c = &scan.copies[*copy];
+        let at = c.offset().map(|x| format!(" @{x}")).unwrap_or_default();
+        let _ = write!(
+            o,
+            "<tr><td class=\"mono\">{}{at}</td><td class=\"mono\">{}</td></tr>",
+            esc(&c.path(&scan.stores).to_string_lossy()),
+            esc(&crate::report::also_in(g, *copy, scan).join(", "))
+        );
+    }
+    o.push_str("</table>");
+    if rows.len() > MAX_ALSO_IN {
+        let _ = write!(
+            o,
+            "<p class=\"note\">{} more are not shown; <code>maildedup scan --json</code> lists all (<code>scope: \"cross-folder\"</code>).</p>",
+            rows.len() - MAX_ALSO_IN
+        );
+    }
+    o.push_str("</div>");
 }
 
 fn conflicts(o: &mut String, report: &Report) {

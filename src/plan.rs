@@ -3,7 +3,7 @@
 
 use crate::discover::StoreKind;
 use crate::fingerprint::Flags;
-use crate::group::{Class, Grouping};
+use crate::group::{Class, Grouping, Scope};
 use crate::scan::ScanOutput;
 
 /// Flags merged into the kept copy: Seen, Replied, Flagged, Passed. Never Trashed (an
@@ -20,7 +20,20 @@ pub struct Move {
     /// Index into `Grouping::groups`.
     pub group: usize,
     pub class: Class,
+    /// The copy kept in this one's place.
     pub kept: usize,
+    /// Whether `kept` is in the same folder (always, under the folder rule).
+    pub scope: Scope,
+}
+
+/// A copy kept in its folder although another folder holds the message too (the folder
+/// rule): never moved, reported as "also in".
+#[derive(Debug, Clone)]
+pub struct AlsoIn {
+    /// Index into `ScanOutput::copies`.
+    pub copy: usize,
+    /// The other folders holding a copy (indexes into `ScanOutput::stores`).
+    pub folders: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +48,8 @@ pub struct FlagMerge {
 pub struct Plan {
     pub moves: Vec<Move>,
     pub flag_merges: Vec<FlagMerge>,
+    /// Copies kept in their folders though also in other folders (folder rule only).
+    pub also_in: Vec<AlsoIn>,
 }
 
 fn only(mask: &[u8], f: Flags) -> Flags {
@@ -53,29 +68,54 @@ fn only(mask: &[u8], f: Flags) -> Flags {
 pub fn plan(scan: &ScanOutput, grouping: &Grouping, only_class: Option<Class>) -> Plan {
     let mut p = Plan::default();
     for (gi, g) in grouping.groups.iter().enumerate() {
-        let kept = g.kept();
-        let mut gained = Flags::default();
+        // Flags go to the copy kept in each extra's place (one per folder under the
+        // folder rule), in the group's keep order.
+        let mut gained: Vec<(usize, Flags)> = Vec::new();
         for m in g.extras() {
             let Some(class) = m.class else { continue };
             if only_class.is_some_and(|o| o != class) {
                 continue;
             }
-            gained = gained.union(scan.copies[m.copy].flags);
+            let kept = m.relative_to;
+            match gained.iter_mut().find(|(k, _)| *k == kept) {
+                Some((_, f)) => *f = f.union(scan.copies[m.copy].flags),
+                None => gained.push((kept, scan.copies[m.copy].flags)),
+            }
             p.moves.push(Move {
                 copy: m.copy,
                 group: gi,
                 class,
                 kept,
+                scope: m.scope.unwrap_or(Scope::SameFolder),
             });
         }
-        let k = &scan.copies[kept];
-        let mask = match scan.stores[k.store as usize].kind {
-            StoreKind::Maildir => MERGEABLE,
-            StoreKind::Mbox => MERGEABLE_MBOX,
-        };
-        let add = Flags(only(mask, gained).0 & !k.flags.0);
-        if !add.is_empty() {
-            p.flag_merges.push(FlagMerge { copy: kept, add });
+        for (kept, gained) in gained {
+            let k = &scan.copies[kept];
+            let mask = match scan.stores[k.store as usize].kind {
+                StoreKind::Maildir => MERGEABLE,
+                StoreKind::Mbox => MERGEABLE_MBOX,
+            };
+            let add = Flags(only(mask, gained).0 & !k.flags.0);
+            if !add.is_empty() {
+                p.flag_merges.push(FlagMerge { copy: kept, add });
+            }
+        }
+    }
+    for g in grouping.groups.iter().chain(&grouping.cross_folder) {
+        for m in g.kept_elsewhere() {
+            let own = scan.copies[m.copy].store;
+            let mut folders: Vec<u32> = g
+                .members
+                .iter()
+                .map(|o| scan.copies[o.copy].store)
+                .filter(|&s| s != own)
+                .collect();
+            folders.sort_unstable();
+            folders.dedup();
+            p.also_in.push(AlsoIn {
+                copy: m.copy,
+                folders,
+            });
         }
     }
     p

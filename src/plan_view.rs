@@ -2,7 +2,7 @@
 //! of a million moves is never held as a million JSON values), and the same entries as
 //! text lines.
 
-use crate::group::Class;
+use crate::group::{Class, Scope};
 use crate::plan::Plan;
 use crate::scan::ScanOutput;
 use crate::term::escape;
@@ -23,6 +23,16 @@ struct MoveView {
     class: Class,
     kept: Place,
     length: u64,
+    offset: Option<u64>,
+    path: String,
+    /// `same-folder`, or `cross-folder` (only with `--across-folders`).
+    scope: Scope,
+}
+
+/// A copy kept in its folder though other folders hold the message too.
+#[derive(serde::Serialize)]
+struct AlsoInView {
+    also_in: Vec<String>,
     offset: Option<u64>,
     path: String,
 }
@@ -56,7 +66,42 @@ impl Moves<'_> {
             length: self.0.copies[m.copy].length,
             offset: here.offset,
             path: here.path,
+            scope: m.scope,
         }
+    }
+}
+
+/// The copies kept in their folders though also elsewhere, serialized lazily.
+pub struct AlsoIns<'a>(pub &'a ScanOutput, pub &'a Plan);
+
+impl AlsoIns<'_> {
+    fn get(&self, i: usize) -> AlsoInView {
+        let a = &self.1.also_in[i];
+        let p = place(self.0, a.copy);
+        AlsoInView {
+            also_in: a
+                .folders
+                .iter()
+                .map(|&s| {
+                    self.0.stores[s as usize]
+                        .path
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect(),
+            offset: p.offset,
+            path: p.path,
+        }
+    }
+}
+
+impl Serialize for AlsoIns<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.1.also_in.len()))?;
+        for i in 0..self.1.also_in.len() {
+            seq.serialize_element(&self.get(i))?;
+        }
+        seq.end()
     }
 }
 
@@ -98,6 +143,8 @@ impl Serialize for FlagMerges<'_> {
 /// The `quarantine --dry-run --json` document.
 #[derive(serde::Serialize)]
 pub struct DryRun<'a> {
+    /// Copies kept in their folders though also in other folders (the folder rule).
+    pub cross_folder: AlsoIns<'a>,
     pub dry_run: bool,
     pub flag_merges: FlagMerges<'a>,
     pub moves: Moves<'a>,
@@ -114,11 +161,27 @@ pub fn write_lines(w: &mut impl Write, scan: &ScanOutput, plan: &Plan) -> io::Re
         let m = moves.get(i);
         writeln!(
             w,
-            "would move {}{} ({}) keeping {}",
+            "would move {}{} ({}) keeping {}{}",
             escape(&m.path),
             m.offset.map(|x| format!(" @{x}")).unwrap_or_default(),
             m.class.as_str(),
-            escape(&m.kept.path)
+            escape(&m.kept.path),
+            if m.scope == Scope::CrossFolder {
+                " (another folder: --across-folders)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    let also = AlsoIns(scan, plan);
+    for i in 0..plan.also_in.len() {
+        let a = also.get(i);
+        writeln!(
+            w,
+            "would keep {}{} in its folder (also in {})",
+            escape(&a.path),
+            a.offset.map(|x| format!(" @{x}")).unwrap_or_default(),
+            escape(&a.also_in.join(", "))
         )?;
     }
     let flags = FlagMerges(scan, plan);

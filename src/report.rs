@@ -2,7 +2,7 @@
 
 use crate::conflict::{explain, ConflictKind, Differences};
 use crate::discover::Store;
-use crate::group::{Class, GroupClass, Grouping};
+use crate::group::{Class, Group, GroupClass, Grouping, Scope};
 use crate::scan::{Copy, ScanOutput};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -21,6 +21,10 @@ pub struct Report<'a> {
     #[serde(flatten)]
     pub forensics: crate::forensics::Forensics,
     pub groups: Groups<'a>,
+    /// Groups with nothing to move: one copy in each of several folders, each kept in its
+    /// folder (the folder rule; empty with `--across-folders`). Same shape as `groups`:
+    /// every copy `keep: true`, and all but the first `scope: "cross-folder"`.
+    pub cross_folder: Groups<'a>,
     pub conflicts: Vec<ConflictReport>,
     pub skipped: Vec<SkippedReport>,
     /// Thunderbird messages marked expunged (deleted, dropped at the folder's next
@@ -39,19 +43,19 @@ pub struct StoreCount {
 /// The groups of a report, serialized lazily.
 pub struct Groups<'a> {
     scan: &'a ScanOutput,
-    grouping: &'a Grouping,
+    groups: &'a [Group],
 }
 
 impl Groups<'_> {
     pub fn len(&self) -> usize {
-        self.grouping.groups.len()
+        self.groups.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.grouping.groups.is_empty()
+        self.groups.is_empty()
     }
     /// The report of group `i`.
     pub fn get(&self, i: usize) -> GroupReport {
-        group_report(&self.grouping.groups[i], self.scan)
+        group_report(&self.groups[i], self.scan)
     }
 }
 
@@ -66,7 +70,8 @@ impl Serialize for Groups<'_> {
     }
 }
 
-fn group_report(g: &crate::group::Group, scan: &ScanOutput) -> GroupReport {
+fn group_report(g: &Group, scan: &ScanOutput) -> GroupReport {
+    let first = g.kept();
     GroupReport {
         message_id: g.message_id.as_deref().map(str::to_string),
         content_hash: hex(&g.content_hash),
@@ -77,9 +82,44 @@ fn group_report(g: &crate::group::Group, scan: &ScanOutput) -> GroupReport {
             .map(|m| CopyReport {
                 keep: Some(m.class.is_none()),
                 class: Some(m.class),
+                scope: Some(m.scope),
+                relative_to: Some((m.copy != first).then(|| place(scan, m.relative_to))),
+                also_in: Some(also_in(g, m.copy, scan)),
                 ..copy_report(&scan.copies[m.copy], &scan.stores)
             })
             .collect(),
+    }
+}
+
+/// The other folders (store paths) holding a copy of `g` than the one holding `copy`.
+pub fn also_in(g: &Group, copy: usize, scan: &ScanOutput) -> Vec<String> {
+    let own = scan.copies[copy].store;
+    let mut stores: Vec<u32> = g
+        .members
+        .iter()
+        .map(|m| scan.copies[m.copy].store)
+        .filter(|&s| s != own)
+        .collect();
+    stores.sort_unstable();
+    stores.dedup();
+    stores
+        .into_iter()
+        .map(|s| scan.stores[s as usize].path.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Where a copy is: its file, and its offset in an mbox.
+#[derive(Debug, Serialize)]
+pub struct Place {
+    pub path: String,
+    pub offset: Option<u64>,
+}
+
+fn place(scan: &ScanOutput, copy: usize) -> Place {
+    let c = &scan.copies[copy];
+    Place {
+        path: c.path(&scan.stores).to_string_lossy().into_owned(),
+        offset: c.offset(),
     }
 }
 
@@ -94,6 +134,14 @@ pub struct Summary {
     pub same_time: usize,
     pub different_time: usize,
     pub mixed_groups: usize,
+    /// Copies in another folder than their group's first kept copy. Under the folder rule
+    /// (the default) they are kept in their folders and not in `extra_copies`; with
+    /// `--across-folders` they are extra copies (and counted in `extra_copies` too).
+    pub cross_folder_copies: usize,
+    /// Groups with nothing to move, only copies kept in their own folders (`cross_folder`).
+    pub cross_folder_groups: usize,
+    /// Whether `--across-folders` was given (else the folder rule applied).
+    pub across_folders: bool,
     pub conflicts: usize,
     /// Conflicts by kind (`list-copy`, `transfer-encoding`, `resend`, `edited`).
     pub conflict_kinds: ConflictKinds,
@@ -163,6 +211,17 @@ pub struct CopyReport {
     pub keep: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<Option<Class>>,
+    /// In a group: `same-folder` for an extra copy in the folder of the copy kept for it,
+    /// `cross-folder` for a copy in another folder than the group's first kept copy;
+    /// `null` for that first kept copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Option<Scope>>,
+    /// In a group: the kept copy this one is relative to (`null` for the first kept copy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_to: Option<Option<Place>>,
+    /// In a group: the other folders holding a copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub also_in: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
 }
@@ -207,6 +266,9 @@ fn copy_report(c: &Copy, stores: &[Store]) -> CopyReport {
         flags: c.flags.to_string(),
         keep: None,
         class: None,
+        scope: None,
+        relative_to: None,
+        also_in: None,
         content_hash: None,
     }
 }
@@ -229,6 +291,9 @@ impl<'a> Report<'a> {
             conflicts: grouping.conflicts.len(),
             skipped: scan.skipped.len(),
             deleted_only_groups: grouping.deleted_only,
+            cross_folder_copies: grouping.cross_folder_copies(),
+            cross_folder_groups: grouping.cross_folder.len(),
+            across_folders: grouping.across_folders,
             ..Summary::default()
         };
         for g in &grouping.groups {
@@ -253,7 +318,14 @@ impl<'a> Report<'a> {
             n.before_date += usize::from(r & Rejected::BeforeDate as u8 != 0);
             n.future += usize::from(r & Rejected::Future as u8 != 0);
         }
-        let groups = Groups { scan, grouping };
+        let groups = Groups {
+            scan,
+            groups: &grouping.groups,
+        };
+        let cross_folder = Groups {
+            scan,
+            groups: &grouping.cross_folder,
+        };
         let conflicts: Vec<ConflictReport> = grouping
             .conflicts
             .iter()
@@ -309,6 +381,7 @@ impl<'a> Report<'a> {
             summary,
             forensics: crate::forensics::analyze(scan, grouping),
             groups,
+            cross_folder,
             conflicts,
             skipped,
             awaiting_compaction: per_store.iter().sum(),
@@ -361,9 +434,23 @@ impl<'a> Report<'a> {
             thousands(s.different_time),
             count(s.mixed_groups, "mixed group", "mixed groups")
         );
+        // Copies also in other folders are counted on this line (the summary keeps its
+        // line count: scripts read it).
+        let cross = match (s.cross_folder_copies, s.across_folders) {
+            (0, _) => String::new(),
+            (n, false) => format!(
+                "   (not counted: {} also in other folders, kept: a folder is never emptied of a message; --across-folders moves them{})",
+                count(n, "copy", "copies"),
+                if verbose { "" } else { "; -v lists them" }
+            ),
+            (n, true) => format!(
+                "   ({} of the extra copies in another folder than their kept copy: --across-folders)",
+                thousands(n)
+            ),
+        };
         let _ = writeln!(
             o,
-            "Reclaimable:      {:>7}",
+            "Reclaimable:      {:>7}{cross}",
             human_bytes(s.reclaimable_bytes)
         );
         let k = &s.conflict_kinds;
@@ -424,7 +511,7 @@ impl<'a> Report<'a> {
         ));
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();
-            order.sort_by_key(|&i| std::cmp::Reverse(self.groups.grouping.groups[i].members.len()));
+            order.sort_by_key(|&i| std::cmp::Reverse(self.groups.groups[i].members.len()));
             let _ = writeln!(o, "\n{}", paint.heading("Largest groups:"));
             for &i in order.iter().take(largest) {
                 let g = self.groups.get(i);
@@ -443,6 +530,21 @@ impl<'a> Report<'a> {
             }
         }
         if verbose {
+            if s.cross_folder_copies > 0 && !s.across_folders {
+                let _ = writeln!(o, "\n{}", paint.heading("Also in other folders (kept):"));
+                for g in self.groups.groups.iter().chain(self.cross_folder.groups) {
+                    for m in g.kept_elsewhere() {
+                        let c = &self.groups.scan.copies[m.copy];
+                        let _ = writeln!(
+                            o,
+                            "  {}{}  also in {}",
+                            esc(&c.path(&self.groups.scan.stores).to_string_lossy()),
+                            c.offset().map(|x| format!(" @{x}")).unwrap_or_default(),
+                            esc(&also_in(g, m.copy, self.groups.scan).join(", "))
+                        );
+                    }
+                }
+            }
             if !self.conflicts.is_empty() {
                 let _ = writeln!(o, "\n{}", paint.heading("Conflicts:"));
                 for k in &self.conflicts {

@@ -217,17 +217,27 @@ fn help_of_every_subcommand_teaches() {
 fn config_window_file_beats_default_and_flag_beats_file() {
     let (dir, demo) = demo_tree();
     let d = s(&demo);
-    let base = scan_with(&[&d], &[]);
+    let base = scan_with(&["--across-folders", &d], &[]);
     assert_eq!(
         summary(&base, "same_time"),
         4,
         "demo: 4 same-time copies by default"
     );
     let cfg = write_config(&dir.path().join("c.toml"), "same_time_window = 100000000\n");
-    let file = scan_with(&["--config", &cfg, &d], &[]);
+    let file = scan_with(&["--config", &cfg, "--across-folders", &d], &[]);
     assert_eq!(summary(&file, "same_time"), 8, "the file's window applies");
     assert_eq!(summary(&file, "different_time"), 0);
-    let flag = scan_with(&["--config", &cfg, "--same-time-window", "5", &d], &[]);
+    let flag = scan_with(
+        &[
+            "--config",
+            &cfg,
+            "--same-time-window",
+            "5",
+            "--across-folders",
+            &d,
+        ],
+        &[],
+    );
     assert_eq!(
         summary(&flag, "same_time"),
         4,
@@ -331,7 +341,7 @@ fn config_to_and_only_for_quarantine_and_flags_win() {
     let cfg = write_config(
         &dir.path().join("c.toml"),
         &format!(
-            "paths = [\"{}\"]\nto = \"{}\"\nonly = \"same-time\"\n",
+            "paths = [\"{}\"]\nto = \"{}\"\nonly = \"same-time\"\nacross_folders = true\n",
             demo.display(),
             qfile.display()
         ),
@@ -365,7 +375,7 @@ fn config_to_and_only_for_quarantine_and_flags_win() {
     assert_eq!(out.stdout, "", "-q prints nothing on stdout");
     assert!(qfile.join("manifest.jsonl").is_file());
     assert!(!qflag.exists(), "a dry run touches nothing");
-    let after = scan_with(&[&s(&demo)], &[]);
+    let after = scan_with(&["--across-folders", &s(&demo)], &[]);
     assert_eq!(summary(&after, "same_time"), 0);
     assert_eq!(
         summary(&after, "different_time"),
@@ -476,7 +486,7 @@ fn log_appends_one_json_line_per_run() {
     let log = dir.path().join("state/sub/runs.jsonl");
     let qdir = dir.path().join("q");
     let (d, l, q) = (s(&demo), s(&log), s(&qdir));
-    md(["scan", "-q", "--log", &l, &d]).expect_code(0, "scan --log");
+    md(["scan", "-q", "--across-folders", "--log", &l, &d]).expect_code(0, "scan --log");
     let recs = log_lines(&log);
     assert_eq!(recs.len(), 1);
     assert_eq!(
@@ -498,6 +508,7 @@ fn log_appends_one_json_line_per_run() {
         "--no-progress",
         "--only",
         "same-time",
+        "--across-folders",
         "--to",
         &q,
         "--log",
@@ -609,7 +620,7 @@ fn quiet_prints_nothing_on_stdout() {
 #[test]
 fn off_a_terminal_only_the_summary_and_verbose_explains_per_store() {
     let demo = s(&repo().join("demo"));
-    let out = md(["scan", &demo]);
+    let out = md(["scan", "--across-folders", &demo]);
     out.expect_code(0, "scan");
     assert!(
         out.stdout.starts_with("Scanned 30 messages"),
@@ -620,7 +631,7 @@ fn off_a_terminal_only_the_summary_and_verbose_explains_per_store() {
     assert_eq!(out.stdout.lines().count(), 5, "{}", out.stdout);
     let out = md(["scan", "--largest", "2", &demo]);
     assert!(out.stdout.contains("Largest groups"), "{}", out.stdout);
-    let out = md(["scan", "-v", &demo]);
+    let out = md(["scan", "-v", "--across-folders", &demo]);
     out.expect_code(0, "scan -v");
     let text = &out.stdout;
     assert!(text.contains("Per store:"), "{text}");

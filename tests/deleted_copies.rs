@@ -91,7 +91,12 @@ fn dry_run(paths: &[&Path], qdir: &Path, extra: &[&str]) -> Value {
 }
 
 fn scan_with(paths: &[&Path], extra: &[&str]) -> Value {
-    let mut args = vec!["scan".to_string(), "--json".into(), "--no-progress".into()];
+    let mut args = vec![
+        "scan".to_string(),
+        "--json".into(),
+        "--no-progress".into(),
+        "--across-folders".into(),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
     args.extend(paths.iter().map(|p| s(p)));
     let out = md(&args);
@@ -147,7 +152,13 @@ fn thunderbird_expunged_copy_is_reported_apart_and_never_moved() {
     assert_eq!(per[0]["path"], s(&inbox));
     assert_eq!(per[0]["messages"], 1);
 
-    let out = md(["scan", "--no-progress", "-v", &s(&inbox)]);
+    let out = md([
+        "scan",
+        "--across-folders",
+        "--no-progress",
+        "-v",
+        &s(&inbox),
+    ]);
     out.expect_code(0, "scan -v");
     assert!(
         out.stdout.contains("Deleted, awaiting compaction: 1"),
@@ -386,7 +397,13 @@ fn a_group_of_deleted_copies_only_is_left_whole() {
     let scan = scan_json(&[&md, &inbox]);
     assert_eq!(scan["summary"]["groups"], 0, "{scan:#}");
     assert_eq!(scan["summary"]["deleted_only_groups"], 2, "{scan:#}");
-    let out = common::md(["scan", "--no-progress", &s(&md), &s(&inbox)]);
+    let out = common::md([
+        "scan",
+        "--across-folders",
+        "--no-progress",
+        &s(&md),
+        &s(&inbox),
+    ]);
     assert!(
         out.stdout.contains("All copies deleted: 2"),
         "{}",

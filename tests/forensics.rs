@@ -24,7 +24,7 @@ fn scan(args: &[&str], cwd: &Path) -> (i32, Value, String) {
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", CACHE_HOME)
         .current_dir(cwd)
-        .args(["scan", "--json", "--no-progress"])
+        .args(["scan", "--across-folders", "--json", "--no-progress"])
         .args(args)
         .output()
         .unwrap();
@@ -48,7 +48,7 @@ fn human(args: &[&str], cwd: &Path) -> String {
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", CACHE_HOME)
         .current_dir(cwd)
-        .args(["scan", "--no-progress", "-v"])
+        .args(["scan", "--across-folders", "--no-progress", "-v"])
         .args(args)
         .output()
         .unwrap();
@@ -119,7 +119,7 @@ fn redownload_burst_is_one_different_time_incident() {
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", CACHE_HOME)
         .current_dir(tmp.path())
-        .args(["scan", "Maildir"])
+        .args(["scan", "--across-folders", "Maildir"])
         .output()
         .unwrap();
     let quiet = String::from_utf8_lossy(&out.stdout);
@@ -261,7 +261,7 @@ fn html_report_is_self_contained_and_escaped() {
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", CACHE_HOME)
         .current_dir(tmp.path())
-        .args(["scan", "--no-progress", "--html"])
+        .args(["scan", "--across-folders", "--no-progress", "--html"])
         .arg(&html)
         .arg("Maildir")
         .output()
@@ -330,7 +330,14 @@ fn quarantine_dry_run_writes_the_html_page() {
         Command::cargo_bin("maildedup")
             .unwrap()
             .current_dir(tmp.path())
-            .args(["quarantine", "--no-progress", "Maildir", "--to", "q"])
+            .args([
+                "quarantine",
+                "--across-folders",
+                "--no-progress",
+                "Maildir",
+                "--to",
+                "q",
+            ])
             .args(args)
             .output()
             .unwrap()

@@ -32,7 +32,7 @@ fn scan_ok(path: &Path) -> Value {
         .unwrap()
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", test_cache_home())
-        .args(["scan", "--json", "--no-progress"])
+        .args(["scan", "--across-folders", "--json", "--no-progress"])
         .arg(path)
         .timeout(Duration::from_secs(120))
         .output()
@@ -389,7 +389,7 @@ fn fifos_and_devices_are_skipped_without_blocking() {
         .unwrap()
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", test_cache_home())
-        .args(["scan", "--json", "--no-progress"])
+        .args(["scan", "--across-folders", "--json", "--no-progress"])
         .arg(&fifo_top)
         .timeout(Duration::from_secs(120))
         .output()
@@ -447,7 +447,13 @@ fn permission_denied_files_and_folders() {
     // nobody can read neither root's config nor a cache under target/: none of either.
     let out = cmd
         .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .args(["scan", "--json", "--no-progress", "--no-cache"])
+        .args([
+            "scan",
+            "--across-folders",
+            "--json",
+            "--no-progress",
+            "--no-cache",
+        ])
         .arg(&root)
         .timeout(Duration::from_secs(60))
         .output()
@@ -493,7 +499,10 @@ fn symlink_loops() {
     assert!(skip_reason(&r, &md.join("cur/1700000001.M2.h:2,S")).contains("symbolic link"));
     // Given as the path itself.
     // A PATH that is a symlink is not followed and so yields no store: an error naming it.
-    let out = md_env(["scan", "--json", &s(&root.join("self"))], &[]);
+    let out = md_env(
+        ["scan", "--across-folders", "--json", &s(&root.join("self"))],
+        &[],
+    );
     out.expect_code(2, "scan of a looping symlink");
     assert!(out.stderr.contains("symbolic link"), "{}", out.show());
 }
@@ -535,7 +544,7 @@ fn a_store_renamed_or_deleted_during_the_scan() {
             .unwrap()
             .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
             .env("XDG_CACHE_HOME", test_cache_home())
-            .args(["scan", "--json", "--no-progress"])
+            .args(["scan", "--across-folders", "--json", "--no-progress"])
             .arg(&root)
             .timeout(Duration::from_secs(60))
             .output()

@@ -1266,7 +1266,12 @@ fn extras_stay_when_their_kept_copy_changed_after_the_scan() {
         &scan::ScanOptions::default(),
         &progress::Progress::new(false),
     );
-    let grouping = group::group(&out, &group::GroupOptions::default());
+    // The kept copies and their extras are in different folders: --across-folders.
+    let opts = group::GroupOptions {
+        across_folders: true,
+        ..group::GroupOptions::default()
+    };
+    let grouping = group::group(&out, &opts);
     let p = plan::plan(&out, &grouping, None);
 
     // store-headers: kept in the Maildir, its extra copy in export.mbox @ 0. The kept copy

@@ -41,6 +41,7 @@ fn run(cwd: &Path, args: &[&str]) -> Scan {
         .env("XDG_CACHE_HOME", cache_home())
         .current_dir(cwd)
         .arg("scan")
+        .arg("--across-folders")
         .arg("--json")
         .arg("--no-cache")
         .args(args)
@@ -758,7 +759,7 @@ fn cases_check_exits_1_when_groups_exist() {
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
         .env("XDG_CACHE_HOME", cache_home())
         .current_dir(fixtures())
-        .args(["scan", "--no-cache", "--check", "cases"])
+        .args(["scan", "--across-folders", "--no-cache", "--check", "cases"])
         .output()
         .unwrap();
     assert_eq!(
@@ -1274,7 +1275,7 @@ fn real_non_mail_files_are_skipped_not_fatal() {
             .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
             .env("XDG_CACHE_HOME", cache_home())
             .current_dir(fixtures())
-            .args(["scan", "--json", "--no-cache", f])
+            .args(["scan", "--across-folders", "--json", "--no-cache", f])
             .output()
             .expect("run maildedup");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1600,7 +1601,7 @@ fn demo_check_and_human_output() {
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
         .env("XDG_CACHE_HOME", cache_home())
         .current_dir(repo())
-        .args(["scan", "--no-cache", "--check", "demo"])
+        .args(["scan", "--across-folders", "--no-cache", "--check", "demo"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -1609,7 +1610,7 @@ fn demo_check_and_human_output() {
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
         .env("XDG_CACHE_HOME", cache_home())
         .current_dir(repo())
-        .args(["scan", "--no-cache", "demo"])
+        .args(["scan", "--across-folders", "--no-cache", "demo"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -1642,7 +1643,7 @@ fn demo_timeline_and_no_incident() {
         .env("XDG_CACHE_HOME", cache_home())
         .current_dir(repo())
         // -v: off a terminal the chart is shown only on request.
-        .args(["scan", "--no-cache", "-v", "demo"])
+        .args(["scan", "--across-folders", "--no-cache", "-v", "demo"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -1665,7 +1666,14 @@ fn usage_errors_exit_2() {
         .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
         .env("XDG_CACHE_HOME", cache_home())
         .current_dir(fixtures())
-        .args(["scan", "--no-cache", "--keep", "sometimes", "cases"])
+        .args([
+            "scan",
+            "--across-folders",
+            "--no-cache",
+            "--keep",
+            "sometimes",
+            "cases",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

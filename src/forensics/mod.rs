@@ -151,9 +151,9 @@ pub fn analyze(scan: &ScanOutput, grouping: &Grouping) -> Forensics {
     let mut extras = Vec::new();
     let mut undated = 0;
     for g in &grouping.groups {
-        let kept = g.kept();
         for m in g.extras() {
             let Some(class) = m.class else { continue };
+            let kept = m.relative_to;
             match scan.copies[m.copy].delivered_at {
                 Some(time) => extras.push(Extra {
                     time,

@@ -296,10 +296,14 @@ pub fn s(p: &Path) -> String {
 
 /// `maildedup scan --json PATHS`, which must exit 0.
 pub fn scan_json(paths: &[&Path]) -> Value {
+    // `--across-folders`: these tests' trees hold one message in several folders and
+    // were written for one kept copy per group (issue 14 made the folder rule the default;
+    // tests/folder_rule.rs runs without it).
     let mut args = vec![
         "scan".to_string(),
         "--json".to_string(),
         "--no-progress".to_string(),
+        "--across-folders".to_string(),
     ];
     args.extend(paths.iter().map(|p| s(p)));
     let out = md(&args);
@@ -313,7 +317,12 @@ pub fn quarantine(paths: &[&Path], qdir: &Path, extra: &[&str]) -> Out {
 }
 
 pub fn quarantine_env(paths: &[&Path], qdir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Out {
-    let mut args = vec!["quarantine".to_string(), "--no-progress".to_string()];
+    // `--across-folders`: see `scan_json`.
+    let mut args = vec![
+        "quarantine".to_string(),
+        "--no-progress".to_string(),
+        "--across-folders".to_string(),
+    ];
     args.extend(paths.iter().map(|p| s(p)));
     args.push("--to".into());
     args.push(s(qdir));
