@@ -40,6 +40,8 @@ pub struct StoreCount {
 pub struct Groups<'a> {
     scan: &'a ScanOutput,
     grouping: &'a Grouping,
+    /// The cause code of each extra copy in an incident, by copy index.
+    causes: std::collections::HashMap<usize, crate::forensics::cause::Cause>,
 }
 
 impl Groups<'_> {
@@ -51,7 +53,7 @@ impl Groups<'_> {
     }
     /// The report of group `i`.
     pub fn get(&self, i: usize) -> GroupReport {
-        group_report(&self.grouping.groups[i], self.scan)
+        group_report(&self.grouping.groups[i], self.scan, &self.causes)
     }
 }
 
@@ -66,7 +68,11 @@ impl Serialize for Groups<'_> {
     }
 }
 
-fn group_report(g: &crate::group::Group, scan: &ScanOutput) -> GroupReport {
+fn group_report(
+    g: &crate::group::Group,
+    scan: &ScanOutput,
+    causes: &std::collections::HashMap<usize, crate::forensics::cause::Cause>,
+) -> GroupReport {
     GroupReport {
         message_id: g.message_id.as_deref().map(str::to_string),
         content_hash: hex(&g.content_hash),
@@ -77,6 +83,7 @@ fn group_report(g: &crate::group::Group, scan: &ScanOutput) -> GroupReport {
             .map(|m| CopyReport {
                 keep: Some(m.class.is_none()),
                 class: Some(m.class),
+                cause_code: Some(causes.get(&m.copy).copied()),
                 ..copy_report(&scan.copies[m.copy], &scan.stores)
             })
             .collect(),
@@ -165,6 +172,10 @@ pub struct CopyReport {
     pub class: Option<Option<Class>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// In a group: the cause code of the incident the copy belongs to (null for a kept
+    /// copy and for an extra copy in no incident).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause_code: Option<Option<crate::forensics::cause::Cause>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -208,6 +219,7 @@ fn copy_report(c: &Copy, stores: &[Store]) -> CopyReport {
         keep: None,
         class: None,
         content_hash: None,
+        cause_code: None,
     }
 }
 
@@ -253,7 +265,12 @@ impl<'a> Report<'a> {
             n.before_date += usize::from(r & Rejected::BeforeDate as u8 != 0);
             n.future += usize::from(r & Rejected::Future as u8 != 0);
         }
-        let groups = Groups { scan, grouping };
+        let mut forensics = crate::forensics::analyze(scan, grouping);
+        let groups = Groups {
+            scan,
+            grouping,
+            causes: std::mem::take(&mut forensics.copy_cause),
+        };
         let conflicts: Vec<ConflictReport> = grouping
             .conflicts
             .iter()
@@ -307,7 +324,7 @@ impl<'a> Report<'a> {
         Report {
             version: REPORT_VERSION,
             summary,
-            forensics: crate::forensics::analyze(scan, grouping),
+            forensics,
             groups,
             conflicts,
             skipped,
@@ -421,6 +438,7 @@ impl<'a> Report<'a> {
             &self.forensics,
             timeline,
             width,
+            verbose,
         ));
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();
