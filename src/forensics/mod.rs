@@ -496,7 +496,9 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
     // The cause of each examined copy (all of them, or an even sample).
     let step = n.div_ceil(sample_max.max(1)).max(1);
     let sample: Vec<&Extra> = extras.iter().step_by(step).collect();
-    let examined: Vec<(Cause, Option<Chain>)> = sample
+    // Each examined copy: its cause, how its Received chain relates to the kept copy's,
+    // and (for a recipient or route difference) a short quote of both traces.
+    let examined: Vec<(Cause, Option<Chain>, Option<Quote>)> = sample
         .par_iter()
         .map(|e| {
             let (c, k) = (&scan.copies[e.copy], &scan.copies[e.kept]);
@@ -508,10 +510,11 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
                 c.store != k.store,
                 traces.as_ref().map(|(a, b)| (a, b)),
             );
-            (cause, traces.map(|(a, b)| cause::relate(&a, &b)))
+            let quote = traces.as_ref().map(|(a, b)| Quote::of(a, b));
+            (cause, traces.map(|(a, b)| cause::relate(&a, &b)), quote)
         })
         .collect();
-    let causes = ranked(examined.iter().map(|(c, _)| *c));
+    let causes = ranked(examined.iter().map(|(c, _, _)| *c));
     let (top, top_n) = causes.first().copied().unwrap_or((Cause::Unknown, 0));
 
     let folders: Vec<FolderCount> = ranked(extras.iter().map(|e| store_name(e.copy)))
@@ -548,7 +551,7 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
         evidence.push_str(&format!(" (an even sample of the {n})"));
     }
     if top == Cause::FetcherRefetch {
-        if let Some(hop) = examined.iter().find_map(|(c, ch)| match (c, ch) {
+        if let Some(hop) = examined.iter().find_map(|(c, ch, _)| match (c, ch) {
             (
                 Cause::FetcherRefetch,
                 Some(Chain::ExtraHop { hop, .. } | Chain::TopHopDiffers { hop, .. }),
@@ -556,6 +559,26 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
             _ => None,
         }) {
             evidence.push_str(&format!(", e.g. \"{}\"", clip(hop, 100)));
+        }
+    }
+    let quote = examined
+        .iter()
+        .find(|(c, _, _)| *c == top)
+        .and_then(|(_, _, q)| q.as_ref());
+    if let Some(q) = quote {
+        match top {
+            Cause::AliasExpansion => evidence.push_str(&format!(
+                ", e.g. extra copy for {} where the kept copy is for {}",
+                q.extra_to, q.kept_to
+            )),
+            Cause::ReDownload | Cause::DeliveryDuplicate if !q.kept_top.is_empty() => {
+                evidence.push_str(&format!(", both with the last hop \"{}\"", q.kept_top))
+            }
+            Cause::DeliveryRetry | Cause::OtherRoute => evidence.push_str(&format!(
+                ", e.g. \"{}\" where the kept copy has \"{}\"",
+                q.extra_top, q.kept_top
+            )),
+            _ => {}
         }
     }
     for &(c, k) in causes.iter().skip(1).take(2) {
@@ -621,6 +644,40 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
         rate_during: None,
         rate_after: None,
         still_going: None,
+    }
+}
+
+/// Short quotes of an extra copy's and its kept copy's trace, for the evidence.
+#[derive(Debug, Clone)]
+struct Quote {
+    /// The envelope recipients, joined (`(none)` when there are none).
+    extra_to: String,
+    kept_to: String,
+    /// The topmost Received hop, clipped (empty when there is none).
+    extra_top: String,
+    kept_top: String,
+}
+
+impl Quote {
+    fn of(extra: &Trace, kept: &Trace) -> Quote {
+        let to = |t: &Trace| {
+            if t.recipients.is_empty() {
+                "(none)".to_string()
+            } else {
+                t.recipients
+                    .iter()
+                    .map(|r| clip(r, 60))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let top = |t: &Trace| t.received.first().map(|h| clip(h, 100)).unwrap_or_default();
+        Quote {
+            extra_to: to(extra),
+            kept_to: to(kept),
+            extra_top: top(extra),
+            kept_top: top(kept),
+        }
     }
 }
 
