@@ -100,6 +100,28 @@ impl Cause {
         }
     }
 
+    /// The cause in plain words for a rate incident (every delivery to a folder doubled
+    /// for a while, not a burst): a rule rather than a one-off event.
+    pub fn describe_rate(self) -> &'static str {
+        match self {
+            Cause::DeliveryDuplicate => {
+                "delivery-side duplicate: a delivery rule, alias or filter stores every \
+                 message twice (a procmail recipe with the c flag, a Sieve fileinto plus \
+                 keep, an alias or .forward that lists the user twice)"
+            }
+            Cause::AliasExpansion => {
+                "delivery-side duplicate through an alias or forward: every message is \
+                 delivered once per envelope recipient (an alias or list that includes the \
+                 user and is addressed too, a forward to an address delivered here)"
+            }
+            Cause::CopyOrMove => {
+                "copy or move gone wrong: a filter files every message into a second folder \
+                 and also keeps it (a Sieve fileinto without stop, a procmail c recipe)"
+            }
+            c => c.describe(),
+        }
+    }
+
     /// Every cause, in code order.
     pub const ALL: [Cause; 8] = [
         Cause::ReDownload,
@@ -493,6 +515,9 @@ mod tests {
                 assert!(c.next_step(rate).len() > 40, "{c:?}");
             }
             assert!(c.mechanism().len() > 40, "{c:?}");
+            assert!(c
+                .describe_rate()
+                .starts_with(c.describe().split(':').next().unwrap_or("?")));
             assert!(!c.describe().is_empty() && !c.evidence().is_empty());
         }
         assert!(Cause::FetcherRefetch.next_step(false).contains(".fetchids"));

@@ -174,8 +174,8 @@ pub fn sentence(n: usize, i: &Incident) -> String {
             )
         };
         let before = match i.rate_before {
-            Some(r) => format!("; before: {}", percent(r)),
-            None => "; from the folder's first delivery".to_string(),
+            Some(r) => format!(", {} before", percent(r)),
+            None => ", from the folder's first delivery".to_string(),
         };
         let until = if i.still_going == Some(true) {
             "still going at the last delivery".to_string()
@@ -184,7 +184,7 @@ pub fn sentence(n: usize, i: &Incident) -> String {
                 "until {} UTC{}",
                 minute(i.end),
                 i.rate_after
-                    .map(|r| format!(", {} after", percent(r)))
+                    .map(|r| format!(" ({} after)", percent(r)))
                     .unwrap_or_default()
             )
         };
@@ -225,6 +225,73 @@ pub fn sentence(n: usize, i: &Incident) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn incident(copies: usize, start: i64) -> Incident {
+        use crate::forensics::cause::Cause;
+        Incident {
+            start,
+            end: start + 60,
+            extra_copies: copies,
+            class: crate::group::GroupClass::DifferentTime,
+            same_time: 0,
+            different_time: copies,
+            likely_cause: Cause::ReDownload.describe(),
+            cause_code: Cause::ReDownload,
+            evidence: "e".into(),
+            stores: vec!["INBOX".into()],
+            folders: Vec::new(),
+            kept_stores: Vec::new(),
+            original_span: super::super::Span {
+                start: None,
+                end: None,
+            },
+            delay_seconds: super::super::Delay {
+                min: None,
+                median: None,
+                max: None,
+            },
+            causes: Default::default(),
+            examined: copies,
+            kind: Kind::Burst,
+            mechanism: Cause::ReDownload.mechanism(),
+            next_step: Cause::ReDownload.next_step(false),
+            folder: None,
+            deliveries: None,
+            duplicated_deliveries: None,
+            rate_before: None,
+            rate_during: None,
+            rate_after: None,
+            still_going: None,
+        }
+    }
+
+    #[test]
+    fn a_terminal_names_the_first_incidents_and_says_how_to_see_the_rest() {
+        let f = Forensics {
+            timeline_bucket_seconds: 60,
+            timeline: vec![Bucket {
+                start: 0,
+                end: 60,
+                same_time: 0,
+                different_time: 1,
+            }],
+            incidents: (0..14).map(|k| incident(100 - k, k as i64 * 86_400)).collect(),
+            ..Forensics::default()
+        };
+        let t = human(&f, true, None, false);
+        assert!(t.contains("Incidents (14:"), "{t}");
+        assert!(t.contains("\n  10. ") && !t.contains("\n  11. "), "{t}");
+        assert!(
+            t.contains("... and 4 more incidents (87 to 90 extra copies each, 354 in all)"),
+            "{t}"
+        );
+        assert!(t.contains("`-v` names all") && t.contains("--json") && t.contains("--html"));
+        // -v, and off a terminal: every one
+        for t in [human(&f, true, None, true), human(&f, false, None, false)] {
+            assert!(t.contains("\n  14. ") && !t.contains("more incident"), "{t}");
+            assert_eq!(t.matches("Next step: ").count(), 14);
+        }
+    }
 
     #[test]
     fn sparkline_scales_to_the_maximum() {

@@ -624,7 +624,11 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
         class,
         same_time,
         different_time,
-        likely_cause: top.describe(),
+        likely_cause: if rate {
+            top.describe_rate()
+        } else {
+            top.describe()
+        },
         cause_code: top,
         evidence,
         stores: folders.iter().map(|f| f.path.clone()).collect(),
