@@ -275,7 +275,9 @@ mod tests {
                 same_time: 0,
                 different_time: 1,
             }],
-            incidents: (0..14).map(|k| incident(100 - k, k as i64 * 86_400)).collect(),
+            incidents: (0..14)
+                .map(|k| incident(100 - k, k as i64 * 86_400))
+                .collect(),
             ..Forensics::default()
         };
         let t = human(&f, true, None, false);
@@ -288,7 +290,10 @@ mod tests {
         assert!(t.contains("`-v` names all") && t.contains("--json") && t.contains("--html"));
         // -v, and off a terminal: every one
         for t in [human(&f, true, None, true), human(&f, false, None, false)] {
-            assert!(t.contains("\n  14. ") && !t.contains("more incident"), "{t}");
+            assert!(
+                t.contains("\n  14. ") && !t.contains("more incident"),
+                "{t}"
+            );
             assert_eq!(t.matches("Next step: ").count(), 14);
         }
     }
