@@ -422,7 +422,7 @@ fn incident(o: &mut String, n: usize, i: &Incident) {
         i.class.as_str(),
         i.class.as_str()
     );
-    if i.kind == crate::forensics::Kind::Rate {
+    if i.folder.is_some() {
         let (k, d) = (
             i.duplicated_deliveries.unwrap_or(0),
             i.deliveries.unwrap_or(0),
@@ -430,7 +430,12 @@ fn incident(o: &mut String, n: usize, i: &Incident) {
         let pct = |r: f64| format!("{:.0}%", r * 100.0);
         let _ = write!(
             o,
-            "<p><b>Rate incident</b> in <code>{}</code>: since {} UTC, {} of {} deliveries ({}) have a second copy in the same second; before: {}; {}.</p>",
+            "<p><b>{}</b> in <code>{}</code>: since {} UTC, {} of {} deliveries ({}) have a second copy in the same second; before: {}; {}.</p>",
+            if i.kind == crate::forensics::Kind::Rate {
+                "Rate incident"
+            } else {
+                "Also a change in the rate of doubled deliveries"
+            },
             esc(i.folder.as_deref().unwrap_or("?")),
             minute(i.start),
             k,

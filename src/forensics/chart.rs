@@ -150,6 +150,40 @@ fn percent(r: f64) -> String {
     format!("{:.0}%", r * 100.0)
 }
 
+/// A rate in words ("every message delivered to INBOX has a second copy in the same
+/// second (40 of 40), 0% before; until ..."), when the incident has rates.
+fn rate_phrase(i: &Incident) -> Option<String> {
+    let folder = escape(i.folder.as_deref()?);
+    let (k, d) = (i.duplicated_deliveries?, i.deliveries?);
+    let during = i.rate_during.unwrap_or(0.0);
+    let what = if k == d {
+        format!(
+            "every message delivered to {folder} has a second copy in the same second ({k} of {d})"
+        )
+    } else {
+        format!(
+            "{} of the messages delivered to {folder} have a second copy in the same second ({k} of {d})",
+            percent(during)
+        )
+    };
+    let before = match i.rate_before {
+        Some(r) => format!(", {} before", percent(r)),
+        None => ", from the folder's first delivery".to_string(),
+    };
+    let until = if i.still_going == Some(true) {
+        "still going at the last delivery".to_string()
+    } else {
+        format!(
+            "until {} UTC{}",
+            minute(i.end),
+            i.rate_after
+                .map(|r| format!(" ({} after)", percent(r)))
+                .unwrap_or_default()
+        )
+    };
+    Some(format!("{what}{before}; {until}"))
+}
+
 /// One incident in plain sentences.
 pub fn sentence(n: usize, i: &Incident) -> String {
     let mut o = String::new();
@@ -158,39 +192,10 @@ pub fn sentence(n: usize, i: &Incident) -> String {
     } else {
         String::new()
     };
-    if i.kind == Kind::Rate {
-        let folder = escape(i.folder.as_deref().unwrap_or("?"));
-        let (k, d) = (
-            i.duplicated_deliveries.unwrap_or(0),
-            i.deliveries.unwrap_or(0),
-        );
-        let during = i.rate_during.unwrap_or(0.0);
-        let what = if k == d {
-            format!("every message delivered to {folder} has a second copy in the same second ({k} of {d})")
-        } else {
-            format!(
-                "{} of the messages delivered to {folder} have a second copy in the same second ({k} of {d})",
-                percent(during)
-            )
-        };
-        let before = match i.rate_before {
-            Some(r) => format!(", {} before", percent(r)),
-            None => ", from the folder's first delivery".to_string(),
-        };
-        let until = if i.still_going == Some(true) {
-            "still going at the last delivery".to_string()
-        } else {
-            format!(
-                "until {} UTC{}",
-                minute(i.end),
-                i.rate_after
-                    .map(|r| format!(" ({} after)", percent(r)))
-                    .unwrap_or_default()
-            )
-        };
+    if let (Kind::Rate, Some(rate)) = (i.kind, rate_phrase(i)) {
         let _ = writeln!(
             o,
-            "  {n}. Since {} UTC {what}{before}; {until}{lasted}: {} extra copies ({}, rate).",
+            "  {n}. Since {} UTC {rate}{lasted}: {} extra copies ({}, rate).",
             minute(i.start),
             i.extra_copies,
             i.class.as_str(),
@@ -214,6 +219,11 @@ pub fn sentence(n: usize, i: &Incident) -> String {
             i.extra_copies,
             i.class.as_str(),
         );
+    }
+    if i.kind == Kind::Burst {
+        if let Some(rate) = rate_phrase(i) {
+            let _ = writeln!(o, "     Rate: {rate}.");
+        }
     }
     let _ = writeln!(o, "     Likely cause: {}.", escape(i.likely_cause));
     let _ = writeln!(o, "     How: {}.", escape(i.mechanism));

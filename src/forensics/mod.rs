@@ -228,15 +228,40 @@ pub fn analyze(scan: &ScanOutput, grouping: &Grouping) -> Forensics {
         .map(|r| Job {
             extras: r.collect(),
             rate: None,
+            kind: Kind::Burst,
         })
         .collect();
-    let mut in_burst = vec![false; extras.len()];
-    for j in &jobs {
+    let mut burst_of: Vec<Option<usize>> = vec![None; extras.len()];
+    for (b, j) in jobs.iter().enumerate() {
         for &i in &j.extras {
-            in_burst[i] = true;
+            burst_of[i] = Some(b);
         }
     }
-    jobs.extend(rate_jobs(scan, grouping, &extras, &in_burst));
+    // A burst of same-time copies that is also a change in its folder's share of doubled
+    // deliveries keeps its kind, but gains the rates (the same copies, one incident).
+    for (members, info) in rate_segments(scan, grouping, &extras, |i| burst_of[i].is_some()) {
+        let mut by_burst: BTreeMap<usize, usize> = BTreeMap::new();
+        for &i in &members {
+            if let Some(b) = burst_of[i] {
+                *by_burst.entry(b).or_default() += 1;
+            }
+        }
+        if let Some((&b, &k)) = by_burst.iter().max_by_key(|(_, k)| **k) {
+            let whole = jobs[b].extras.len();
+            if 10 * k >= 9 * members.len() && 10 * k >= 9 * whole && jobs[b].rate.is_none() {
+                jobs[b].rate = Some(info);
+            }
+        }
+    }
+    jobs.extend(
+        rate_segments(scan, grouping, &extras, |i| burst_of[i].is_none())
+            .into_iter()
+            .map(|(extras, info)| Job {
+                extras,
+                rate: Some(info),
+                kind: Kind::Rate,
+            }),
+    );
     let total: usize = jobs.iter().map(|j| j.extras.len()).sum();
     // In parallel: a store with hundreds of small incidents would otherwise wake the
     // thread pool once per incident for a few reads each.
@@ -246,6 +271,7 @@ pub fn analyze(scan: &ScanOutput, grouping: &Grouping) -> Forensics {
             let k = sample_size(j.extras.len(), total);
             let mine: Vec<Extra> = j.extras.iter().map(|&i| extras[i]).collect();
             let mut inc = explain(scan, &mine, k, j.rate.is_some());
+            inc.kind = j.kind;
             if let Some(r) = j.rate {
                 r.apply(&mut inc);
             }
@@ -289,6 +315,7 @@ pub fn analyze(scan: &ScanOutput, grouping: &Grouping) -> Forensics {
 struct Job {
     extras: Vec<usize>,
     rate: Option<RateInfo>,
+    kind: Kind,
 }
 
 /// What the rate detector measured for one incident.
@@ -327,8 +354,10 @@ impl RateInfo {
             ev.push_str(&format!(", {} of {} after)", self.after.0, self.after.1));
         }
         inc.evidence = format!("{ev}; {}", inc.evidence);
-        inc.start = self.start;
-        inc.end = self.end;
+        if inc.kind == Kind::Rate {
+            inc.start = self.start;
+            inc.end = self.end;
+        }
         inc.folder = Some(self.folder);
         inc.deliveries = Some(self.deliveries);
         inc.duplicated_deliveries = Some(self.duplicated);
@@ -343,18 +372,19 @@ impl RateInfo {
     }
 }
 
-/// The rate incidents: per store, its deliveries (dated copies that are not extra copies)
-/// in time order, flagged when they got a same-time extra copy outside every burst.
-fn rate_jobs(
+/// The rate segments: per store, its deliveries (dated copies that are not extra copies)
+/// in time order, flagged when they got a same-time extra copy that `counts`; each
+/// segment with its extra copies (indices into `extras`) and rates.
+fn rate_segments(
     scan: &ScanOutput,
     grouping: &Grouping,
     extras: &[Extra],
-    in_burst: &[bool],
-) -> Vec<Job> {
-    // kept copy -> its same-time extras not in a burst (indices into `extras`)
+    counts: impl Fn(usize) -> bool,
+) -> Vec<(Vec<usize>, RateInfo)> {
+    // kept copy -> its same-time extras that count (indices into `extras`)
     let mut flagged: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, e) in extras.iter().enumerate() {
-        if !in_burst[i] && e.class == Class::SameTime {
+        if counts(i) && e.class == Class::SameTime {
             flagged.entry(e.kept).or_default().push(i);
         }
     }
@@ -403,9 +433,9 @@ fn rate_jobs(
             else {
                 continue;
             };
-            jobs.push(Job {
-                extras: members,
-                rate: Some(RateInfo {
+            jobs.push((
+                members,
+                RateInfo {
                     folder: scan.stores[store as usize]
                         .path
                         .to_string_lossy()
@@ -417,8 +447,8 @@ fn rate_jobs(
                     before: count(0..seg.start),
                     after: count(seg.end..x.len()),
                     still_going: seg.end == x.len(),
-                }),
-            });
+                },
+            ));
         }
     }
     jobs
