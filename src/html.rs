@@ -206,7 +206,7 @@ pub fn render(scan: &ScanOutput, grouping: &Grouping, report: &Report, paths: &[
     if f.incidents.is_empty() {
         o.push_str("<p>No incident: the extra copies do not cluster in a burst. Scattered duplicates like these usually come from single events (a message filed twice, a one-off re-delivery).</p>");
     } else {
-        let _ = write!(o, "<p class=\"sub\">Bursts where extra copies cluster, largest first. The cause is inferred from the delivery times and the server-side <code>Received</code> chain of each extra copy compared with its kept copy.</p>");
+        let _ = write!(o, "<p class=\"sub\">Bursts where extra copies cluster, and lasting changes in the share of a folder's deliveries that get a same-time copy (rate), largest first; all of them are listed. The cause is inferred from the delivery times and the server-side <code>Received</code> chain of each extra copy compared with its kept copy.</p>");
         for (n, i) in f.incidents.iter().enumerate() {
             incident(&mut o, n + 1, i);
         }
@@ -269,11 +269,12 @@ fn verdict(o: &mut String, report: &Report, paths: &[String]) {
         if warn {
             let i = &report.forensics.incidents[0];
             format!(
-                "<li><b>Before you clean up:</b> the largest incident ({} extra copies, {} to {} UTC) points to a {}. Fix that first, or it will happen again.</li>",
+                "<li><b>Before you clean up:</b> the largest incident ({} extra copies, {} to {} UTC) points to a {}. Fix that first, or it will happen again: {}.</li>",
                 i.extra_copies,
                 minute(i.start),
                 minute(i.end),
-                esc(i.likely_cause.split(':').next().unwrap_or(i.likely_cause))
+                esc(i.likely_cause.split(':').next().unwrap_or(i.likely_cause)),
+                esc(i.next_step)
             )
         } else {
             String::new()
@@ -435,6 +436,37 @@ fn incident(o: &mut String, n: usize, i: &Incident) {
         i.class.as_str(),
         i.class.as_str()
     );
+    if i.folder.is_some() {
+        let (k, d) = (
+            i.duplicated_deliveries.unwrap_or(0),
+            i.deliveries.unwrap_or(0),
+        );
+        let pct = |r: f64| format!("{:.0}%", r * 100.0);
+        let _ = write!(
+            o,
+            "<p><b>{}</b> in <code>{}</code>: since {} UTC, {} of {} deliveries ({}) have a second copy in the same second; before: {}; {}.</p>",
+            if i.kind == crate::forensics::Kind::Rate {
+                "Rate incident"
+            } else {
+                "Also a change in the rate of doubled deliveries"
+            },
+            esc(i.folder.as_deref().unwrap_or("?")),
+            minute(i.start),
+            k,
+            d,
+            pct(i.rate_during.unwrap_or(0.0)),
+            i.rate_before.map_or("none before (the folder's first delivery)".to_string(), pct),
+            if i.still_going == Some(true) {
+                "still going at the last delivery".to_string()
+            } else {
+                format!(
+                    "ended {} UTC{}",
+                    minute(i.end),
+                    i.rate_after.map(|r| format!(", {} after", pct(r))).unwrap_or_default()
+                )
+            }
+        );
+    }
     let (head, tail) = i
         .likely_cause
         .split_once(": ")
@@ -446,7 +478,9 @@ fn incident(o: &mut String, n: usize, i: &Incident) {
         esc(tail)
     );
     o.push_str("<dl class=\"kv\">");
+    let _ = write!(o, "<dt>How this happens</dt><dd>{}</dd>", esc(i.mechanism));
     let _ = write!(o, "<dt>Evidence</dt><dd>{}</dd>", esc(&i.evidence));
+    let _ = write!(o, "<dt>Next step</dt><dd><b>{}</b></dd>", esc(i.next_step));
     let _ = write!(
         o,
         "<dt>Class mix</dt><dd>{} same-time, {} different-time</dd>",

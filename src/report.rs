@@ -44,6 +44,8 @@ pub struct StoreCount {
 pub struct Groups<'a> {
     scan: &'a ScanOutput,
     groups: &'a [Group],
+    /// The cause code of each extra copy in an incident, by copy index.
+    causes: std::collections::HashMap<usize, crate::forensics::cause::Cause>,
 }
 
 impl Groups<'_> {
@@ -55,7 +57,7 @@ impl Groups<'_> {
     }
     /// The report of group `i`.
     pub fn get(&self, i: usize) -> GroupReport {
-        group_report(&self.groups[i], self.scan)
+        group_report(&self.groups[i], self.scan, &self.causes)
     }
 }
 
@@ -70,7 +72,11 @@ impl Serialize for Groups<'_> {
     }
 }
 
-fn group_report(g: &Group, scan: &ScanOutput) -> GroupReport {
+fn group_report(
+    g: &Group,
+    scan: &ScanOutput,
+    causes: &std::collections::HashMap<usize, crate::forensics::cause::Cause>,
+) -> GroupReport {
     let first = g.kept();
     GroupReport {
         message_id: g.message_id.as_deref().map(str::to_string),
@@ -85,6 +91,7 @@ fn group_report(g: &Group, scan: &ScanOutput) -> GroupReport {
                 scope: Some(m.scope),
                 relative_to: Some((m.copy != first).then(|| place(scan, m.relative_to))),
                 also_in: Some(also_in(g, m.copy, scan)),
+                cause_code: Some(causes.get(&m.copy).copied()),
                 ..copy_report(&scan.copies[m.copy], &scan.stores)
             })
             .collect(),
@@ -224,6 +231,10 @@ pub struct CopyReport {
     pub also_in: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// In a group: the cause code of the incident the copy belongs to (null for a kept
+    /// copy and for an extra copy in no incident).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause_code: Option<Option<crate::forensics::cause::Cause>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -270,6 +281,7 @@ fn copy_report(c: &Copy, stores: &[Store]) -> CopyReport {
         relative_to: None,
         also_in: None,
         content_hash: None,
+        cause_code: None,
     }
 }
 
@@ -318,13 +330,16 @@ impl<'a> Report<'a> {
             n.before_date += usize::from(r & Rejected::BeforeDate as u8 != 0);
             n.future += usize::from(r & Rejected::Future as u8 != 0);
         }
+        let mut forensics = crate::forensics::analyze(scan, grouping);
         let groups = Groups {
             scan,
             groups: &grouping.groups,
+            causes: std::mem::take(&mut forensics.copy_cause),
         };
         let cross_folder = Groups {
             scan,
             groups: &grouping.cross_folder,
+            causes: std::collections::HashMap::new(),
         };
         let conflicts: Vec<ConflictReport> = grouping
             .conflicts
@@ -379,7 +394,7 @@ impl<'a> Report<'a> {
         Report {
             version: REPORT_VERSION,
             summary,
-            forensics: crate::forensics::analyze(scan, grouping),
+            forensics,
             groups,
             cross_folder,
             conflicts,
@@ -508,6 +523,7 @@ impl<'a> Report<'a> {
             &self.forensics,
             timeline,
             width,
+            verbose,
         ));
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();

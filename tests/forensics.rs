@@ -392,3 +392,220 @@ fn many_incidents_share_the_header_reads() {
         nights * per
     );
 }
+
+/// Issue 17: a procmail `c` recipe doubles every message delivered from 11:00 to 14:54,
+/// one every 6 minutes. The copies never cluster into a burst, but the share of doubled
+/// deliveries jumps from 0 to 40 of 40: exactly one `rate` incident, named on the
+/// terminal, with its rates, mechanism and next step; every extra copy carries its cause.
+#[test]
+fn steady_doubling_is_one_rate_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, z) = steady_doubling_store(tmp.path());
+    let (code, j, err) = scan(&["Maildir"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["summary"]["same_time"], 40);
+    assert_eq!(j["summary"]["extra_copies"], 40);
+    check_timeline(&j);
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), 1, "{inc:#?}");
+    let i = &inc[0];
+    assert_eq!(i["kind"], "rate", "{i:#}");
+    assert!((a..a + 60).contains(&epoch(&i["start"])), "{i:#}");
+    assert!((z - 60..=z).contains(&epoch(&i["end"])), "{i:#}");
+    assert_eq!(i["folder"], "Maildir");
+    assert_eq!(i["extra_copies"], 40);
+    assert_eq!(i["deliveries"], 40);
+    assert_eq!(i["duplicated_deliveries"], 40);
+    assert_eq!(i["rate_during"], 1.0);
+    assert_eq!(i["rate_before"], 0.0);
+    assert_eq!(i["rate_after"], 0.0);
+    assert_eq!(i["still_going"], false);
+    assert_eq!(i["class"], "same-time");
+    assert_eq!(i["cause_code"], "delivery-duplicate");
+    let next = i["next_step"].as_str().unwrap();
+    assert!(next.contains(":0 c") && next.contains("Sieve"), "{next}");
+    assert!(i["mechanism"].as_str().unwrap().contains("procmail"));
+    let ev = i["evidence"].as_str().unwrap();
+    assert!(ev.starts_with("40 of 40 deliveries to Maildir"), "{ev}");
+    // every extra copy carries the incident's cause; kept copies null
+    let mut with_cause = 0;
+    for g in j["groups"].as_array().unwrap() {
+        for c in g["copies"].as_array().unwrap() {
+            if c["keep"] == true {
+                assert!(c["cause_code"].is_null(), "{c:#}");
+            } else {
+                assert_eq!(c["cause_code"], "delivery-duplicate", "{c:#}");
+                with_cause += 1;
+            }
+        }
+    }
+    assert_eq!(with_cause, 40);
+    // the per-store section
+    let stores = j["stores"].as_array().unwrap();
+    assert_eq!(stores.len(), 1, "{stores:#?}");
+    let s = &stores[0];
+    assert_eq!(s["path"], "Maildir");
+    assert_eq!(s["kind"], "maildir");
+    assert_eq!(s["messages"], 300 + 24 + 80 + 24 + 50);
+    assert_eq!(s["extras_same_time"], 40);
+    assert_eq!(s["extras_different_time"], 0);
+    assert_eq!(s["kept"], 40);
+    assert_eq!(s["incidents"], serde_json::json!([0]));
+
+    let text = human(&["Maildir"], tmp.path());
+    assert!(
+        text.contains(
+            "every message delivered to Maildir has a second copy in the same second (40 of 40)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Next step: "), "{text}");
+    assert!(!text.contains("No incident"), "{text}");
+}
+
+/// Every kind of incident in one store: each extra copy belongs to at most one incident
+/// (the incidents' copies add up to the copies that carry a cause), bursts are not
+/// reported again as rates, and every incident says what to do next.
+#[test]
+fn incidents_do_not_share_copies_and_all_say_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    incident_store(tmp.path());
+    let (code, j, err) = scan(&["Maildir", "fetched.mbox"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    let inc = incidents(&j);
+    assert_eq!(inc.len(), 3, "{inc:#?}");
+    assert!(inc.iter().all(|i| i["kind"] == "burst"), "{inc:#?}");
+    let mut codes: Vec<&str> = inc
+        .iter()
+        .map(|i| i["cause_code"].as_str().unwrap())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, ["alias-expansion", "fetcher-refetch", "re-download"]);
+    for i in inc {
+        assert!(i["next_step"].as_str().unwrap().len() > 40, "{i:#}");
+        assert!(i["mechanism"].as_str().unwrap().len() > 40, "{i:#}");
+        if i["class"] == "different-time" {
+            assert!(i["rate_before"].is_null() && i["still_going"].is_null());
+        } else {
+            // the alias burst doubled every delivery to the INBOX for 3 hours: the burst
+            // also carries its rates (one incident, not two)
+            assert_eq!(i["folder"], "Maildir", "{i:#}");
+            assert!(i["rate_during"].as_f64().unwrap() >= 0.9, "{i:#}");
+            assert!(i["rate_before"].as_f64().unwrap() < 0.1, "{i:#}");
+        }
+    }
+    let in_incidents: u64 = inc
+        .iter()
+        .map(|i| i["extra_copies"].as_u64().unwrap())
+        .sum();
+    let with_cause = j["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["copies"].as_array().unwrap())
+        .filter(|c| !c["cause_code"].is_null())
+        .count() as u64;
+    assert_eq!(in_incidents, with_cause);
+    // the fetchmail incident points at the fetcher's state
+    let f = inc
+        .iter()
+        .find(|i| i["cause_code"] == "fetcher-refetch")
+        .unwrap();
+    assert!(f["next_step"].as_str().unwrap().contains(".fetchids"));
+    // stores point back at their incidents
+    let stores = j["stores"].as_array().unwrap();
+    let mbox = stores.iter().find(|s| s["path"] == "fetched.mbox").unwrap();
+    assert_eq!(mbox["kind"], "mbox");
+    let k = mbox["incidents"].as_array().unwrap();
+    assert_eq!(k.len(), 1);
+    assert_eq!(
+        inc[k[0].as_u64().unwrap() as usize]["cause_code"],
+        "fetcher-refetch"
+    );
+}
+
+/// Twelve nightly re-download bursts: off a terminal (and with -v) the summary names
+/// every one of them, largest first; nothing is cut to "3 of 12".
+#[test]
+fn summary_names_every_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(12);
+    let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
+    for night in 0..12 {
+        let start = T0 + (200 + night as i64) * DAY + 2 * 3_600;
+        for k in 0..(20 + night) {
+            let i = night * 100 + k;
+            let t = T0 + rng.below(180 * DAY);
+            let text = message(i, t - 5, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+            inbox.deliver(t, &text);
+            inbox.deliver(start + rng.below(600), &text);
+        }
+    }
+    let (_, j, _) = scan(&["Maildir"], tmp.path());
+    assert_eq!(incidents(&j).len(), 12);
+    for text in [
+        human(&["Maildir"], tmp.path()),
+        String::from_utf8_lossy(
+            &Command::cargo_bin("maildedup")
+                .unwrap()
+                .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+                .env("XDG_CACHE_HOME", CACHE_HOME)
+                .current_dir(tmp.path())
+                .args(["scan", "Maildir"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .into_owned(),
+    ] {
+        assert!(text.contains("Incidents (12:"), "{text}");
+        for n in 1..=12 {
+            assert!(
+                text.contains(&format!("\n  {n}. ")),
+                "incident {n} missing: {text}"
+            );
+        }
+        assert!(!text.contains("more incident"), "{text}");
+        // largest first: 31 copies, then 30, ...
+        let p31 = text.find("31 extra copies").unwrap();
+        let p20 = text.find("20 extra copies").unwrap();
+        assert!(p31 < p20);
+    }
+}
+
+/// The steady doubling next to the other incidents (the example store): among many
+/// scattered extra copies the burst detector's link gap grows, so the doubling may be
+/// found as a burst; either way it is one incident holding all 40 copies, with the
+/// folder's rates.
+#[test]
+fn steady_doubling_among_other_incidents_is_reported_once_with_its_rates() {
+    let tmp = tempfile::tempdir().unwrap();
+    incident_store(tmp.path());
+    steady_doubling_store(&tmp.path().join("steady"));
+    let (code, j, err) = scan(&["Maildir", "fetched.mbox", "steady"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    let inc = incidents(&j);
+    let steady: Vec<&Value> = inc
+        .iter()
+        .filter(|i| i["stores"] == serde_json::json!(["steady/Maildir"]))
+        .collect();
+    assert_eq!(steady.len(), 1, "{inc:#?}");
+    let i = steady[0];
+    assert_eq!(i["extra_copies"], 40, "{i:#}");
+    assert_eq!(i["folder"], "steady/Maildir", "{i:#}");
+    assert_eq!(i["duplicated_deliveries"], 40, "{i:#}");
+    assert_eq!(i["rate_during"], 1.0, "{i:#}");
+    assert!(i["next_step"].as_str().unwrap().contains(":0 c"), "{i:#}");
+    let in_incidents: u64 = inc
+        .iter()
+        .map(|i| i["extra_copies"].as_u64().unwrap())
+        .sum();
+    let with_cause = j["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["copies"].as_array().unwrap())
+        .filter(|c| !c["cause_code"].is_null())
+        .count() as u64;
+    assert_eq!(in_incidents, with_cause);
+}

@@ -100,6 +100,170 @@ impl Cause {
         }
     }
 
+    /// The cause in plain words for a rate incident (every delivery to a folder doubled
+    /// for a while, not a burst): a rule rather than a one-off event.
+    pub fn describe_rate(self) -> &'static str {
+        match self {
+            Cause::DeliveryDuplicate => {
+                "delivery-side duplicate: a delivery rule, alias or filter stores every \
+                 message twice (a procmail recipe with the c flag, a Sieve fileinto plus \
+                 keep, an alias or .forward that lists the user twice)"
+            }
+            Cause::AliasExpansion => {
+                "delivery-side duplicate through an alias or forward: every message is \
+                 delivered once per envelope recipient (an alias or list that includes the \
+                 user and is addressed too, a forward to an address delivered here)"
+            }
+            Cause::CopyOrMove => {
+                "copy or move gone wrong: a filter files every message into a second folder \
+                 and also keeps it (a Sieve fileinto without stop, a procmail c recipe)"
+            }
+            c => c.describe(),
+        }
+    }
+
+    /// Every cause, in code order.
+    pub const ALL: [Cause; 8] = [
+        Cause::ReDownload,
+        Cause::FetcherRefetch,
+        Cause::DeliveryRetry,
+        Cause::CopyOrMove,
+        Cause::AliasExpansion,
+        Cause::DeliveryDuplicate,
+        Cause::OtherRoute,
+        Cause::Unknown,
+    ];
+
+    /// How this happens: the mechanisms that leave exactly this trace (all of them where
+    /// the trace cannot tell them apart).
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            Cause::ReDownload => {
+                "the copies carry the same Received chain, so the server delivered the message \
+                 once and a client downloaded it twice. Either a POP3 session ended before QUIT \
+                 (the UPDATE state never ran, so the server kept the messages and the client \
+                 did not save its list of seen UIDs), or the client is set to leave mail on the \
+                 server and lost or reset that list, or a POP/IMAP proxy (antivirus, web mail) \
+                 broke sessions and fetched again; the trace cannot tell these apart"
+            }
+            Cause::FetcherRefetch => {
+                "the extra copy carries one more hop from a fetcher (fetchmail, getmail) on top \
+                 of the same server chain: the fetcher took the message from the server again. \
+                 Either its session was cut before QUIT/UPDATE (killed, timed out, a network \
+                 drop), so the server kept the messages and the fetcher's seen-UID file was \
+                 not written, or it keeps mail on the server (fetchmail `keep` without \
+                 `uidl`, getmail `delete = false`) and lost its seen-UID file, or a proxy in \
+                 between broke the sessions"
+            }
+            Cause::DeliveryRetry => {
+                "only the last server hop differs (a new LMTP/SMTP id), so the last server \
+                 delivered the message a second time: the delivery agent stored it but the \
+                 server did not see the success (a timeout, a crash after the write), and the \
+                 queue retried; a re-injected or restored queue leaves the same trace"
+            }
+            Cause::CopyOrMove => {
+                "the copies were stored in the same second in two folders: a filter filed the \
+                 message and also kept it (a Sieve `fileinto` without `stop`, with an implicit \
+                 or explicit `keep`; a procmail recipe with the `c` flag), or a client or \
+                 migration tool copied it and kept the date; the trace cannot tell a filter \
+                 from a copy that kept the date"
+            }
+            Cause::AliasExpansion => {
+                "the copies differ only in their envelope recipient, so the server delivered \
+                 the message once per recipient address that ends in this mailbox: an alias \
+                 or list that includes the user and is also addressed, an alias that lists the \
+                 user twice, or a forward to an address that is delivered here as well"
+            }
+            Cause::DeliveryDuplicate => {
+                "the copies were stored in the same second in the same folder for the same \
+                 recipient: the delivery step wrote the message twice. A delivery rule that \
+                 copies (a procmail recipe with the `c` flag that delivers to the same folder \
+                 as the default, a Sieve `fileinto \"INBOX\"` plus `keep`), an alias or \
+                 `.forward` that names the mailbox twice without a distinct recipient header, \
+                 or a delivery agent that stored one message twice; the trace cannot tell \
+                 these apart"
+            }
+            Cause::OtherRoute => {
+                "the Received chains differ below the top hop, so the copies came through \
+                 different servers: the message was sent to two addresses that both end up \
+                 here (a second address that forwards here, a second account fetched into \
+                 the same mailbox, a Gmail or list copy)"
+            }
+            Cause::Unknown => {
+                "neither copy has a Received header to compare (exports such as Takeout or \
+                 an mbox archive often strip them), or a copy could not be read again"
+            }
+        }
+    }
+
+    /// What to check or change so it does not happen again. `rate`: the incident is a
+    /// lasting change in a folder's share of doubled deliveries rather than a burst.
+    pub fn next_step(self, rate: bool) -> &'static str {
+        match (self, rate) {
+            (Cause::ReDownload, _) => {
+                "check the client's \"leave messages on server\" setting and its seen-UID \
+                 state (fetchmail `~/.fetchids`, getmail `oldmail-*` files, a mail client's \
+                 popstate/UIDL cache); in the POP3 server's log look for sessions at these \
+                 times that end without QUIT; if a POP proxy or antivirus sits in between, \
+                 check its log for broken sessions"
+            }
+            (Cause::FetcherRefetch, _) => {
+                "look at the fetcher named in the hop: fetchmail's `~/.fetchids` (is it \
+                 written, is `uidl` set with `keep`?), getmail's `oldmail-*` files and its \
+                 `delete`/`read_all` settings; check whether the fetcher was killed or timed \
+                 out at these times (cron overlap, a lock, a network drop) and the POP3 \
+                 server's log for sessions without QUIT; then make it delete after a \
+                 completed fetch or keep its UID list"
+            }
+            (Cause::DeliveryRetry, _) => {
+                "in the mail server's log (Postfix `maillog`, the LMTP server's log) look at \
+                 these times for deliveries deferred or timed out after the mailbox was \
+                 written (LMTP/local delivery timeouts, a slow disk, a quota check); raise \
+                 the delivery timeout or fix the slow step"
+            }
+            (Cause::CopyOrMove, true) => {
+                "a delivery rule files these messages into the other folder and also keeps \
+                 them: look in the Sieve script (`~/.dovecot.sieve`: `fileinto` needs `stop`, \
+                 or remove the `keep`) or the procmail recipe that files into that folder \
+                 (drop the `c` flag) that changed at the start time"
+            }
+            (Cause::CopyOrMove, false) => {
+                "check the mail client's or migration tool's copy/move jobs at these times, \
+                 and the Sieve/procmail rules that file into these folders (`fileinto` \
+                 without `stop`, a procmail `c` flag)"
+            }
+            (Cause::AliasExpansion, _) => {
+                "look at the recipients named in Delivered-To/X-Original-To of the copies: \
+                 in the alias table (`/etc/aliases`, the virtual alias map), the list's \
+                 membership and the user's `.forward`, find the alias or list that contains \
+                 this user and is addressed too; have it expand once (or enable duplicate \
+                 suppression: Dovecot `duplicate` / `lda_original_recipient_header`)"
+            }
+            (Cause::DeliveryDuplicate, true) => {
+                "something in the delivery path doubles every message since the start time: \
+                 look for a procmail recipe with the `c` flag (`:0 c`) that delivers to the \
+                 default folder, a Sieve `fileinto \"INBOX\"` plus `keep`, a `.forward` or \
+                 alias that names the mailbox twice, and at what changed at the start time \
+                 (a new filter, an upgraded delivery agent)"
+            }
+            (Cause::DeliveryDuplicate, false) => {
+                "in the mail server's log look at these times for the message being handed to \
+                 the delivery agent twice; check the procmail/Sieve rules (`:0 c`, \
+                 `fileinto` plus `keep`) and the user's `.forward` and aliases"
+            }
+            (Cause::OtherRoute, _) => {
+                "compare the Received chains of a kept and an extra copy (`--html` shows them \
+                 side by side): the first server where they part names the second route; \
+                 remove the forward or the second account fetch, or filter one of them"
+            }
+            (Cause::Unknown, _) => {
+                "the trace holds nothing to compare: look at the folders and times named here \
+                 (an import or restore at that time?) and at the mail client's or server's \
+                 logs for those times"
+            }
+        }
+    }
+
     /// The evidence for one copy, as a phrase completing "... for N of M copies".
     pub fn evidence(self) -> &'static str {
         match self {
@@ -342,6 +506,23 @@ mod tests {
         let other = Trace::parse(b"Received: from gmail by google\nReceived: from elsewhere\n\n");
         assert_eq!(relate(&other, &kept), Chain::Different);
         assert_eq!(relate(&Trace::default(), &Trace::default()), Chain::Missing);
+    }
+
+    #[test]
+    fn every_cause_has_a_mechanism_and_a_next_step() {
+        for c in Cause::ALL {
+            for rate in [false, true] {
+                assert!(c.next_step(rate).len() > 40, "{c:?}");
+            }
+            assert!(c.mechanism().len() > 40, "{c:?}");
+            assert!(c
+                .describe_rate()
+                .starts_with(c.describe().split(':').next().unwrap_or("?")));
+            assert!(!c.describe().is_empty() && !c.evidence().is_empty());
+        }
+        assert!(Cause::FetcherRefetch.next_step(false).contains(".fetchids"));
+        assert!(Cause::FetcherRefetch.next_step(false).contains("oldmail-"));
+        assert!(Cause::DeliveryDuplicate.next_step(true).contains(":0 c"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //!
 //! - [`timeline`]: extra copies by delivery time and class, in buckets sized from the span;
 //! - [`incidents`]: bursts where extra copies cluster;
+//! - [`rate`]: lasting changes in the share of a folder's deliveries that get a same-time
+//!   extra copy (a filter or alias doubling every message, one every few minutes);
 //! - [`cause`]: the likely cause of each extra copy in a burst, from its class, its folder
 //!   and its Received chain compared with the kept copy's;
 //! - [`chart`]: the terminal rendering (timeline sparkline, incidents in sentences).
@@ -14,15 +16,17 @@
 pub mod cause;
 pub mod chart;
 pub mod incidents;
+pub mod rate;
 pub mod timeline;
 
+use crate::discover::StoreKind;
 use crate::group::{Class, GroupClass, Grouping};
 use crate::report::rfc3339;
 use crate::scan::ScanOutput;
 use cause::{Cause, Chain, Trace};
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use timeline::Bucket;
 
 /// At most this many copies of one incident are read to find its cause (evenly sampled).
@@ -56,6 +60,34 @@ pub struct Forensics {
     /// Extra copies without a delivery time (left out of the timeline and incidents).
     pub undated_extra_copies: usize,
     pub incidents: Vec<Incident>,
+    /// Per store: its messages, extra copies by class, kept copies, and the incidents
+    /// (indices into `incidents`) that hold its copies.
+    pub stores: Vec<StoreForensics>,
+    /// The cause code of each extra copy that belongs to an incident (by copy index).
+    #[serde(skip)]
+    pub copy_cause: HashMap<usize, Cause>,
+}
+
+/// One store's line in the per-store section of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreForensics {
+    pub path: String,
+    pub kind: StoreKind,
+    pub messages: usize,
+    pub extras_same_time: usize,
+    pub extras_different_time: usize,
+    pub kept: usize,
+    pub incidents: Vec<usize>,
+}
+
+/// How an incident was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Extra copies clustered in time ([`incidents`]).
+    Burst,
+    /// A lasting change in a folder's share of doubled deliveries ([`rate`]).
+    Rate,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +122,27 @@ pub struct Incident {
     pub causes: BTreeMap<&'static str, usize>,
     /// How many copies were read to find the cause (all, or an even sample).
     pub examined: usize,
+    /// `burst` or `rate`.
+    pub kind: Kind,
+    /// How this cause comes about (every mechanism the trace cannot tell apart).
+    pub mechanism: &'static str,
+    /// What to check or change, and where.
+    pub next_step: &'static str,
+    /// Rate incidents: the folder whose deliveries got the extra copies; null for bursts.
+    pub folder: Option<String>,
+    /// Rate incidents: deliveries to the folder during the incident; null for bursts.
+    pub deliveries: Option<usize>,
+    /// Rate incidents: how many of those got a same-time extra copy.
+    pub duplicated_deliveries: Option<usize>,
+    /// Rate incidents: the share of deliveries with an extra copy before the incident
+    /// (null when it started with the folder's first delivery, and for bursts).
+    pub rate_before: Option<f64>,
+    /// Rate incidents: the same share during the incident.
+    pub rate_during: Option<f64>,
+    /// Rate incidents: the same share after it (null when still going).
+    pub rate_after: Option<f64>,
+    /// Rate incidents: it lasts up to the folder's last delivery.
+    pub still_going: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,25 +222,276 @@ pub fn analyze(scan: &ScanOutput, grouping: &Grouping) -> Forensics {
     let points: Vec<(i64, Class)> = extras.iter().map(|e| (e.time, e.class)).collect();
     let (width, buckets) = timeline::timeline(&points);
     let times: Vec<i64> = extras.iter().map(|e| e.time).collect();
-    let windows = incidents::find(&times);
-    let total: usize = windows.iter().map(|r| r.len()).sum();
+    // Bursts first; a copy in a burst is not counted again by the rate detector.
+    let mut jobs: Vec<Job> = incidents::find(&times)
+        .into_iter()
+        .map(|r| Job {
+            extras: r.collect(),
+            rate: None,
+            kind: Kind::Burst,
+        })
+        .collect();
+    let mut burst_of: Vec<Option<usize>> = vec![None; extras.len()];
+    for (b, j) in jobs.iter().enumerate() {
+        for &i in &j.extras {
+            burst_of[i] = Some(b);
+        }
+    }
+    // A burst of same-time copies that is also a change in its folder's share of doubled
+    // deliveries keeps its kind, but gains the rates (the same copies, one incident).
+    for (members, info) in rate_segments(scan, grouping, &extras, |i| burst_of[i].is_some()) {
+        let mut by_burst: BTreeMap<usize, usize> = BTreeMap::new();
+        for &i in &members {
+            if let Some(b) = burst_of[i] {
+                *by_burst.entry(b).or_default() += 1;
+            }
+        }
+        if let Some((&b, &k)) = by_burst.iter().max_by_key(|(_, k)| **k) {
+            let whole = jobs[b].extras.len();
+            if 10 * k >= 9 * members.len() && 10 * k >= 9 * whole && jobs[b].rate.is_none() {
+                jobs[b].rate = Some(info);
+            }
+        }
+    }
+    jobs.extend(
+        rate_segments(scan, grouping, &extras, |i| burst_of[i].is_none())
+            .into_iter()
+            .map(|(extras, info)| Job {
+                extras,
+                rate: Some(info),
+                kind: Kind::Rate,
+            }),
+    );
+    let total: usize = jobs.iter().map(|j| j.extras.len()).sum();
     // In parallel: a store with hundreds of small incidents would otherwise wake the
     // thread pool once per incident for a few reads each.
-    let mut incidents: Vec<Incident> = windows
+    let mut found: Vec<(Incident, Vec<usize>)> = jobs
         .into_par_iter()
-        .map(|r| {
-            let k = sample_size(r.len(), total);
-            explain(scan, &extras[r], k)
+        .map(|j| {
+            let k = sample_size(j.extras.len(), total);
+            let mine: Vec<Extra> = j.extras.iter().map(|&i| extras[i]).collect();
+            let mut inc = explain(scan, &mine, k, j.rate.is_some());
+            inc.kind = j.kind;
+            if let Some(r) = j.rate {
+                r.apply(&mut inc);
+            }
+            (inc, j.extras)
         })
         .collect();
     // The largest first.
-    incidents.sort_by_key(|i| (std::cmp::Reverse(i.extra_copies), i.start));
+    found.sort_by_key(|(i, _)| (std::cmp::Reverse(i.extra_copies), i.start));
+    let mut copy_cause = HashMap::new();
+    let mut store_incidents: Vec<Vec<usize>> = vec![Vec::new(); scan.stores.len()];
+    for (n, (inc, members)) in found.iter().enumerate() {
+        for &i in members {
+            let e = &extras[i];
+            copy_cause.insert(e.copy, inc.cause_code);
+            for s in [scan.copies[e.copy].store, scan.copies[e.kept].store] {
+                if let Some(v) = store_incidents.get_mut(s as usize) {
+                    if v.last() != Some(&n) {
+                        v.push(n);
+                    }
+                }
+            }
+        }
+    }
+    let incidents: Vec<Incident> = found.into_iter().map(|(i, _)| i).collect();
+    for v in &mut store_incidents {
+        v.sort_unstable();
+        v.dedup();
+    }
     Forensics {
         timeline_bucket_seconds: width,
         timeline: buckets,
         undated_extra_copies: undated,
         incidents,
+        stores: store_section(scan, grouping, store_incidents),
+        copy_cause,
     }
+}
+
+/// One incident to explain: indices into the sorted extra copies, and for a rate incident
+/// its rates.
+struct Job {
+    extras: Vec<usize>,
+    rate: Option<RateInfo>,
+    kind: Kind,
+}
+
+/// What the rate detector measured for one incident.
+#[derive(Debug, Clone)]
+struct RateInfo {
+    folder: String,
+    start: i64,
+    end: i64,
+    deliveries: usize,
+    duplicated: usize,
+    before: (usize, usize),
+    after: (usize, usize),
+    still_going: bool,
+}
+
+impl RateInfo {
+    fn apply(self, inc: &mut Incident) {
+        let share = |(k, n): (usize, usize)| (n > 0).then(|| k as f64 / n as f64);
+        let during = share((self.duplicated, self.deliveries));
+        let mut ev = format!(
+            "{} of {} deliveries to {} from {} to {} UTC got a same-time extra copy",
+            self.duplicated,
+            self.deliveries,
+            self.folder,
+            minute(self.start),
+            minute(self.end)
+        );
+        if self.before.1 > 0 {
+            ev.push_str(&format!(" ({} of {} before", self.before.0, self.before.1));
+        } else {
+            ev.push_str(" (from the folder's first delivery");
+        }
+        if self.still_going {
+            ev.push_str("; still going at the last delivery)");
+        } else {
+            ev.push_str(&format!(", {} of {} after)", self.after.0, self.after.1));
+        }
+        inc.evidence = format!("{ev}; {}", inc.evidence);
+        if inc.kind == Kind::Rate {
+            inc.start = self.start;
+            inc.end = self.end;
+        }
+        inc.folder = Some(self.folder);
+        inc.deliveries = Some(self.deliveries);
+        inc.duplicated_deliveries = Some(self.duplicated);
+        inc.rate_before = share(self.before);
+        inc.rate_during = during;
+        inc.rate_after = if self.still_going {
+            None
+        } else {
+            share(self.after)
+        };
+        inc.still_going = Some(self.still_going);
+    }
+}
+
+/// The rate segments: per store, its deliveries (dated copies that are not extra copies)
+/// in time order, flagged when they got a same-time extra copy that `counts`; each
+/// segment with its extra copies (indices into `extras`) and rates.
+fn rate_segments(
+    scan: &ScanOutput,
+    grouping: &Grouping,
+    extras: &[Extra],
+    counts: impl Fn(usize) -> bool,
+) -> Vec<(Vec<usize>, RateInfo)> {
+    // kept copy -> its same-time extras that count (indices into `extras`)
+    let mut flagged: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, e) in extras.iter().enumerate() {
+        if counts(i) && e.class == Class::SameTime {
+            flagged.entry(e.kept).or_default().push(i);
+        }
+    }
+    let mut per_store: BTreeMap<u32, usize> = BTreeMap::new();
+    for &kept in flagged.keys() {
+        *per_store.entry(scan.copies[kept].store).or_default() += 1;
+    }
+    per_store.retain(|_, n| *n >= rate::MIN_FLAGGED);
+    if per_store.is_empty() {
+        return Vec::new();
+    }
+    let mut is_extra = vec![false; scan.copies.len()];
+    for g in &grouping.groups {
+        for m in g.extras() {
+            if m.class.is_some() {
+                is_extra[m.copy] = true;
+            }
+        }
+    }
+    let mut deliveries: BTreeMap<u32, Vec<(i64, usize)>> =
+        per_store.keys().map(|&s| (s, Vec::new())).collect();
+    for (i, c) in scan.copies.iter().enumerate() {
+        if is_extra[i] {
+            continue;
+        }
+        if let (Some(t), Some(v)) = (c.delivered_at, deliveries.get_mut(&c.store)) {
+            v.push((t, i));
+        }
+    }
+    let mut jobs = Vec::new();
+    for (store, mut d) in deliveries {
+        d.sort_unstable();
+        let x: Vec<bool> = d.iter().map(|(_, c)| flagged.contains_key(c)).collect();
+        for seg in rate::find(&x) {
+            let count =
+                |r: std::ops::Range<usize>| (x[r.clone()].iter().filter(|&&b| b).count(), r.len());
+            let (duplicated, n) = count(seg.clone());
+            let mut members: Vec<usize> = d[seg.clone()]
+                .iter()
+                .filter_map(|(_, c)| flagged.get(c))
+                .flatten()
+                .copied()
+                .collect();
+            members.sort_unstable();
+            let (Some(&(start, _)), Some(&(end, _))) = (d.get(seg.start), d.get(seg.end - 1))
+            else {
+                continue;
+            };
+            jobs.push((
+                members,
+                RateInfo {
+                    folder: scan.stores[store as usize]
+                        .path
+                        .to_string_lossy()
+                        .into_owned(),
+                    start,
+                    end,
+                    deliveries: n,
+                    duplicated,
+                    before: count(0..seg.start),
+                    after: count(seg.end..x.len()),
+                    still_going: seg.end == x.len(),
+                },
+            ));
+        }
+    }
+    jobs
+}
+
+/// The per-store section: messages, extra copies by class, kept copies, incidents.
+fn store_section(
+    scan: &ScanOutput,
+    grouping: &Grouping,
+    incidents: Vec<Vec<usize>>,
+) -> Vec<StoreForensics> {
+    let mut out: Vec<StoreForensics> = scan
+        .stores
+        .iter()
+        .zip(incidents)
+        .map(|(st, incidents)| StoreForensics {
+            path: st.path.to_string_lossy().into_owned(),
+            kind: st.kind,
+            messages: 0,
+            extras_same_time: 0,
+            extras_different_time: 0,
+            kept: 0,
+            incidents,
+        })
+        .collect();
+    for c in &scan.copies {
+        if let Some(s) = out.get_mut(c.store as usize) {
+            s.messages += 1;
+        }
+    }
+    for g in &grouping.groups {
+        for m in &g.members {
+            let Some(s) = out.get_mut(scan.copies[m.copy].store as usize) else {
+                continue;
+            };
+            match m.class {
+                None => s.kept += 1,
+                Some(Class::SameTime) => s.extras_same_time += 1,
+                Some(Class::DifferentTime) => s.extras_different_time += 1,
+            }
+        }
+    }
+    out
 }
 
 /// Counts of `key` over `items`, most first (ties by key).
@@ -201,7 +505,7 @@ fn ranked<K: Ord + Clone>(items: impl Iterator<Item = K>) -> Vec<(K, usize)> {
     v
 }
 
-fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Incident {
+fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -> Incident {
     let n = extras.len();
     let stores = &scan.stores;
     let store_name = |copy: usize| {
@@ -222,7 +526,9 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Incident {
     // The cause of each examined copy (all of them, or an even sample).
     let step = n.div_ceil(sample_max.max(1)).max(1);
     let sample: Vec<&Extra> = extras.iter().step_by(step).collect();
-    let examined: Vec<(Cause, Option<Chain>)> = sample
+    // Each examined copy: its cause, how its Received chain relates to the kept copy's,
+    // and (for a recipient or route difference) a short quote of both traces.
+    let examined: Vec<(Cause, Option<Chain>, Option<Quote>)> = sample
         .par_iter()
         .map(|e| {
             let (c, k) = (&scan.copies[e.copy], &scan.copies[e.kept]);
@@ -234,10 +540,11 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Incident {
                 c.store != k.store,
                 traces.as_ref().map(|(a, b)| (a, b)),
             );
-            (cause, traces.map(|(a, b)| cause::relate(&a, &b)))
+            let quote = traces.as_ref().map(|(a, b)| Quote::of(a, b));
+            (cause, traces.map(|(a, b)| cause::relate(&a, &b)), quote)
         })
         .collect();
-    let causes = ranked(examined.iter().map(|(c, _)| *c));
+    let causes = ranked(examined.iter().map(|(c, _, _)| *c));
     let (top, top_n) = causes.first().copied().unwrap_or((Cause::Unknown, 0));
 
     let folders: Vec<FolderCount> = ranked(extras.iter().map(|e| store_name(e.copy)))
@@ -274,7 +581,7 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Incident {
         evidence.push_str(&format!(" (an even sample of the {n})"));
     }
     if top == Cause::FetcherRefetch {
-        if let Some(hop) = examined.iter().find_map(|(c, ch)| match (c, ch) {
+        if let Some(hop) = examined.iter().find_map(|(c, ch, _)| match (c, ch) {
             (
                 Cause::FetcherRefetch,
                 Some(Chain::ExtraHop { hop, .. } | Chain::TopHopDiffers { hop, .. }),
@@ -282,6 +589,26 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Incident {
             _ => None,
         }) {
             evidence.push_str(&format!(", e.g. \"{}\"", clip(hop, 100)));
+        }
+    }
+    let quote = examined
+        .iter()
+        .find(|(c, _, _)| *c == top)
+        .and_then(|(_, _, q)| q.as_ref());
+    if let Some(q) = quote {
+        match top {
+            Cause::AliasExpansion => evidence.push_str(&format!(
+                ", e.g. extra copy for {} where the kept copy is for {}",
+                q.extra_to, q.kept_to
+            )),
+            Cause::ReDownload | Cause::DeliveryDuplicate if !q.kept_top.is_empty() => {
+                evidence.push_str(&format!(", both with the last hop \"{}\"", q.kept_top))
+            }
+            Cause::DeliveryRetry | Cause::OtherRoute => evidence.push_str(&format!(
+                ", e.g. \"{}\" where the kept copy has \"{}\"",
+                q.extra_top, q.kept_top
+            )),
+            _ => {}
         }
     }
     for &(c, k) in causes.iter().skip(1).take(2) {
@@ -327,7 +654,11 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Incident {
         class,
         same_time,
         different_time,
-        likely_cause: top.describe(),
+        likely_cause: if rate {
+            top.describe_rate()
+        } else {
+            top.describe()
+        },
         cause_code: top,
         evidence,
         stores: folders.iter().map(|f| f.path.clone()).collect(),
@@ -337,6 +668,50 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Incident {
         delay_seconds,
         causes: causes.iter().map(|(c, k)| (c.code(), *k)).collect(),
         examined: m,
+        kind: if rate { Kind::Rate } else { Kind::Burst },
+        mechanism: top.mechanism(),
+        next_step: top.next_step(rate),
+        folder: None,
+        deliveries: None,
+        duplicated_deliveries: None,
+        rate_before: None,
+        rate_during: None,
+        rate_after: None,
+        still_going: None,
+    }
+}
+
+/// Short quotes of an extra copy's and its kept copy's trace, for the evidence.
+#[derive(Debug, Clone)]
+struct Quote {
+    /// The envelope recipients, joined (`(none)` when there are none).
+    extra_to: String,
+    kept_to: String,
+    /// The topmost Received hop, clipped (empty when there is none).
+    extra_top: String,
+    kept_top: String,
+}
+
+impl Quote {
+    fn of(extra: &Trace, kept: &Trace) -> Quote {
+        let to = |t: &Trace| {
+            if t.recipients.is_empty() {
+                "(none)".to_string()
+            } else {
+                t.recipients
+                    .iter()
+                    .map(|r| clip(r, 60))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let top = |t: &Trace| t.received.first().map(|h| clip(h, 100)).unwrap_or_default();
+        Quote {
+            extra_to: to(extra),
+            kept_to: to(kept),
+            extra_top: top(extra),
+            kept_top: top(kept),
+        }
     }
 }
 

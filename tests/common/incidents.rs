@@ -232,3 +232,49 @@ pub fn incident_store(root: &Path) {
         inbox.deliver(t + 3_600 + rng.below(20 * DAY), &text);
     }
 }
+
+/// A procmail recipe with the `c` flag doubles every message delivered into the INBOX
+/// from 11:00 to 14:54 on day 40 (one message every 6 minutes: 40 messages, each stored
+/// twice in the same second, byte for byte). Ordinary unique mail before (30 days, and
+/// that morning every 10 minutes) and after (that afternoon and the next days). Returns
+/// the first and last doubled delivery times.
+pub fn steady_doubling_store(root: &Path) -> (i64, i64) {
+    let mut rng = Rng(0x5EED_0017);
+    let mut inbox = Maildir::new(&root.join("Maildir"));
+    background(&mut inbox, &mut rng, 0, 300, 30);
+    let day = T0 + 40 * DAY;
+    // the morning: one every 10 minutes, 07:00 to 10:50
+    for k in 0..24 {
+        let i = 1000 + k;
+        let t = day + 7 * 3_600 + k as i64 * 600 + rng.below(60);
+        inbox.deliver(
+            t,
+            &message(i, t - 3, &lmtp(i, t, 0), "jane@example.com", &mid(i)),
+        );
+    }
+    let start = day + 11 * 3_600;
+    for k in 0..40 {
+        let i = 2000 + k;
+        let t = start + k as i64 * 360;
+        let text = message(i, t - 3, &lmtp(i, t, 0), "jane@example.com", &mid(i));
+        inbox.deliver(t, &text);
+        inbox.deliver(t, &text);
+    }
+    // the afternoon after the recipe was fixed: 15:10 to 19:00
+    for k in 0..24 {
+        let i = 3000 + k;
+        let t = day + 15 * 3_600 + 600 + k as i64 * 600 + rng.below(60);
+        inbox.deliver(
+            t,
+            &message(i, t - 3, &lmtp(i, t, 0), "jane@example.com", &mid(i)),
+        );
+    }
+    for i in 4000..4050 {
+        let t = day + DAY + rng.below(5 * DAY);
+        inbox.deliver(
+            t,
+            &message(i, t - 3, &lmtp(i, t, 0), "jane@example.com", &mid(i)),
+        );
+    }
+    (start, start + 39 * 360)
+}
