@@ -781,7 +781,8 @@ fn yields_store(p: &std::path::Path, out: &crate::scan::ScanOutput) -> bool {
         || out.skipped.iter().any(|s| {
             // An empty mbox, or a store that was renamed away while the scan walked
             // (a live server at work: the next run finds it where it went).
-            s.path.starts_with(p) && (s.reason == "empty file" || vanished(&s.reason))
+            s.path.starts_with(p)
+                && (s.reason == "empty file" || (s.path != p && vanished(&s.reason)))
         })
 }
 

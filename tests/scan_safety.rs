@@ -222,8 +222,11 @@ fn a_refused_flag_merge_names_the_kept_file() {
     }
     // The kept copy's folder is read-only: merging the F flag into its name is refused.
     fs::set_permissions(a.join("cur"), fs::Permissions::from_mode(0o555)).expect("chmod");
+    // The two copies are in two folders: only --across-folders moves one and merges its
+    // flag into the other.
     let args: Vec<String> = [
         "quarantine",
+        "--across-folders",
         "--no-progress",
         "--no-cache",
         &s(&tree),
