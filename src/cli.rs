@@ -971,21 +971,9 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             }
         } else {
             println!("Nothing to quarantine: no duplicate copies found.");
-            if !plan.also_in.is_empty() {
-                println!(
-                    "Kept {} in their folders though also in other folders (--across-folders moves them).",
-                    count(plan.also_in.len(), "copy", "copies")
-                );
-            }
-            for p in &outcome.left {
-                println!("left in place: {}", esc(&p.to_string()));
-            }
+            print_kept_and_left(&plan, &outcome);
         }
-        return Ok(done(if outcome.left.is_empty() {
-            EXIT_OK
-        } else {
-            EXIT_PARTIAL
-        }));
+        return Ok(done(outcome_code(&outcome)));
     }
     let mut q = Quarantine::start(out, &grouping, &args.to, args.lock.options())?;
     q.outcome.left.extend(recovery);
@@ -1021,15 +1009,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             count(outcome.mboxes_rewritten, "mbox file", "mbox files"),
             count(grouping.conflicts.len(), "conflict", "conflicts")
         );
-        if !plan.also_in.is_empty() {
-            println!(
-                "Kept {} in their folders though also in other folders (--across-folders moves them).",
-                count(plan.also_in.len(), "copy", "copies")
-            );
-        }
-        for p in &outcome.left {
-            println!("left in place: {}", esc(&p.to_string()));
-        }
+        print_kept_and_left(&plan, &outcome);
         if std::io::stdout().is_terminal() {
             println!("Undo with: maildedup restore {}", term::path(&args.to));
         }
@@ -1040,11 +1020,30 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             args.to.display()
         )
     })?;
-    Ok(done(if outcome.left.is_empty() {
+    Ok(done(outcome_code(&outcome)))
+}
+
+/// The text lines after a quarantine's counts: copies kept because they are the only copy
+/// in their folder, then every copy left in place.
+fn print_kept_and_left(plan: &crate::plan::Plan, outcome: &crate::quarantine::Outcome) {
+    if !plan.also_in.is_empty() {
+        println!(
+            "Kept {} in their folders though also in other folders (--across-folders moves them).",
+            count(plan.also_in.len(), "copy", "copies")
+        );
+    }
+    for p in &outcome.left {
+        println!("left in place: {}", esc(&p.to_string()));
+    }
+}
+
+/// 3 when a quarantine left copies in place, else 0.
+fn outcome_code(outcome: &crate::quarantine::Outcome) -> i32 {
+    if outcome.left.is_empty() {
         EXIT_OK
     } else {
         EXIT_PARTIAL
-    }))
+    }
 }
 
 /// The counts a quarantine run's log record carries.
