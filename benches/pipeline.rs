@@ -3,8 +3,8 @@
 //! Whole-process comparisons with peers live in `benches/compare.sh`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use maildedup::fingerprint::{body_digest, HeaderFacts};
-use maildedup::read::mbox::split;
+use maildedup::identity::{body_digest, HeaderFacts};
+use maildedup::store::mbox::split;
 
 fn synthetic_mbox(n: usize) -> Vec<u8> {
     let mut out = Vec::new();

@@ -2,36 +2,21 @@
 //! without ever losing one.
 //!
 //! The data flow, one module per step:
-//! [`discover`] → [`read`] → [`fingerprint`] (driven by [`scan`]) → [`group`] →
-//! [`report`] (with [`conflict`] explaining conflicts).
+//! [`store`] (discover and read stores) → [`identity`] (what makes two copies one message)
+//! → [`scan`] (the two-stage pipeline, with [`cache`]) → [`group`] (groups, keepers,
+//! conflicts) → [`forensics`] (incidents and causes) → [`act`] (plan, quarantine,
+//! restore) and [`render`] (JSON, text, HTML) → [`cli`] (the only place that prints).
+//! [`model`] holds the types they share.
 
+pub mod act;
 pub mod cache;
 pub mod cli;
-pub mod config;
-pub mod conflict;
-pub mod discover;
 pub mod fault;
-pub mod fingerprint;
 pub mod forensics;
 pub mod fsutil;
 pub mod group;
-pub mod html;
-pub mod lock;
-pub mod manifest;
-pub mod manpage;
-pub mod mbox_edit;
-pub mod message;
-pub mod pathser;
-pub mod perstore;
-pub mod plan;
-pub mod plan_view;
-pub mod progress;
-pub mod quarantine;
-pub mod read;
-pub mod report;
-pub mod restore;
-pub mod runlock;
-pub mod runlog;
+pub mod identity;
+pub mod model;
+pub mod render;
 pub mod scan;
-pub mod style;
-pub mod term;
+pub mod store;

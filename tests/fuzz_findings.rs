@@ -1,7 +1,7 @@
 //! Regression tests for what the fuzz targets (`fuzz/`) and the hardening review around
 //! them found. Each test names the target (or the review) and the property that failed.
 
-use maildedup::read::mbox::{split, split_chunked, split_releasing};
+use maildedup::store::mbox::{split, split_chunked, split_releasing};
 
 fn noop(_: usize, _: usize) {}
 

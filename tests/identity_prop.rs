@@ -2,7 +2,7 @@
 //! adding, removing or changing any header field outside `IDENTITY_HEADERS` never changes
 //! it; changing any field on that list, or the body, always does.
 
-use maildedup::fingerprint::{is_identity, message_hash, IDENTITY_HEADERS};
+use maildedup::identity::{is_identity, message_hash, IDENTITY_HEADERS};
 use proptest::prelude::*;
 
 /// A message as a list of header fields (name, value) and a body.

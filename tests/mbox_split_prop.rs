@@ -2,7 +2,7 @@
 //! lines, CRLF or LF — splits back into exactly those messages, byte for byte, and the
 //! entries tile the file.
 
-use maildedup::read::mbox::split;
+use maildedup::store::mbox::split;
 use proptest::prelude::*;
 
 fn line() -> impl Strategy<Value = String> {
@@ -131,7 +131,7 @@ fn a_big_mbox_splits_across_chunks_exactly() {
         i += 1;
     }
     let released = std::sync::atomic::AtomicUsize::new(0);
-    let entries = maildedup::read::mbox::split_releasing(&file, &|_, len| {
+    let entries = maildedup::store::mbox::split_releasing(&file, &|_, len| {
         released.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
     })
     .expect("an mbox");
@@ -155,7 +155,7 @@ proptest! {
         crlf in any::<bool>(),
         cut in 0.0f64..1.0,
     ) {
-        use maildedup::read::mbox::split_from;
+        use maildedup::store::mbox::split_from;
         let eol = if crlf { "\r\n" } else { "\n" };
         let mut file = format!("From a Sat Jan  3 01:05:34 2022{eol}A: b{eol}");
         for l in &lines {
@@ -220,7 +220,7 @@ proptest! {
         chunk in 1usize..48,
         margin in 1usize..40,
     ) {
-        use maildedup::read::mbox::{split_from, split_source_chunked, Bytes};
+        use maildedup::store::mbox::{split_from, split_source_chunked, Bytes};
         let mut file = format!("{preamble}From a Sat Jan  3 01:05:34 2022\nA: b\n");
         for (i, l) in lines.iter().enumerate() {
             file.push_str(l);

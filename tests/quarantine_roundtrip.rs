@@ -501,7 +501,7 @@ fn quarantine_does_exactly_what_the_scan_planned() {
         let off = g.kept.offset.unwrap() as usize;
         let orig_entry = &orig[off..off + g.kept.length as usize];
         let now = after.data(&p).unwrap();
-        let entries = maildedup::read::mbox::split(now).expect("still an mbox");
+        let entries = maildedup::store::mbox::split(now).expect("still an mbox");
         let found: Vec<&[u8]> = entries
             .iter()
             .map(|e| &now[e.offset..e.end])
@@ -586,7 +586,7 @@ fn quarantine_does_exactly_what_the_scan_planned() {
         let len = r["length"].as_u64().unwrap() as usize;
         let orig = before.data(&rel(&st.tree, &mbox)).unwrap();
         let entry = &orig[off as usize..off as usize + len];
-        let e = maildedup::read::mbox::split(orig)
+        let e = maildedup::store::mbox::split(orig)
             .unwrap()
             .into_iter()
             .find(|e| e.offset == off as usize)
@@ -1255,7 +1255,10 @@ fn restore_never_overwrites_an_existing_file() {
 
 #[test]
 fn extras_stay_when_their_kept_copy_changed_after_the_scan() {
-    use maildedup::{group, lock, plan, progress, quarantine, scan};
+    use maildedup::act::{plan, quarantine};
+    use maildedup::cli::progress;
+    use maildedup::store::lock;
+    use maildedup::{group, scan};
     let td = TempDir::new().unwrap();
     let root = td.path().canonicalize().unwrap();
     let tree = root.join("tree");
@@ -1287,7 +1290,7 @@ fn extras_stay_when_their_kept_copy_changed_after_the_scan() {
     let export = tree.join("mbox/export.mbox");
     let export_before = fs::read(&export).unwrap();
     let entry0 = {
-        let e = &maildedup::read::mbox::split(&export_before).unwrap()[0];
+        let e = &maildedup::store::mbox::split(&export_before).unwrap()[0];
         export_before[e.offset..e.end].to_vec()
     };
 

@@ -537,7 +537,7 @@ fn tokens_in_message(msg: &[u8], found: &mut HashMap<String, Vec<Vec<u8>>>) {
 
 fn delivered_in(mbox: &[u8], qdir: &Path) -> HashMap<String, Vec<Vec<u8>>> {
     let mut found = HashMap::new();
-    for e in maildedup::read::mbox::split(mbox).unwrap_or_default() {
+    for e in maildedup::store::mbox::split(mbox).unwrap_or_default() {
         tokens_in_message(&mbox[e.message_start..e.message_end], &mut found);
     }
     for name in names(&qdir.join("cur")) {
@@ -573,7 +573,7 @@ fn b3(d: &[u8]) -> [u8; 32] {
 /// The original mbox entries (normalized entry hash, hash of the message as quarantine
 /// extracts it), for checking that each is in the mbox or in QDIR.
 fn original_entries(mbox: &[u8]) -> Vec<([u8; 32], [u8; 32])> {
-    maildedup::read::mbox::split(mbox)
+    maildedup::store::mbox::split(mbox)
         .unwrap_or_default()
         .iter()
         .map(|e| {
@@ -589,7 +589,7 @@ fn original_entries(mbox: &[u8]) -> Vec<([u8; 32], [u8; 32])> {
 /// Counted: two identical originals need two copies.
 fn originals_missing(orig: &[([u8; 32], [u8; 32])], mbox: &[u8], qdir: &Path) -> usize {
     let mut in_mbox: HashMap<[u8; 32], usize> = HashMap::new();
-    for e in maildedup::read::mbox::split(mbox).unwrap_or_default() {
+    for e in maildedup::store::mbox::split(mbox).unwrap_or_default() {
         *in_mbox
             .entry(b3(&normalized(&mbox[e.offset..e.end])))
             .or_default() += 1;
@@ -986,7 +986,9 @@ fn round(
             ));
         } else {
             let tail = &now[original.len()..];
-            let appended = maildedup::read::mbox::split(tail).unwrap_or_default().len();
+            let appended = maildedup::store::mbox::split(tail)
+                .unwrap_or_default()
+                .len();
             let delivered = q_deliveries
                 .iter()
                 .chain(&r_deliveries)

@@ -2,11 +2,11 @@
 //! parsing (RFC 822 dates and From_ line dates), header digest, body digest, content hash.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use maildedup::fingerprint::{
+use maildedup::identity::{
     body_digest, header_digest, message_hash_and_id, normalise_message_id, parse_rfc822_date,
     HeaderFacts,
 };
-use maildedup::read::mbox::from_line_time;
+use maildedup::store::mbox::from_line_time;
 
 fuzz_target!(|msg: &[u8]| {
     let mut scratch = Vec::new();
@@ -32,7 +32,7 @@ fuzz_target!(|msg: &[u8]| {
     let body = body_digest(&msg[facts.body_start..], &mut scratch);
     assert_eq!(
         hash,
-        maildedup::fingerprint::content_hash(&facts.header_digest, &body)
+        maildedup::identity::content_hash(&facts.header_digest, &body)
     );
     // CRLF and LF copies of one body digest alike.
     let lf: Vec<u8> = msg[facts.body_start..]
@@ -45,12 +45,12 @@ fuzz_target!(|msg: &[u8]| {
     }
     // Date parsers on arbitrary text: no panic, and a From_ line date is a real instant.
     if let Some(t) = parse_rfc822_date(msg) {
-        assert!(maildedup::report::rfc3339(t).is_some(), "{t}");
+        assert!(maildedup::render::report::rfc3339(t).is_some(), "{t}");
     }
     let mut line = b"From x@y ".to_vec();
     line.extend_from_slice(&msg[..msg.len().min(200)]);
     if let Some(t) = from_line_time(&line) {
-        assert!(maildedup::report::rfc3339(t).is_some(), "{t}");
+        assert!(maildedup::render::report::rfc3339(t).is_some(), "{t}");
     }
     let _ = from_line_time(msg);
 });

@@ -2,8 +2,8 @@
 //! same unique name and flags.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use maildedup::fingerprint::Flags;
-use maildedup::read::maildir::{is_index_file, MaildirName};
+use maildedup::identity::Flags;
+use maildedup::store::maildir::{is_index_file, MaildirName};
 
 fuzz_target!(|data: &[u8]| {
     let name = String::from_utf8_lossy(data);

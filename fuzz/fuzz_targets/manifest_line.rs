@@ -2,7 +2,7 @@
 //! that parses to the same record.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use maildedup::manifest::{unb64, Record};
+use maildedup::act::manifest::{unb64, Record};
 
 fuzz_target!(|line: &[u8]| {
     let Ok(r) = serde_json::from_slice::<Record>(line) else {

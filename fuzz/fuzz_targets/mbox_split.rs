@@ -2,7 +2,7 @@
 //! bounds, whichever path (one thread, or chunks searched in parallel) finds them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use maildedup::read::mbox::{looks_like_mbox, preamble_len, split, split_chunked, MboxEntry};
+use maildedup::store::mbox::{looks_like_mbox, preamble_len, split, split_chunked, MboxEntry};
 use std::sync::Mutex;
 
 fn check(buf: &[u8], entries: &[MboxEntry]) {
@@ -33,7 +33,7 @@ fn check(buf: &[u8], entries: &[MboxEntry]) {
         // The accessors never panic on what the splitter returned.
         let _ = e.from_line(buf);
         let _ = e.message(buf);
-        let _ = maildedup::read::mbox::from_line_time(e.from_line(buf));
+        let _ = maildedup::store::mbox::from_line_time(e.from_line(buf));
     }
 }
 
@@ -58,8 +58,8 @@ fuzz_target!(|buf: &[u8]| {
     assert_eq!(whole, chunked, "chunk size {chunk} changed the split");
     // The windowed split the scan runs over pread: the same entries whatever the windows.
     let margin = 1 + (b >> 3) % 64;
-    let windowed = maildedup::read::mbox::split_source_chunked(
-        &maildedup::read::mbox::Bytes(buf),
+    let windowed = maildedup::store::mbox::split_source_chunked(
+        &maildedup::store::mbox::Bytes(buf),
         None,
         0,
         chunk,

@@ -16,10 +16,10 @@
 //! | different-time | chains differ below the top | arrived by another route |
 //! | either | no Received header in either copy, or unreadable | unknown |
 
-use crate::discover::Store;
 use crate::group::Class;
-use crate::message::{line_at, name_is, normalise_value, scan_fields};
+use crate::identity::header::{line_at, name_is, normalise_value, scan_fields};
 use crate::scan::{Copy, Loc};
+use crate::store::discover::Store;
 use std::collections::BTreeSet;
 use std::io::{self, Read, Seek, SeekFrom};
 

@@ -6,7 +6,7 @@
 //!   extra copy (a filter or alias doubling every message, one every few minutes);
 //! - [`cause`]: the likely cause of each extra copy in a burst, from its class, its folder
 //!   and its Received chain compared with the kept copy's;
-//! - [`chart`]: the terminal rendering (timeline sparkline, incidents in sentences).
+//! - the terminal rendering lives in [`crate::render::chart`].
 //!
 //! Only copies in an incident are read again (their header block, at most 64 KiB each, and
 //! at most [`SAMPLE_MAX`] per incident, [`SAMPLE_TOTAL`] shared by all incidents, never
@@ -14,15 +14,14 @@
 //! nothing here.
 
 pub mod cause;
-pub mod chart;
 pub mod incidents;
 pub mod rate;
 pub mod timeline;
 
-use crate::discover::StoreKind;
 use crate::group::{Class, GroupClass, Grouping};
-use crate::report::rfc3339;
+use crate::render::report::rfc3339;
 use crate::scan::ScanOutput;
+use crate::store::discover::StoreKind;
 use cause::{Cause, Chain, Trace};
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};

@@ -418,7 +418,7 @@ pub fn originals(snap: &Snapshot) -> Originals {
     let mut entries = Vec::new();
     for (p, data) in snap.files() {
         if is_mbox_bytes(data) {
-            let split = maildedup::read::mbox::split(data)
+            let split = maildedup::store::mbox::split(data)
                 .unwrap_or_else(|| panic!("{} is not an mbox", p.display()));
             for e in split {
                 entries.push((
@@ -479,7 +479,7 @@ pub fn lost_messages(orig: &Originals, tree: &Path, qdir: &Path) -> Vec<String> 
     for (p, off, entry, msg) in &orig.entries {
         let (entries, text) = mbox_now.entry(p).or_insert_with(|| {
             let d = now.data(p).cloned().unwrap_or_default();
-            let set = maildedup::read::mbox::split(&d)
+            let set = maildedup::store::mbox::split(&d)
                 .unwrap_or_default()
                 .iter()
                 .map(|e| b3(&without_status(&d[e.offset..e.end])))

@@ -17,7 +17,7 @@
 //! A filesystem that does not support `flock` on a folder (some network filesystems) is
 //! run on without the lock; every change is still checked against what the scan saw.
 
-use crate::discover::{Store, StoreKind};
+use crate::store::discover::{Store, StoreKind};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
@@ -77,7 +77,7 @@ impl RunLock {
     /// Locks every store found under `paths` (as `scan` would find them), so the scan of
     /// a run that will change them sees them after any other run is done with them.
     pub fn for_paths(paths: &[PathBuf], timeout: Duration) -> io::Result<RunLock> {
-        let (stores, _) = crate::discover::discover(paths);
+        let (stores, _) = crate::store::discover::discover(paths);
         RunLock::for_stores(&stores, timeout)
     }
 

@@ -16,7 +16,7 @@ pub const MANIFEST: &str = "manifest.jsonl";
 /// Which copy a group kept.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeptRef {
-    #[serde(with = "crate::pathser")]
+    #[serde(with = "crate::model::pathser")]
     pub path: PathBuf,
     pub offset: Option<u64>,
 }
@@ -31,7 +31,7 @@ pub enum Record {
         run: String,
         version: u32,
         started: String,
-        #[serde(with = "crate::pathser::vec")]
+        #[serde(with = "crate::model::pathser::vec")]
         stores: Vec<PathBuf>,
         /// The same stores with every symlink above them resolved (`realpath`), in the
         /// same order: `restore` writes into a store only while it still resolves to
@@ -39,7 +39,7 @@ pub enum Record {
         /// elsewhere. Missing in manifests of older versions: then `stores` must resolve
         /// to themselves.
         #[serde(
-            with = "crate::pathser::vec",
+            with = "crate::model::pathser::vec",
             default,
             skip_serializing_if = "Vec::is_empty"
         )]
@@ -48,7 +48,7 @@ pub enum Record {
     /// A Maildir file moved, as it is, to `quarantined` (relative to QDIR).
     MaildirMove {
         id: String,
-        #[serde(with = "crate::pathser")]
+        #[serde(with = "crate::model::pathser")]
         source: PathBuf,
         quarantined: String,
         /// blake3 of the file's bytes.
@@ -62,16 +62,16 @@ pub enum Record {
     /// The kept Maildir copy renamed to carry the union of the group's flags.
     MaildirFlags {
         id: String,
-        #[serde(with = "crate::pathser")]
+        #[serde(with = "crate::model::pathser")]
         old: PathBuf,
-        #[serde(with = "crate::pathser")]
+        #[serde(with = "crate::model::pathser")]
         new: PathBuf,
         added: String,
     },
     /// An mbox message written to `quarantined` (From_ line removed, quoting undone).
     MboxExtract {
         id: String,
-        #[serde(with = "crate::pathser")]
+        #[serde(with = "crate::model::pathser")]
         mbox: PathBuf,
         offset: u64,
         length: u64,
@@ -95,7 +95,7 @@ pub enum Record {
     /// `mbox-write` that follows; before, a new file renamed over the old one.
     MboxRewrite {
         id: String,
-        #[serde(with = "crate::pathser")]
+        #[serde(with = "crate::model::pathser")]
         mbox: PathBuf,
         pre_size: u64,
         pre_b3: String,
@@ -112,11 +112,11 @@ pub enum Record {
     /// `QDIR/rewrite/` and before the first byte of the mbox changes: the mbox becomes its
     /// first `first` bytes (unchanged) followed by the tail, `post_size` bytes in all.
     /// Until its `mbox-write-done`, the next `quarantine` or `restore` on this QDIR finishes
-    /// it (`crate::mbox_edit::recover`). Older manifests have none: their rewrites were
+    /// it (`crate::act::mbox_edit::recover`). Older manifests have none: their rewrites were
     /// made by renaming a new file over the mbox.
     MboxWrite {
         id: String,
-        #[serde(with = "crate::pathser")]
+        #[serde(with = "crate::model::pathser")]
         mbox: PathBuf,
         /// The record this write carries out (an `mbox-rewrite`, or the one `restore`
         /// undoes), kept by a superseding write too.

@@ -2,10 +2,10 @@
 //! of a million moves is never held as a million JSON values), and the same entries as
 //! text lines.
 
+use crate::act::plan::Plan;
 use crate::group::{Class, Scope};
-use crate::plan::Plan;
+use crate::render::term::escape;
 use crate::scan::ScanOutput;
-use crate::term::escape;
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::io::{self, Write};
 

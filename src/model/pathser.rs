@@ -1,6 +1,6 @@
 //! Paths in JSON, losslessly. A Unix path is bytes; serde's `PathBuf` refuses one that
 //! is not UTF-8 ("path contains invalid UTF-8 characters"), which stopped a whole
-//! quarantine at one odd Maildir file name. With `#[serde(with = "crate::pathser")]` a
+//! quarantine at one odd Maildir file name. With `#[serde(with = "crate::model::pathser")]` a
 //! UTF-8 path is written as the string it always was (old manifests read as before), and
 //! any other as `{"b64": "<its bytes in base64>"}`, read back to the very same bytes.
 
@@ -27,7 +27,7 @@ fn out(p: &Path) -> Out<'_> {
     match p.to_str() {
         Some(t) => Out::Text(t),
         None => Out::Bytes {
-            b64: crate::manifest::b64(p.as_os_str().as_bytes()),
+            b64: crate::act::manifest::b64(p.as_os_str().as_bytes()),
         },
     }
 }
@@ -35,7 +35,7 @@ fn out(p: &Path) -> Out<'_> {
 fn path_of<E: serde::de::Error>(v: In) -> Result<PathBuf, E> {
     match v {
         In::Text(t) => Ok(PathBuf::from(t)),
-        In::Bytes { b64 } => crate::manifest::unb64(&b64)
+        In::Bytes { b64 } => crate::act::manifest::unb64(&b64)
             .map(|b| PathBuf::from(OsString::from_vec(b)))
             .map_err(E::custom),
     }

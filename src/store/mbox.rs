@@ -14,7 +14,7 @@
 //!   exactly on such a separator or on the end of the file; otherwise it is ignored;
 //! - the blank line before the next From_ line is the separator, not part of the message.
 
-use crate::message::{is_header_line, line_at, scan_fields};
+use crate::identity::header::{is_header_line, line_at, scan_fields};
 use rayon::prelude::*;
 
 /// One message of an mbox, as byte offsets into the file.

@@ -1,8 +1,8 @@
 //! Finding the stores under the paths the user gave: Maildirs (and their Maildir++
 //! subfolders), mbox files, and folders holding either. Symlinks are never followed.
 
-use crate::read::maildir::is_index_file;
-use crate::read::mbox::looks_like_mbox;
+use crate::store::maildir::is_index_file;
+use crate::store::mbox::looks_like_mbox;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ pub struct Store {
 /// Something that was not read, and why.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Skipped {
-    #[serde(serialize_with = "crate::pathser::lossy")]
+    #[serde(serialize_with = "crate::model::pathser::lossy")]
     pub path: PathBuf,
     pub offset: Option<u64>,
     pub reason: String,

@@ -2,9 +2,9 @@
 //! copies that share a Message-ID but not their content, and what kind of difference it
 //! is ([`ConflictKind`]).
 
-use crate::discover::Store;
-use crate::fingerprint::{identity_fields, normalise_body, HeaderFacts};
+use crate::identity::{identity_fields, normalise_body, HeaderFacts};
 use crate::scan::{message_bytes, Copy};
+use crate::store::discover::Store;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -217,7 +217,7 @@ fn strip_tags(s: &[u8]) -> Vec<u8> {
         }
     }
     let mut norm = Vec::with_capacity(out.len());
-    crate::message::normalise_value(&out, &mut norm);
+    crate::identity::header::normalise_value(&out, &mut norm);
     norm
 }
 

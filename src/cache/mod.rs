@@ -14,7 +14,7 @@
 //!   keeps the records of its unchanged prefix: the bytes of its old last entry must hash
 //!   as before, sampled From_ lines must be where they were, and no separator before the
 //!   old last entry may look past that entry's From_ line (a `Content-Length:` pointing
-//!   further: [`crate::read::mbox::Split::horizon`]). Only the old last entry and the
+//!   further: [`crate::store::mbox::Split::horizon`]). Only the old last entry and the
 //!   tail are split and fingerprinted again; any other change re-reads the file.
 //!
 //! The database is opened twice per run and held only for a moment each time (to load
@@ -23,9 +23,9 @@
 //! unreadable or old-format cache is rebuilt, with a warning on stderr. Each record
 //! carries its own blake3 checksum.
 
-use crate::discover::{Store, StoreKind};
-use crate::fingerprint::{Digest, Flags};
+use crate::identity::{Digest, Flags};
 use crate::scan::TimeSource;
+use crate::store::discover::{Store, StoreKind};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
@@ -51,13 +51,13 @@ const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// The default cache folder: `$XDG_CACHE_HOME/maildedup` (when set and absolute), else
 /// `$HOME/.cache/maildedup`.
 pub fn default_dir() -> Option<PathBuf> {
-    crate::config::xdg_dir("XDG_CACHE_HOME", ".cache")
+    crate::cli::config::xdg_dir("XDG_CACHE_HOME", ".cache")
 }
 
 fn warn(msg: impl std::fmt::Display) {
     eprintln!(
         "maildedup: warning: {}",
-        crate::term::escape(&msg.to_string())
+        crate::render::term::escape(&msg.to_string())
     );
 }
 
@@ -98,7 +98,7 @@ pub struct Head {
     pub kind: u8,
     /// Maildir: the folder's device and inode. mbox: the file's identity.
     pub id: FileId,
-    /// mbox: see [`crate::read::mbox::Split::horizon`].
+    /// mbox: see [`crate::store::mbox::Split::horizon`].
     pub horizon: u64,
     /// mbox: blake3 of the last entry's bytes (to the end of the file).
     pub last_hash: Digest,

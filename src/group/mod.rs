@@ -18,7 +18,9 @@
 //!   folders instead (one kept copy per group), with ties going to the folder read first
 //!   ([`folder_rank`]).
 
-use crate::fingerprint::Digest;
+pub mod conflict;
+
+use crate::identity::Digest;
 use crate::scan::{Copy, ScanOutput};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -427,20 +429,20 @@ impl<'a> Ranker<'a> {
 /// 4 junk (`Junk`, `Spam`, `Junk E-mail`, `Bulk Mail`), 5 trash (`Trash`, `Deleted Items`,
 /// `Deleted Messages`, `Bin`). A Maildir++ folder is named by its last part:
 /// `.INBOX.Trash` is `Trash`.
-pub fn folder_rank(store: &crate::discover::Store) -> u8 {
+pub fn folder_rank(store: &crate::store::discover::Store) -> u8 {
     let name = store
         .path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let leaf = match store.kind {
-        crate::discover::StoreKind::Maildir => {
+        crate::store::discover::StoreKind::Maildir => {
             let Some(sub) = name.strip_prefix('.') else {
                 return 0;
             };
             sub.rsplit('.').next().unwrap_or(sub).to_ascii_lowercase()
         }
-        crate::discover::StoreKind::Mbox => {
+        crate::store::discover::StoreKind::Mbox => {
             let n = name.to_ascii_lowercase();
             let n = n
                 .strip_suffix(".mbox")
@@ -466,9 +468,9 @@ pub fn folder_rank(store: &crate::discover::Store) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{Store, StoreKind};
-    use crate::fingerprint::Flags;
+    use crate::identity::Flags;
     use crate::scan::{Loc, Sub};
+    use crate::store::discover::{Store, StoreKind};
 
     /// A Maildir at `/nonexistent/md` holding one copy per `(name, delivered_at, flags)`,
     /// all of one message; `extra` copies of another message follow.
@@ -567,7 +569,7 @@ mod tests {
 
     #[test]
     fn the_inbox_ranks_first_and_trash_last() {
-        use crate::discover::{Store, StoreKind};
+        use crate::store::discover::{Store, StoreKind};
         let rank = |p: &str, kind| {
             folder_rank(&Store {
                 path: PathBuf::from(p),
@@ -593,7 +595,7 @@ mod tests {
             ("c:2,S", 2000, flags("S")),
             ("d:2,S", 2002, flags("S")),
         ]);
-        scan.stores.push(crate::discover::Store {
+        scan.stores.push(crate::store::discover::Store {
             path: PathBuf::from("/nonexistent/md/.Archive"),
             kind: StoreKind::Maildir,
         });

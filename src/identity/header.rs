@@ -3,7 +3,7 @@
 //! Written by hand rather than with mail-parser's `parse_headers` because every later step
 //! needs byte offsets into the original bytes, tolerance for LF, CRLF and CR-only line
 //! endings in the same store, and no allocation per field. mail-parser is still used for
-//! what it does best: parsing dates (see [`crate::fingerprint`]).
+//! what it does best: parsing dates (see [`crate::identity`]).
 
 use memchr::memchr2;
 

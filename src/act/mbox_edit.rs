@@ -26,11 +26,11 @@
 //! lose those bytes; likewise an appended message whose first bytes equal the extension
 //! of a growing write. Both need a message byte-identical to bytes we wrote or removed.
 
+use crate::act::manifest::{b3hex, Manifest, Record};
+use crate::act::quarantine::Problem;
 use crate::fault;
 use crate::fsutil::write_new_synced;
-use crate::lock::{LockOptions, MboxLock};
-use crate::manifest::{b3hex, Manifest, Record};
-use crate::quarantine::Problem;
+use crate::store::lock::{LockOptions, MboxLock};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io;
@@ -375,7 +375,7 @@ pub fn recover(
     manifest: &mut Manifest,
     lock: &LockOptions,
 ) -> io::Result<Vec<Problem>> {
-    let (records, _) = crate::manifest::read(qdir)?;
+    let (records, _) = crate::act::manifest::read(qdir)?;
     let mut closed: HashSet<&str> = HashSet::new();
     // A write is carried out only on an mbox a quarantine run of this QDIR scanned.
     let mut stores: HashSet<&Path> = HashSet::new();
@@ -534,7 +534,7 @@ pub fn recover(
 /// Opens QDIR's manifest (if there is one) and runs [`recover`]. For `quarantine`,
 /// before it scans: an mbox left half-written must be whole before it is read.
 pub fn recover_qdir(qdir: &Path, lock: &LockOptions) -> io::Result<Vec<Problem>> {
-    if !qdir.join(crate::manifest::MANIFEST).is_file() {
+    if !qdir.join(crate::act::manifest::MANIFEST).is_file() {
         return Ok(Vec::new());
     }
     let mut m = Manifest::open(qdir)?;

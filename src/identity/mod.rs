@@ -10,7 +10,9 @@
 //!
 //! The exact rule is documented in the README ("What counts as a duplicate").
 
-use crate::message::{line_at, name_is, normalise_value, scan_fields};
+pub mod header;
+
+use crate::identity::header::{line_at, name_is, normalise_value, scan_fields};
 
 /// The header fields the content hash covers: what the author's mail client writes
 /// (RFC 5322 section 3.6, RFC 2045/2183/3282 for the top-level MIME entity). Every other

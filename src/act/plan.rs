@@ -1,10 +1,10 @@
 //! The plan: which extra copies a quarantine moves and which kept copies gain flags.
 //! `--dry-run` prints exactly this plan; a real run carries it out.
 
-use crate::discover::StoreKind;
-use crate::fingerprint::Flags;
 use crate::group::{Class, Grouping, Scope};
+use crate::identity::Flags;
 use crate::scan::ScanOutput;
+use crate::store::discover::StoreKind;
 
 /// Flags merged into the kept copy: Seen, Replied, Flagged, Passed. Never Trashed (an
 /// extra copy marked deleted must not make the kept copy deleted) nor Draft, and never

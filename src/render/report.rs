@@ -1,9 +1,9 @@
 //! The scan report: the JSON contract (`--json`) and the human summary.
 
-use crate::conflict::{explain, ConflictKind, Differences};
-use crate::discover::Store;
+use crate::group::conflict::{explain, ConflictKind, Differences};
 use crate::group::{Class, Group, GroupClass, Grouping, Scope};
 use crate::scan::{Copy, ScanOutput};
+use crate::store::discover::Store;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -292,11 +292,11 @@ impl<'a> Report<'a> {
             stores: stores.len(),
             maildir_stores: stores
                 .iter()
-                .filter(|s| s.kind == crate::discover::StoreKind::Maildir)
+                .filter(|s| s.kind == crate::store::discover::StoreKind::Maildir)
                 .count(),
             mbox_stores: stores
                 .iter()
-                .filter(|s| s.kind == crate::discover::StoreKind::Mbox)
+                .filter(|s| s.kind == crate::store::discover::StoreKind::Mbox)
                 .count(),
             messages: scan.copies.len(),
             groups: grouping.groups.len(),
@@ -413,9 +413,15 @@ impl<'a> Report<'a> {
     }
 
     /// The short summary printed without `--json`. Text from messages and file names is
-    /// escaped ([`crate::term::escape`]).
+    /// escaped ([`crate::render::term::escape`]).
     pub fn human(&self, verbose: bool, largest: usize) -> String {
-        self.human_painted(verbose, largest, true, crate::style::Paint::plain(), None)
+        self.human_painted(
+            verbose,
+            largest,
+            true,
+            crate::render::style::Paint::plain(),
+            None,
+        )
     }
 
     /// The summary, with headings and class names painted by `paint`. Without `timeline`
@@ -426,10 +432,10 @@ impl<'a> Report<'a> {
         verbose: bool,
         largest: usize,
         timeline: bool,
-        paint: crate::style::Paint,
+        paint: crate::render::style::Paint,
         width: Option<usize>,
     ) -> String {
-        use crate::term::escape as esc;
+        use crate::render::term::escape as esc;
         let s = &self.summary;
         let mut o = String::new();
         let _ = writeln!(
@@ -519,7 +525,7 @@ impl<'a> Report<'a> {
                 ""
             }
         );
-        o.push_str(&crate::forensics::chart::human(
+        o.push_str(&crate::render::chart::human(
             &self.forensics,
             timeline,
             width,

@@ -1,10 +1,10 @@
 //! The terminal rendering of the forensics: a one-line sparkline per class and the top
 //! incident windows in plain sentences. Message data (paths, header values) is passed
-//! through [`crate::term::escape`], so a hostile file name cannot send escape sequences.
+//! through [`crate::render::term::escape`], so a hostile file name cannot send escape sequences.
 
-use super::timeline::Bucket;
-use super::{day, duration, minute, Forensics, Incident, Kind};
-use crate::term::escape;
+use crate::forensics::timeline::Bucket;
+use crate::forensics::{day, duration, minute, Forensics, Incident, Kind};
+use crate::render::term::escape;
 use std::fmt::Write as _;
 
 /// How many incidents a summary on a terminal names in full without `-v`; the rest are
@@ -125,7 +125,7 @@ fn incidents(o: &mut String, f: &Forensics, width: Option<usize>, all: bool) {
         match width {
             Some(w) => {
                 for line in text.lines() {
-                    let _ = writeln!(*o, "{}", crate::term::wrap(line, w, 5));
+                    let _ = writeln!(*o, "{}", crate::render::term::wrap(line, w, 5));
                 }
             }
             None => o.push_str(&text),
@@ -251,11 +251,11 @@ mod tests {
             stores: vec!["INBOX".into()],
             folders: Vec::new(),
             kept_stores: Vec::new(),
-            original_span: super::super::Span {
+            original_span: crate::forensics::Span {
                 start: None,
                 end: None,
             },
-            delay_seconds: super::super::Delay {
+            delay_seconds: crate::forensics::Delay {
                 min: None,
                 median: None,
                 max: None,

@@ -1,12 +1,16 @@
 //! The command line: argument parsing, exit codes, and output.
 
+pub mod config;
+pub mod manpage;
+pub mod progress;
+
+use crate::act::runlog::RunLog;
+use crate::cli::progress::Progress;
 use crate::group::{group, GroupOptions, KeepRule, DEFAULT_WINDOW_SECS};
-use crate::progress::Progress;
-use crate::report::{count, thousands, Report};
-use crate::runlog::RunLog;
+use crate::render::report::{count, thousands, Report};
+use crate::render::style::Paint;
+use crate::render::term::{self, escape as esc};
 use crate::scan::{scan, ScanOptions};
-use crate::style::Paint;
-use crate::term::{self, escape as esc};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -43,7 +47,7 @@ maildedup restore ~/dedup-quarantine\n\n\
 Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error; \
 3 `quarantine`/`restore` done, but some copies were left as they were (each is listed); \
 4 incomplete: a PATH yielded no mail store, or files could not be read (the rest was done).",
-    styles = crate::style::CLAP_STYLES
+    styles = crate::render::style::CLAP_STYLES
 )]
 pub struct Cli {
     /// Read options from this TOML file instead of the default
@@ -54,8 +58,8 @@ pub struct Cli {
 
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set or
     /// TERM=dumb), always, or never.
-    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::style::ColorWhen::Auto)]
-    pub color: crate::style::ColorWhen,
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::render::style::ColorWhen::Auto)]
+    pub color: crate::render::style::ColorWhen,
 
     #[command(subcommand)]
     pub command: Command,
@@ -185,8 +189,8 @@ impl OnlyClass {
 #[derive(Args, Debug, Clone)]
 pub struct LockArgs {
     /// How to lock an mbox before rewriting it.
-    #[arg(long, value_enum, default_value_t = crate::lock::LockMethod::Both)]
-    pub mbox_lock: crate::lock::LockMethod,
+    #[arg(long, value_enum, default_value_t = crate::store::lock::LockMethod::Both)]
+    pub mbox_lock: crate::store::lock::LockMethod,
 
     /// Give up on an mbox whose lock can't be had within this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
@@ -194,8 +198,8 @@ pub struct LockArgs {
 }
 
 impl LockArgs {
-    pub fn options(&self) -> crate::lock::LockOptions {
-        crate::lock::LockOptions {
+    pub fn options(&self) -> crate::store::lock::LockOptions {
+        crate::store::lock::LockOptions {
             method: self.mbox_lock,
             timeout: std::time::Duration::from_secs(self.lock_timeout),
         }
@@ -442,7 +446,7 @@ fn command(argv: &[OsString]) -> clap::Command {
         }
     }
     let when = when
-        .and_then(|w| crate::style::ColorWhen::from_str(&w, false).ok())
+        .and_then(|w| crate::render::style::ColorWhen::from_str(&w, false).ok())
         .unwrap_or_default();
     Cli::command().color(when.clap())
 }
@@ -488,7 +492,7 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
             return Cli::from_arg_matches(m).map_err(fail);
         }
     }
-    let config = match crate::config::load(crate::config::config_arg(argv).as_deref()) {
+    let config = match crate::cli::config::load(crate::cli::config::config_arg(argv).as_deref()) {
         Ok(c) => c,
         Err(e) => {
             print_error(&format!("{e:#}"));
@@ -534,8 +538,8 @@ fn parse(argv: &[OsString]) -> Result<Cli, i32> {
             // One message, not clap's and then ours.
             print_error(&format!(
                 "no PATH given: name the stores to scan (Maildir folders, mbox files, or folders holding them), or set `paths` in the config file ({})\n\nUsage: maildedup {} [OPTIONS] <PATH>...\nFor more information, try '--help'.",
-                crate::config::config_arg(argv)
-                    .or_else(crate::config::default_path)
+                crate::cli::config::config_arg(argv)
+                    .or_else(crate::cli::config::default_path)
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "--config FILE".into()),
                 argv.get(1).map(|a| a.to_string_lossy()).unwrap_or_default(),
@@ -587,12 +591,12 @@ fn run_completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
 fn run_man(args: &ManArgs) -> anyhow::Result<i32> {
     let cmd = Cli::command();
     if let Some(dir) = &args.dir {
-        for path in crate::manpage::write_all(&cmd, dir)? {
+        for path in crate::cli::manpage::write_all(&cmd, dir)? {
             println!("{}", term::path(&path));
         }
         return Ok(EXIT_OK);
     }
-    let page = crate::manpage::page(&cmd, args.command.as_deref().unwrap_or("maildedup"))?;
+    let page = crate::cli::manpage::page(&cmd, args.command.as_deref().unwrap_or("maildedup"))?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&page)?;
     stdout.flush()?;
@@ -601,7 +605,7 @@ fn run_man(args: &ManArgs) -> anyhow::Result<i32> {
 
 fn run_scan(
     args: &ScanArgs,
-    color: crate::style::ColorWhen,
+    color: crate::render::style::ColorWhen,
     log: &mut RunLog,
 ) -> anyhow::Result<i32> {
     let sel = &args.selection;
@@ -642,7 +646,11 @@ fn run_scan(
             )
         )?;
         if args.verbose {
-            write!(stdout, "{}", crate::perstore::table(out, &grouping, paint))?;
+            write!(
+                stdout,
+                "{}",
+                crate::render::perstore::table(out, &grouping, paint)
+            )?;
         }
     }
     stdout.flush()?;
@@ -666,8 +674,8 @@ fn write_html(
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let page = crate::html::render(out, grouping, report, &paths);
-    crate::html::write(file, &page)
+    let page = crate::render::html::render(out, grouping, report, &paths);
+    crate::render::html::write(file, &page)
         .map_err(|e| anyhow::anyhow!("{}: cannot write the HTML report: {e}", file.display()))
 }
 
@@ -789,7 +797,9 @@ fn yields_store(p: &std::path::Path, out: &crate::scan::ScanOutput) -> bool {
 /// The skipped entries that are failures (a folder or file that could not be listed,
 /// stat-ed or read, an mbox locked too long), not files that are simply not mail: one line
 /// each, for stderr and the run log, so a quiet run still names them.
-fn failed_reads<'a>(skipped: impl Iterator<Item = &'a crate::discover::Skipped>) -> Vec<String> {
+fn failed_reads<'a>(
+    skipped: impl Iterator<Item = &'a crate::store::discover::Skipped>,
+) -> Vec<String> {
     skipped
         .filter(|s| s.reason.starts_with("cannot ") || s.reason.starts_with("locked "))
         .filter(|s| !vanished(&s.reason))
@@ -846,10 +856,10 @@ fn resolve_path(p: &std::path::Path) -> std::io::Result<PathBuf> {
 }
 
 fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32> {
-    use crate::quarantine::Quarantine;
+    use crate::act::quarantine::Quarantine;
     let sel = &args.selection;
     log.set_paths(&sel.paths);
-    log.set("qdir", crate::runlog::absolute(&args.to));
+    log.set("qdir", crate::act::runlog::absolute(&args.to));
     log.set("dry_run", args.dry_run);
     let only = args.only.and_then(OnlyClass::class);
     log.set("only", serde_json::to_value(only)?);
@@ -875,11 +885,11 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             );
         }
     }
-    // One run per store at a time (`crate::runlock`), taken before the scan: a run that
+    // One run per store at a time (`crate::act::runlock`), taken before the scan: a run that
     // waited for another one scans what that run left.
     let _runlock = match args.dry_run {
         true => None,
-        false => Some(crate::runlock::RunLock::for_paths(
+        false => Some(crate::act::runlock::RunLock::for_paths(
             &sel.paths,
             args.lock.options().timeout,
         )?),
@@ -889,7 +899,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     let recovery = if args.dry_run {
         Vec::new()
     } else {
-        crate::mbox_edit::recover_qdir(&args.to, &args.lock.options())?
+        crate::act::mbox_edit::recover_qdir(&args.to, &args.lock.options())?
     };
     let scanned = scan_selection(sel, &progress)?;
     let out = &scanned.out;
@@ -898,7 +908,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
     let incomplete = scanned.report_problems(log, true);
     let done = |code: i32| incomplete.unwrap_or(code);
     let grouping = group(out, &sel.group_options());
-    let plan = crate::plan::plan(out, &grouping, only);
+    let plan = crate::act::plan::plan(out, &grouping, only);
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
     if args.dry_run {
         if let Some(file) = &args.html {
@@ -913,7 +923,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
                              "across_folders": grouping.across_folders });
         log.set("summary", summary.clone());
         if args.json {
-            use crate::plan_view::{AlsoIns, DryRun, FlagMerges, Moves};
+            use crate::render::plan_view::{AlsoIns, DryRun, FlagMerges, Moves};
             print_json(&DryRun {
                 cross_folder: AlsoIns(out, &plan),
                 dry_run: true,
@@ -925,12 +935,12 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             })?;
         } else if !args.quiet {
             let mut o = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            crate::plan_view::write_lines(&mut o, out, &plan)?;
+            crate::render::plan_view::write_lines(&mut o, out, &plan)?;
             writeln!(
                 o,
                 "Dry run: would move {} ({}) into {} and merge flags into {}; {} left alone.",
                 count(plan.moves.len(), "extra copy", "extra copies"),
-                crate::report::human_bytes(planned_bytes),
+                crate::render::report::human_bytes(planned_bytes),
                 term::path(&args.to),
                 count(plan.flag_merges.len(), "kept copy", "kept copies"),
                 count(grouping.conflicts.len(), "conflict", "conflicts")
@@ -947,7 +957,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         return Ok(done(EXIT_OK));
     }
     if plan.moves.is_empty() && plan.flag_merges.is_empty() {
-        let outcome = crate::quarantine::Outcome {
+        let outcome = crate::act::quarantine::Outcome {
             left: recovery,
             ..Default::default()
         };
@@ -959,7 +969,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             print_json(
                 &serde_json::json!({"version": 1, "dry_run": false, "qdir": args.to.to_string_lossy(),
                 "outcome": &outcome,
-                "cross_folder": crate::plan_view::AlsoIns(out, &plan)}),
+                "cross_folder": crate::render::plan_view::AlsoIns(out, &plan)}),
             )?;
         } else if args.quiet {
             for line in log
@@ -987,7 +997,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
         print_json(
             &serde_json::json!({"version": 1, "dry_run": false, "qdir": args.to.to_string_lossy(),
             "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string()),
-            "cross_folder": crate::plan_view::AlsoIns(out, &plan)}),
+            "cross_folder": crate::render::plan_view::AlsoIns(out, &plan)}),
         )?;
     } else if args.quiet {
         // (The skipped entries were printed after the scan.)
@@ -1000,7 +1010,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
             count(outcome.moved, "extra copy", "extra copies"),
             thousands(outcome.same_time),
             thousands(outcome.different_time),
-            crate::report::human_bytes(outcome.moved_bytes),
+            crate::render::report::human_bytes(outcome.moved_bytes),
             term::path(&args.to)
         );
         println!(
@@ -1025,7 +1035,7 @@ fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32
 
 /// The text lines after a quarantine's counts: copies kept because they are the only copy
 /// in their folder, then every copy left in place.
-fn print_kept_and_left(plan: &crate::plan::Plan, outcome: &crate::quarantine::Outcome) {
+fn print_kept_and_left(plan: &crate::act::plan::Plan, outcome: &crate::act::quarantine::Outcome) {
     if !plan.also_in.is_empty() {
         println!(
             "Kept {} in their folders though also in other folders (--across-folders moves them).",
@@ -1038,7 +1048,7 @@ fn print_kept_and_left(plan: &crate::plan::Plan, outcome: &crate::quarantine::Ou
 }
 
 /// 3 when a quarantine left copies in place, else 0.
-fn outcome_code(outcome: &crate::quarantine::Outcome) -> i32 {
+fn outcome_code(outcome: &crate::act::quarantine::Outcome) -> i32 {
     if outcome.left.is_empty() {
         EXIT_OK
     } else {
@@ -1048,7 +1058,7 @@ fn outcome_code(outcome: &crate::quarantine::Outcome) -> i32 {
 
 /// The counts a quarantine run's log record carries.
 fn quarantine_summary(
-    o: &crate::quarantine::Outcome,
+    o: &crate::act::quarantine::Outcome,
     grouping: &crate::group::Grouping,
 ) -> serde_json::Value {
     serde_json::json!({
@@ -1061,9 +1071,9 @@ fn quarantine_summary(
 
 fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     log.set_paths(std::slice::from_ref(&args.qdir));
-    log.set("qdir", crate::runlog::absolute(&args.qdir));
+    log.set("qdir", crate::act::runlog::absolute(&args.qdir));
     log.set("dry_run", args.dry_run);
-    let mut r = crate::restore::Restore::open(&args.qdir, args.lock.options(), args.dry_run)?;
+    let mut r = crate::act::restore::Restore::open(&args.qdir, args.lock.options(), args.dry_run)?;
     let result = r.run();
     let outcome = std::mem::take(&mut r.outcome);
     log.set(

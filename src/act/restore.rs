@@ -3,13 +3,13 @@
 //! quarantine into the same QDIR is undone before the first. Each undone record gets a
 //! `restored` line, so a restore that was interrupted can simply be run again.
 
+use crate::act::manifest::validate::quarantined_ok;
+use crate::act::manifest::{b3hex, read, unb64, Edit, Manifest, Record};
+use crate::act::quarantine::{requote, Problem};
 use crate::fault;
 use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace};
-use crate::lock::{LockOptions, MboxLock};
-use crate::manifest::validate::quarantined_ok;
-use crate::manifest::{b3hex, read, unb64, Edit, Manifest, Record};
-use crate::quarantine::{requote, Problem};
-use crate::read::maildir::MaildirName;
+use crate::store::lock::{LockOptions, MboxLock};
+use crate::store::maildir::MaildirName;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -35,7 +35,7 @@ pub struct Restore {
     /// mboxes whose restore found no room for its tail, and why.
     deferred: HashMap<PathBuf, String>,
     /// The run lock on the stores the manifest names, held while restoring.
-    _runlock: Option<crate::runlock::RunLock>,
+    _runlock: Option<crate::act::runlock::RunLock>,
     /// Per quarantined name: the maildir-move records that name it (id, source, line),
     /// and the ids already restored, to say where a copy missing from QDIR went.
     moves_by_name: HashMap<String, Vec<(String, PathBuf, usize)>>,
@@ -106,7 +106,7 @@ fn check_qdir(qdir: &Path) -> io::Result<()> {
             ),
         )
     };
-    for sub in ["cur", "new", "tmp", crate::mbox_edit::REWRITE_DIR] {
+    for sub in ["cur", "new", "tmp", crate::act::mbox_edit::REWRITE_DIR] {
         let d = qdir.join(sub);
         match std::fs::symlink_metadata(&d) {
             Ok(m) if m.is_dir() => {}
@@ -116,7 +116,7 @@ fn check_qdir(qdir: &Path) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    let m = qdir.join(crate::manifest::MANIFEST);
+    let m = qdir.join(crate::act::manifest::MANIFEST);
     match std::fs::symlink_metadata(&m) {
         Ok(meta) if meta.file_type().is_symlink() => return Err(bad(&m, "a symbolic link")),
         _ => {}
@@ -152,13 +152,13 @@ fn check_qdir(qdir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Takes the run lock (`crate::runlock`) on every store the manifest's runs recorded that
+/// Takes the run lock (`crate::act::runlock`) on every store the manifest's runs recorded that
 /// still exists, so no other maildedup run changes them while they are restored.
 fn lock_recorded_stores(
     records: &[Record],
     lock: &LockOptions,
-) -> io::Result<crate::runlock::RunLock> {
-    use crate::discover::StoreKind;
+) -> io::Result<crate::act::runlock::RunLock> {
+    use crate::store::discover::StoreKind;
     let mut stores: Vec<(PathBuf, StoreKind)> = Vec::new();
     for r in records {
         if let Record::Run { stores: s, .. } = r {
@@ -171,19 +171,19 @@ fn lock_recorded_stores(
             }
         }
     }
-    crate::runlock::RunLock::acquire(&stores, lock.timeout)
+    crate::act::runlock::RunLock::acquire(&stores, lock.timeout)
 }
 
 impl Restore {
     pub fn open(qdir: &Path, lock: LockOptions, dry_run: bool) -> io::Result<Restore> {
         check_qdir(qdir)?;
-        if !qdir.join(crate::manifest::MANIFEST).is_file() {
+        if !qdir.join(crate::act::manifest::MANIFEST).is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!(
                     "{}: no {} here: not a maildedup quarantine folder",
                     qdir.display(),
-                    crate::manifest::MANIFEST
+                    crate::act::manifest::MANIFEST
                 ),
             ));
         }
@@ -220,7 +220,7 @@ impl Restore {
     /// A record that does not hold together (see `manifest::validate`): never acted on.
     fn rejected(
         &mut self,
-        loaded: &crate::manifest::validate::Loaded,
+        loaded: &crate::act::manifest::validate::Loaded,
         i: usize,
         r: &Record,
         why: &str,
@@ -260,7 +260,7 @@ impl Restore {
         if restored.contains(id) {
             return;
         }
-        let mpath = self.qdir.join(crate::manifest::MANIFEST);
+        let mpath = self.qdir.join(crate::act::manifest::MANIFEST);
         self.problem(
             &mpath,
             None,
@@ -295,9 +295,10 @@ impl Restore {
         // mail appended since), so the records below meet each mbox whole.
         if !self.dry_run {
             // One run per store at a time: the stores the manifest names, before any write.
-            let loaded = crate::manifest::validate::load(&self.qdir)?;
+            let loaded = crate::act::manifest::validate::load(&self.qdir)?;
             self._runlock = Some(lock_recorded_stores(&loaded.records, &self.lock)?);
-            let problems = crate::mbox_edit::recover(&self.qdir, &mut self.manifest, &self.lock)?;
+            let problems =
+                crate::act::mbox_edit::recover(&self.qdir, &mut self.manifest, &self.lock)?;
             self.outcome.problems.extend(problems);
         }
         self.pass(None)?;
@@ -332,9 +333,9 @@ impl Restore {
     /// One pass over the manifest, newest record first; with `only`, just the records of
     /// those mboxes.
     fn pass(&mut self, only: Option<&HashMap<PathBuf, String>>) -> io::Result<()> {
-        let loaded = crate::manifest::validate::load(&self.qdir)?;
+        let loaded = crate::act::manifest::validate::load(&self.qdir)?;
         if only.is_none() {
-            let mpath = self.qdir.join(crate::manifest::MANIFEST);
+            let mpath = self.qdir.join(crate::act::manifest::MANIFEST);
             for (_, why) in &loaded.unreadable {
                 self.problem(&mpath, None, why.clone());
             }
@@ -792,7 +793,7 @@ impl Restore {
                 return Ok(());
             }
         };
-        let data = crate::mbox_edit::read_all(&lock.file)
+        let data = crate::act::mbox_edit::read_all(&lock.file)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", rw.mbox.display())))?;
         let cur: &[u8] = &data;
         let flag_edits = rw.edits.iter().filter(|e| e.original.is_some()).count();
@@ -856,9 +857,10 @@ impl Restore {
                     )
                 })
                 .collect();
-            let undo = crate::mbox_edit::inverse(&spans, &originals);
+            let undo = crate::act::mbox_edit::inverse(&spans, &originals);
             let post = rw.post_size as usize;
-            let Some((first, mut tail)) = crate::mbox_edit::splice_tail(&cur[..post], &undo) else {
+            let Some((first, mut tail)) = crate::act::mbox_edit::splice_tail(&cur[..post], &undo)
+            else {
                 self.problem(
                     rw.mbox,
                     None,
@@ -881,8 +883,8 @@ impl Restore {
             }
             // What arrived since the quarantine stays behind it.
             tail.extend_from_slice(&cur[post..]);
-            let wid = crate::mbox_edit::fresh_id("restore");
-            match crate::mbox_edit::write_in_place(
+            let wid = crate::act::mbox_edit::fresh_id("restore");
+            match crate::act::mbox_edit::write_in_place(
                 &self.qdir,
                 &mut self.manifest,
                 &lock.file,
@@ -895,7 +897,7 @@ impl Restore {
                 &tail,
             ) {
                 Ok(()) => {}
-                Err(crate::mbox_edit::WriteError::Untouched(e))
+                Err(crate::act::mbox_edit::WriteError::Untouched(e))
                     if matches!(
                         e.kind(),
                         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
@@ -935,7 +937,7 @@ impl Restore {
         &mut self,
         r: &Record,
         line: usize,
-        cut: Option<&crate::manifest::validate::Cut>,
+        cut: Option<&crate::act::manifest::validate::Cut>,
     ) -> io::Result<()> {
         let Record::MboxExtract {
             id,

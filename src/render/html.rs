@@ -9,12 +9,12 @@
 //! [`MAX_SKIPPED`] skipped entries; the page says when it left some out.
 
 use crate::forensics::cause::{classify, read_head, Trace};
-use crate::forensics::chart::width_label;
 use crate::forensics::timeline::Bucket;
 use crate::forensics::{day, duration, minute, Forensics, Incident};
 use crate::group::Grouping;
-use crate::message::{normalise_value, scan_fields};
-use crate::report::{human_bytes, Report};
+use crate::identity::header::{normalise_value, scan_fields};
+use crate::render::chart::width_label;
+use crate::render::report::{human_bytes, Report};
 use crate::scan::ScanOutput;
 use rayon::prelude::*;
 use std::fmt::Write as _;
@@ -594,8 +594,8 @@ fn folders(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
             "<tr><td class=\"mono\">{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&st.path.to_string_lossy()),
             match st.kind {
-                crate::discover::StoreKind::Maildir => "Maildir",
-                crate::discover::StoreKind::Mbox => "mbox",
+                crate::store::discover::StoreKind::Maildir => "Maildir",
+                crate::store::discover::StoreKind::Mbox => "mbox",
             },
             r.same + r.diff,
             r.same,
@@ -750,7 +750,7 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
                 .map(|c| match c.delivered_at {
                     Some(t) => format!(
                         "{} <span class=\"sub\">({})</span>",
-                        esc(&crate::report::rfc3339(t).unwrap_or_default()),
+                        esc(&crate::render::report::rfc3339(t).unwrap_or_default()),
                         c.time_source.map_or("", |s| s.as_str())
                     ),
                     None => "unknown".into(),
@@ -791,7 +791,7 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
             .map(|(k, m)| match m.class {
                 None if k > 0 => format!(
                     "<span class=\"sub\">kept in its folder; also in {}</span>",
-                    esc(&crate::report::also_in(g, m.copy, scan).join(", "))
+                    esc(&crate::render::report::also_in(g, m.copy, scan).join(", "))
                 ),
                 None => "<span class=\"sub\">the original</span>".to_string(),
                 Some(class) => {
@@ -908,7 +908,7 @@ fn also_in(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
             o,
             "<tr><td class=\"mono\">{}{at}</td><td class=\"mono\">{}</td></tr>",
             esc(&c.path(&scan.stores).to_string_lossy()),
-            esc(&crate::report::also_in(g, *copy, scan).join(", "))
+            esc(&crate::render::report::also_in(g, *copy, scan).join(", "))
         );
     }
     o.push_str("</table>");

@@ -3,24 +3,24 @@
 //!
 //! Maildir copies are moved as they are (rename on one filesystem; copy, fsync, rename,
 //! unlink across filesystems or mounts). mbox copies are extracted into QDIR, then the mbox
-//! is rewritten without them in place (`crate::mbox_edit`: same file, same inode), all
+//! is rewritten without them in place (`crate::act::mbox_edit`: same file, same inode), all
 //! under the mbox's dotlock and fcntl lock, after checking that what the scan saw is
 //! still there.
 //! Every flag merge is made before any copy that gives the flags leaves its store.
 
-use crate::discover::StoreKind;
+use crate::act::manifest::{b3hex, b64, Edit, KeptRef, Manifest, Record};
+use crate::act::plan::Plan;
 use crate::fault;
-use crate::fingerprint::{message_hash, Flags, HeaderFacts};
 use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace, write_new_synced};
 use crate::group::{Class, Grouping};
-use crate::lock::{LockOptions, MboxLock};
-use crate::manifest::{b3hex, b64, Edit, KeptRef, Manifest, Record};
-use crate::message::line_at;
-use crate::plan::Plan;
-use crate::read::maildir::MaildirName;
-use crate::read::mbox;
-use crate::report::hex;
+use crate::identity::header::line_at;
+use crate::identity::{message_hash, Flags, HeaderFacts};
+use crate::render::report::hex;
 use crate::scan::{Copy, Loc, ScanOutput};
+use crate::store::discover::StoreKind;
+use crate::store::lock::{LockOptions, MboxLock};
+use crate::store::maildir::MaildirName;
+use crate::store::mbox;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -35,7 +35,7 @@ pub struct Problem {
 }
 
 /// `PATH[ @OFFSET]: REASON`, as the output and the run log name a problem (raw: the
-/// terminal escapes it, `crate::term::escape`).
+/// terminal escapes it, `crate::render::term::escape`).
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.path)?;
@@ -67,8 +67,8 @@ pub struct Quarantine<'a> {
     run: String,
     seq: usize,
     manifest: Manifest,
-    /// The run lock on the scanned stores (`crate::runlock`), held until the run ends.
-    _runlock: crate::runlock::RunLock,
+    /// The run lock on the scanned stores (`crate::act::runlock`), held until the run ends.
+    _runlock: crate::act::runlock::RunLock,
     /// Per mbox store: header edits an earlier rewrite in this run made, as (offset in
     /// the scanned file, change in length), to find the scanned entries again.
     shifts: BTreeMap<u32, Vec<(i64, i64)>>,
@@ -118,7 +118,7 @@ impl<'a> Quarantine<'a> {
     ) -> io::Result<Self> {
         // No other maildedup run may change these stores while this one does; taken
         // before anything is written (shared with a lock the caller took before the scan).
-        let runlock = crate::runlock::RunLock::for_stores(&scan.stores, lock.timeout)?;
+        let runlock = crate::act::runlock::RunLock::for_stores(&scan.stores, lock.timeout)?;
         create_qdir(qdir)?;
         let mut manifest = Manifest::open(qdir)?;
         let now = jiff::Timestamp::now();
@@ -218,14 +218,14 @@ impl<'a> Quarantine<'a> {
         for k in stale {
             kept_ok.insert(k, false);
         }
-        let moves: Vec<&crate::plan::Move> = plan
+        let moves: Vec<&crate::act::plan::Move> = plan
             .moves
             .iter()
             .filter(|m| kept_ok.get(&m.kept) == Some(&true))
             .collect();
         // Flags are merged only into kept copies that passed the check (their extra copies
         // stay, flags and all, otherwise).
-        let flag_merges: Vec<&crate::plan::FlagMerge> = plan
+        let flag_merges: Vec<&crate::act::plan::FlagMerge> = plan
             .flag_merges
             .iter()
             .filter(|f| kept_ok.get(&f.copy) == Some(&true))
@@ -245,15 +245,20 @@ impl<'a> Quarantine<'a> {
             .map(|f| f.copy)
             .collect();
         // Per mbox: its extra copies and its kept copies that gain flags.
-        let mut per_mbox: BTreeMap<u32, (Vec<&crate::plan::Move>, Vec<&crate::plan::FlagMerge>)> =
-            BTreeMap::new();
+        let mut per_mbox: BTreeMap<
+            u32,
+            (
+                Vec<&crate::act::plan::Move>,
+                Vec<&crate::act::plan::FlagMerge>,
+            ),
+        > = BTreeMap::new();
         for m in moves.iter().filter(|m| !is_maildir(m.copy)) {
             per_mbox.entry(store_of(m.copy)).or_default().0.push(m);
         }
         for f in flag_merges.iter().filter(|f| !is_maildir(f.copy)) {
             per_mbox.entry(store_of(f.copy)).or_default().1.push(f);
         }
-        let mut last: Vec<(u32, Vec<&crate::plan::Move>)> = Vec::new();
+        let mut last: Vec<(u32, Vec<&crate::act::plan::Move>)> = Vec::new();
         for (store, (moves, flags)) in per_mbox {
             let gives_away = moves
                 .iter()
@@ -368,7 +373,7 @@ impl<'a> Quarantine<'a> {
             Some(None) => {
                 use std::os::unix::ffi::{OsStrExt, OsStringExt};
                 let raw = old.file_name().map(|n| n.as_bytes()).unwrap_or_default();
-                let cut = crate::read::maildir::info_start(raw).unwrap_or(raw.len());
+                let cut = crate::store::maildir::info_start(raw).unwrap_or(raw.len());
                 let mut b = raw[..cut].to_vec();
                 b.push(raw.get(cut).copied().unwrap_or(b':'));
                 b.extend_from_slice(b"2,");
@@ -496,8 +501,8 @@ impl<'a> Quarantine<'a> {
     fn rewrite_mbox(
         &mut self,
         store: u32,
-        moves: &[&crate::plan::Move],
-        flags: &[&crate::plan::FlagMerge],
+        moves: &[&crate::act::plan::Move],
+        flags: &[&crate::act::plan::FlagMerge],
     ) -> io::Result<()> {
         let path = self.scan.stores[store as usize].path.clone();
         let lock = match MboxLock::acquire(&path, &self.lock) {
@@ -516,7 +521,7 @@ impl<'a> Quarantine<'a> {
         };
         fault::point("mbox.locked");
         // Read whole (with pread, not a map: the same open file is then written in place).
-        let data = crate::mbox_edit::read_all(&lock.file)
+        let data = crate::act::mbox_edit::read_all(&lock.file)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         let buf: &[u8] = &data;
         let entries = mbox::split(buf).unwrap_or_default();
@@ -537,8 +542,11 @@ impl<'a> Quarantine<'a> {
             .then_some(e)
         };
         // Check under the lock that every range involved is what the scan saw.
-        let mut edits: Vec<(mbox::MboxEntry, Option<&crate::plan::Move>, Option<Flags>)> =
-            Vec::new();
+        let mut edits: Vec<(
+            mbox::MboxEntry,
+            Option<&crate::act::plan::Move>,
+            Option<Flags>,
+        )> = Vec::new();
         for m in moves {
             let c = &self.scan.copies[m.copy];
             match find(c) {
@@ -613,15 +621,15 @@ impl<'a> Quarantine<'a> {
         // 2. The new bytes from the first change on, announced in the manifest, then
         //    written over the old ones in the same open file (its inode, mode and owner
         //    stay): a writer waiting for our lock appends to this file once we let go.
-        let splices: Vec<crate::mbox_edit::Splice> = pieces
+        let splices: Vec<crate::act::mbox_edit::Splice> = pieces
             .iter()
-            .map(|(off, len, rep)| crate::mbox_edit::Splice {
+            .map(|(off, len, rep)| crate::act::mbox_edit::Splice {
                 offset: *off,
                 length: *len,
                 replacement: rep,
             })
             .collect();
-        let Some((first, tail)) = crate::mbox_edit::splice_tail(buf, &splices) else {
+        let Some((first, tail)) = crate::act::mbox_edit::splice_tail(buf, &splices) else {
             return Err(io::Error::other(format!(
                 "{}: overlapping edits (a bug); nothing changed",
                 path.display()
@@ -645,7 +653,7 @@ impl<'a> Quarantine<'a> {
         })?;
         fault::point("mbox.rewrite-recorded");
         let wid = self.next_id();
-        crate::mbox_edit::write_in_place(
+        crate::act::mbox_edit::write_in_place(
             &self.qdir,
             &mut self.manifest,
             &lock.file,
@@ -679,7 +687,7 @@ impl<'a> Quarantine<'a> {
         mbox_abs: &Path,
         buf: &[u8],
         e: &mbox::MboxEntry,
-        m: &crate::plan::Move,
+        m: &crate::act::plan::Move,
     ) -> io::Result<String> {
         let c = &self.scan.copies[m.copy];
         let (msg, unquoted) = unquote(e.message(buf));
@@ -852,7 +860,7 @@ pub fn with_status(block: &[u8], add: Flags) -> Vec<u8> {
 
 /// [`with_status`] for a block with a hex `X-Mozilla-Status:` field (`None` without one).
 fn with_mozilla_status(block: &[u8], add: Flags) -> Option<Vec<u8>> {
-    use crate::fingerprint::mozilla;
+    use crate::identity::mozilla;
     const NAME: &[u8] = b"X-Mozilla-Status:";
     let has = |c: u8| {
         let mut f = Flags::default();

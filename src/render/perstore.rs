@@ -1,10 +1,10 @@
 //! `scan -v`: what the scan found in each store (messages, groups, extra copies,
 //! conflicts, skipped entries), so a large result can be traced to the folder behind it.
 
-use crate::discover::StoreKind;
 use crate::group::{Class, Grouping};
+use crate::render::style::Paint;
 use crate::scan::ScanOutput;
-use crate::style::Paint;
+use crate::store::discover::StoreKind;
 use std::fmt::Write as _;
 
 /// The counts for one store.
@@ -113,7 +113,7 @@ pub fn table(scan: &ScanOutput, grouping: &Grouping, paint: Paint) -> String {
             c.conflicts,
             c.skipped,
             c.awaiting_compaction,
-            crate::term::path(&st.path)
+            crate::render::term::path(&st.path)
         );
     }
     o

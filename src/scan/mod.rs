@@ -11,13 +11,13 @@
 //! `pread`; a file that shrank or changed while it was read is skipped, with a reason.
 
 use crate::cache::{self, BlobWriter, Cache, FileId, Head, Rec, Record};
-use crate::discover::{discover, Skipped, Store, StoreKind};
-use crate::fingerprint::{
+use crate::cli::progress::Progress;
+use crate::identity::{
     header_digest, message_hash, message_hash_and_id, Digest, Flags, HeaderFacts,
 };
-use crate::progress::Progress;
-use crate::read::maildir::MaildirName;
-use crate::read::mbox::{self, MboxEntry};
+use crate::store::discover::{discover, Skipped, Store, StoreKind};
+use crate::store::maildir::MaildirName;
+use crate::store::mbox::{self, MboxEntry};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -294,7 +294,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
             progress.inc(1);
             let (start, end) = span(&i);
             let (start, end) = (start - base, end - base);
-            let (_, msg_start) = crate::message::line_at(bytes, start);
+            let (_, msg_start) = crate::identity::header::line_at(bytes, start);
             let msg_end = mbox::message_end(bytes, msg_start, end);
             let (content, id) = message_hash_and_id(&bytes[msg_start..msg_end], &mut bufs.scratch);
             (i, content, id)
@@ -444,10 +444,10 @@ fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cac
         StoreKind::Maildir => {
             // Never through a symlinked cur/, new/ or tmp/ (discovery skips such a
             // Maildir; this catches one swapped in since).
-            if let Some(sub) = crate::discover::symlinked_maildir_sub(&store.path) {
+            if let Some(sub) = crate::store::discover::symlinked_maildir_sub(&store.path) {
                 skipped.push(Skipped::new(
                     store.path.join(sub),
-                    crate::discover::SYMLINKED_SUB,
+                    crate::store::discover::SYMLINKED_SUB,
                 ));
                 return Listed {
                     opened,
@@ -476,7 +476,7 @@ fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cac
                             || std::fs::symlink_metadata(&d)
                                 .is_ok_and(|m| m.file_type().is_symlink()) =>
                     {
-                        skipped.push(Skipped::new(&d, crate::discover::SYMLINKED_SUB));
+                        skipped.push(Skipped::new(&d, crate::store::discover::SYMLINKED_SUB));
                         work.clear();
                         break;
                     }
@@ -834,7 +834,7 @@ fn read_maildir_file(
         let n = read_full(&mut f, &mut bufs.data[have..]).map_err(fail)?;
         bufs.data.truncate(have + n);
         let at_eof = n < want - have || bufs.data.len() as u64 >= size;
-        if have == 0 && !crate::message::begins_like_mail(&bufs.data) {
+        if have == 0 && !crate::identity::header::begins_like_mail(&bufs.data) {
             return Err(Skipped::new(
                 path(),
                 "not mail: does not begin with a header field",
@@ -1135,7 +1135,7 @@ fn open_mbox(path: &Path) -> Result<OpenMbox, Skipped> {
     // truncating or rewriting the file in place while it is read. One that does not lock
     // is caught by the short reads and the size and mtime check after reading.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !crate::lock::try_read_lock(&f) {
+    while !crate::store::lock::try_read_lock(&f) {
         if std::time::Instant::now() >= deadline {
             return Err(Skipped::new(
                 path,
@@ -1342,7 +1342,7 @@ fn use_maildir_cache(
     opened.maildir_id = Some(id);
     let mut uniques: Vec<&[u8]> = work
         .iter()
-        .map(|w| crate::read::maildir::unique(w.name.as_bytes()))
+        .map(|w| crate::store::maildir::unique(w.name.as_bytes()))
         .collect();
     uniques.sort_unstable();
     let dups: HashSet<Box<[u8]>> = uniques
@@ -1357,7 +1357,7 @@ fn use_maildir_cache(
     };
     opened.cache_usable = true;
     for w in work.iter_mut() {
-        let u = crate::read::maildir::unique(w.name.as_bytes());
+        let u = crate::store::maildir::unique(w.name.as_bytes());
         if !dups.contains(u) {
             w.cached = view.find_name(u).and_then(|i| u32::try_from(i).ok());
         }
@@ -1375,7 +1375,7 @@ fn cached_maildir_content(c: &mut Copy, cache: Option<&Cache>, opened: &[Opened]
     if !o.cache_usable {
         return false;
     }
-    let u = crate::read::maildir::unique(name.as_bytes());
+    let u = crate::store::maildir::unique(name.as_bytes());
     if o.dup_uniques.contains(u) {
         return false;
     }
@@ -1468,7 +1468,7 @@ fn store_record(
         StoreKind::Maildir => {
             let id = opened.maildir_id?;
             let unique = |i: &u32| match &copies[*i as usize].loc {
-                Loc::Maildir { name, .. } => crate::read::maildir::unique(name.as_bytes()),
+                Loc::Maildir { name, .. } => crate::store::maildir::unique(name.as_bytes()),
                 Loc::Mbox { .. } => b"",
             };
             idx.sort_unstable_by(|a, b| unique(a).cmp(unique(b)));
@@ -1541,7 +1541,7 @@ pub fn message_bytes(c: &Copy, stores: &[Store]) -> io::Result<Vec<u8>> {
             let mut entry = Vec::new();
             mbox::Source::read_into(&src, offset as usize, c.length as usize, &mut entry)
                 .map_err(named)?;
-            let (_, start) = crate::message::line_at(&entry, 0);
+            let (_, start) = crate::identity::header::line_at(&entry, 0);
             let end = mbox::message_end(&entry, start, entry.len());
             entry.truncate(end);
             entry.drain(..start);

@@ -1,0 +1,3 @@
+//! The types every stage shares.
+
+pub mod pathser;

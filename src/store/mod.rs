@@ -1,0 +1,12 @@
+//! Mail stores: finding them, reading them, and the locks and formats another mail program
+//! shares with us.
+//!
+//! - [`discover`]: which paths are stores, and of which kind;
+//! - [`maildir`]: Maildir file names (unique part, flags);
+//! - [`mbox`]: the mbox splitter and From_ lines;
+//! - [`lock`]: the locks mbox writers take (dotlock, fcntl).
+
+pub mod discover;
+pub mod lock;
+pub mod maildir;
+pub mod mbox;
