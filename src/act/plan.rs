@@ -3,8 +3,8 @@
 
 use crate::group::{Class, Grouping, Scope};
 use crate::identity::Flags;
-use crate::scan::ScanOutput;
-use crate::store::discover::StoreKind;
+use crate::model::ScanOutput;
+use crate::model::StoreKind;
 
 /// Flags merged into the kept copy: Seen, Replied, Flagged, Passed. Never Trashed (an
 /// extra copy marked deleted must not make the kept copy deleted) nor Draft, and never

@@ -15,9 +15,9 @@ use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace, write_new_sy
 use crate::group::{Class, Grouping};
 use crate::identity::header::line_at;
 use crate::identity::{message_hash, Flags, HeaderFacts};
+use crate::model::StoreKind;
+use crate::model::{Loc, MessageCopy, ScanOutput};
 use crate::render::report::hex;
-use crate::scan::{Copy, Loc, ScanOutput};
-use crate::store::discover::StoreKind;
 use crate::store::lock::{LockOptions, MboxLock};
 use crate::store::maildir::MaildirName;
 use crate::store::mbox;
@@ -99,7 +99,7 @@ fn abs(p: &Path) -> PathBuf {
 
 /// A deterministic quarantine file name, so a re-run after a crash finds its own earlier
 /// work: `<delivery time>.M<hash>.maildedup:2,<flags>`.
-fn qname(c: &Copy, identity: &[u8], flags: Flags) -> String {
+fn qname(c: &MessageCopy, identity: &[u8], flags: Flags) -> String {
     let h = blake3::hash(identity).to_hex();
     format!(
         "{}.M{}.maildedup:2,{}",
@@ -321,7 +321,7 @@ impl<'a> Quarantine<'a> {
 
     /// Finds a Maildir copy's file now: where the scan saw it, or, if a mail client has
     /// since renamed it (flags changed, or moved from new/ to cur/), by its unique name.
-    fn locate(&self, c: &Copy) -> Option<PathBuf> {
+    fn locate(&self, c: &MessageCopy) -> Option<PathBuf> {
         let p = c.path(&self.scan.stores);
         if p.exists() {
             return Some(p);
@@ -526,7 +526,7 @@ impl<'a> Quarantine<'a> {
         let buf: &[u8] = &data;
         let entries = mbox::split(buf).unwrap_or_default();
         let shifts = self.shifts.get(&store).cloned().unwrap_or_default();
-        let find = |c: &Copy| -> Option<mbox::MboxEntry> {
+        let find = |c: &MessageCopy| -> Option<mbox::MboxEntry> {
             // Where an earlier rewrite in this run (merged flags) moved the entry.
             let off = c.offset()? as i64;
             let delta: i64 = shifts

@@ -158,7 +158,7 @@ fn lock_recorded_stores(
     records: &[Record],
     lock: &LockOptions,
 ) -> io::Result<crate::act::runlock::RunLock> {
-    use crate::store::discover::StoreKind;
+    use crate::model::StoreKind;
     let mut stores: Vec<(PathBuf, StoreKind)> = Vec::new();
     for r in records {
         if let Record::Run { stores: s, .. } = r {

@@ -17,7 +17,7 @@
 //! A filesystem that does not support `flock` on a folder (some network filesystems) is
 //! run on without the lock; every change is still checked against what the scan saw.
 
-use crate::store::discover::{Store, StoreKind};
+use crate::model::{Store, StoreKind};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;

@@ -24,8 +24,8 @@
 //! carries its own blake3 checksum.
 
 use crate::identity::{Digest, Flags};
-use crate::scan::TimeSource;
-use crate::store::discover::{Store, StoreKind};
+use crate::model::TimeSource;
+use crate::model::{Store, StoreKind};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;

@@ -665,7 +665,7 @@ fn run_scan(
 
 fn write_html(
     file: &std::path::Path,
-    out: &crate::scan::ScanOutput,
+    out: &crate::model::ScanOutput,
     grouping: &crate::group::Grouping,
     report: &Report,
     paths: &[PathBuf],
@@ -682,7 +682,7 @@ fn write_html(
 /// What was scanned, and what of the selection could not be: one line per PATH that
 /// yielded no mail store, and one per folder or file that could not be read.
 struct Scanned {
-    out: crate::scan::ScanOutput,
+    out: crate::model::ScanOutput,
     unreadable: Vec<String>,
     paths_without_store: Vec<String>,
 }
@@ -784,7 +784,7 @@ fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<Scanne
 
 /// Did PATH yield a mail store? An empty file, or a folder of empty files, counts as
 /// an empty mbox: a mailbox whose mail was all read is no error.
-fn yields_store(p: &std::path::Path, out: &crate::scan::ScanOutput) -> bool {
+fn yields_store(p: &std::path::Path, out: &crate::model::ScanOutput) -> bool {
     out.stores.iter().any(|s| s.path.starts_with(p))
         || out.skipped.iter().any(|s| {
             // An empty mbox, or a store that was renamed away while the scan walked
@@ -797,9 +797,7 @@ fn yields_store(p: &std::path::Path, out: &crate::scan::ScanOutput) -> bool {
 /// The skipped entries that are failures (a folder or file that could not be listed,
 /// stat-ed or read, an mbox locked too long), not files that are simply not mail: one line
 /// each, for stderr and the run log, so a quiet run still names them.
-fn failed_reads<'a>(
-    skipped: impl Iterator<Item = &'a crate::store::discover::Skipped>,
-) -> Vec<String> {
+fn failed_reads<'a>(skipped: impl Iterator<Item = &'a crate::model::Skipped>) -> Vec<String> {
     skipped
         .filter(|s| s.reason.starts_with("cannot ") || s.reason.starts_with("locked "))
         .filter(|s| !vanished(&s.reason))

@@ -18,8 +18,8 @@
 
 use crate::group::Class;
 use crate::identity::header::{line_at, name_is, normalise_value, scan_fields};
-use crate::scan::{Copy, Loc};
-use crate::store::discover::Store;
+use crate::model::Store;
+use crate::model::{Loc, MessageCopy};
 use std::collections::BTreeSet;
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -317,13 +317,13 @@ impl Trace {
     }
 
     /// Reads the header block of a copy (at most 64 KiB) and parses its trace.
-    pub fn read(c: &Copy, stores: &[Store]) -> io::Result<Trace> {
+    pub fn read(c: &MessageCopy, stores: &[Store]) -> io::Result<Trace> {
         Ok(Trace::parse(&read_head(c, stores)?))
     }
 }
 
 /// The first bytes of a copy's message (an mbox copy without its From_ line).
-pub fn read_head(c: &Copy, stores: &[Store]) -> io::Result<Vec<u8>> {
+pub fn read_head(c: &MessageCopy, stores: &[Store]) -> io::Result<Vec<u8>> {
     let mut f = crate::fsutil::open_regular(&c.path(stores))?;
     let offset = c.offset().unwrap_or(0);
     if offset > 0 {

@@ -3,8 +3,9 @@
 //! is ([`ConflictKind`]).
 
 use crate::identity::{identity_fields, normalise_body, HeaderFacts};
-use crate::scan::{message_bytes, Copy};
-use crate::store::discover::Store;
+use crate::model::MessageCopy;
+use crate::model::Store;
+use crate::scan::message_bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -69,14 +70,14 @@ fn hashed_fields(msg: &[u8]) -> BTreeMap<String, Vec<Vec<u8>>> {
 
 /// Compares every copy with the first one. Copies that cannot be read any more are left
 /// out of the comparison.
-pub fn describe(copies: &[&Copy], stores: &[Store]) -> Differences {
+pub fn describe(copies: &[&MessageCopy], stores: &[Store]) -> Differences {
     explain(copies, stores).0
 }
 
 /// What differs between the copies (compared with the first readable one) and the kind
 /// of the difference. Copies that cannot be read any more are left out; with fewer than
 /// two readable copies the kind is `edited` (nothing shows it is milder).
-pub fn explain(copies: &[&Copy], stores: &[Store]) -> (Differences, ConflictKind) {
+pub fn explain(copies: &[&MessageCopy], stores: &[Store]) -> (Differences, ConflictKind) {
     let mut read = copies.iter().filter_map(|c| message_bytes(c, stores).ok());
     let Some(first) = read.next() else {
         return (Differences::default(), ConflictKind::Edited);

@@ -21,7 +21,7 @@
 pub mod conflict;
 
 use crate::identity::Digest;
-use crate::scan::{Copy, ScanOutput};
+use crate::model::{MessageCopy, ScanOutput};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -285,7 +285,7 @@ impl<'a> Ranker<'a> {
         }
     }
 
-    fn copy(&self, i: usize) -> &Copy {
+    fn copy(&self, i: usize) -> &MessageCopy {
         &self.scan.copies[i]
     }
 
@@ -302,8 +302,8 @@ impl<'a> Ranker<'a> {
         let c = self.copy(i);
         let store = &self.store_paths[c.store as usize];
         let full = match &c.loc {
-            crate::scan::Loc::Maildir { sub, name } => store.join(sub.as_str()).join(&**name),
-            crate::scan::Loc::Mbox { .. } => store.clone(),
+            crate::model::Loc::Maildir { sub, name } => store.join(sub.as_str()).join(&**name),
+            crate::model::Loc::Mbox { .. } => store.clone(),
         };
         self.prefer
             .iter()
@@ -429,20 +429,20 @@ impl<'a> Ranker<'a> {
 /// 4 junk (`Junk`, `Spam`, `Junk E-mail`, `Bulk Mail`), 5 trash (`Trash`, `Deleted Items`,
 /// `Deleted Messages`, `Bin`). A Maildir++ folder is named by its last part:
 /// `.INBOX.Trash` is `Trash`.
-pub fn folder_rank(store: &crate::store::discover::Store) -> u8 {
+pub fn folder_rank(store: &crate::model::Store) -> u8 {
     let name = store
         .path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let leaf = match store.kind {
-        crate::store::discover::StoreKind::Maildir => {
+        crate::model::StoreKind::Maildir => {
             let Some(sub) = name.strip_prefix('.') else {
                 return 0;
             };
             sub.rsplit('.').next().unwrap_or(sub).to_ascii_lowercase()
         }
-        crate::store::discover::StoreKind::Mbox => {
+        crate::model::StoreKind::Mbox => {
             let n = name.to_ascii_lowercase();
             let n = n
                 .strip_suffix(".mbox")
@@ -469,8 +469,8 @@ pub fn folder_rank(store: &crate::store::discover::Store) -> u8 {
 mod tests {
     use super::*;
     use crate::identity::Flags;
-    use crate::scan::{Loc, Sub};
-    use crate::store::discover::{Store, StoreKind};
+    use crate::model::{Loc, Sub};
+    use crate::model::{Store, StoreKind};
 
     /// A Maildir at `/nonexistent/md` holding one copy per `(name, delivered_at, flags)`,
     /// all of one message; `extra` copies of another message follow.
@@ -482,7 +482,7 @@ mod tests {
             }],
             copies: copies
                 .iter()
-                .map(|&(name, t, flags)| Copy {
+                .map(|&(name, t, flags)| MessageCopy {
                     store: 0,
                     time_source: None,
                     loc: Loc::Maildir {
@@ -569,7 +569,7 @@ mod tests {
 
     #[test]
     fn the_inbox_ranks_first_and_trash_last() {
-        use crate::store::discover::{Store, StoreKind};
+        use crate::model::{Store, StoreKind};
         let rank = |p: &str, kind| {
             folder_rank(&Store {
                 path: PathBuf::from(p),
@@ -595,7 +595,7 @@ mod tests {
             ("c:2,S", 2000, flags("S")),
             ("d:2,S", 2002, flags("S")),
         ]);
-        scan.stores.push(crate::store::discover::Store {
+        scan.stores.push(crate::model::Store {
             path: PathBuf::from("/nonexistent/md/.Archive"),
             kind: StoreKind::Maildir,
         });

@@ -1,3 +1,152 @@
-//! The types every stage shares.
+//! The types every stage shares: the stores, one copy of a message and where it lives,
+//! where its delivery time came from, what a scan returns, and what was skipped.
 
 pub mod pathser;
+
+use crate::identity::{Digest, Flags};
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Maildir,
+    Mbox,
+}
+
+/// One mail store: a Maildir folder (its own messages only, not its Maildir++ subfolders,
+/// which are stores of their own) or one mbox file.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub path: PathBuf,
+    pub kind: StoreKind,
+}
+
+/// Something that was not read, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    #[serde(serialize_with = "crate::model::pathser::lossy")]
+    pub path: PathBuf,
+    pub offset: Option<u64>,
+    pub reason: String,
+}
+
+impl Skipped {
+    pub fn new(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
+        Skipped {
+            path: path.into(),
+            offset: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where a copy's delivery time came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeSource {
+    /// The date on the mbox From_ line (written by the delivery agent).
+    MboxFromLine,
+    /// A Maildir file's modification time (Dovecot's received date).
+    MaildirMtime,
+    /// The leading timestamp of a Maildir file's unique name.
+    MaildirName,
+    /// The `Delivery-date:` header.
+    DeliveryDate,
+    /// The date of the topmost `Received:` header.
+    Received,
+}
+
+impl TimeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeSource::MboxFromLine => "mbox-from-line",
+            TimeSource::MaildirMtime => "maildir-mtime",
+            TimeSource::MaildirName => "maildir-filename",
+            TimeSource::DeliveryDate => "delivery-date-header",
+            TimeSource::Received => "received-header",
+        }
+    }
+}
+
+/// Which Maildir subfolder a message file is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sub {
+    Cur,
+    New,
+}
+
+impl Sub {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sub::Cur => "cur",
+            Sub::New => "new",
+        }
+    }
+}
+
+/// Where a copy lives inside its store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loc {
+    Maildir { sub: Sub, name: Box<OsStr> },
+    Mbox { offset: u64 },
+}
+
+/// One copy of a message, fingerprinted. Kept small (about 100 bytes plus its file
+/// name): a scan holds one per message.
+#[derive(Debug, Clone)]
+pub struct MessageCopy {
+    /// Index into [`ScanOutput::stores`].
+    pub store: u32,
+    pub time_source: Option<TimeSource>,
+    pub loc: Loc,
+    /// Maildir: the file size. mbox: the entry length, From_ line to the next From_ line.
+    pub length: u64,
+    /// A 64-bit key of the normalised Message-ID (0: the copy has none). Stage 1 finds
+    /// candidates with it; grouping uses the full Message-ID and content hash.
+    pub id_key: u64,
+    /// The normalised Message-ID, kept only for copies that can have a duplicate (set in
+    /// stage 2): a unique message never needs it.
+    pub message_id: Option<Box<str>>,
+    /// Digest of the header fields, computed in stage 1 only for copies without a
+    /// Message-ID (it is their key for finding candidates).
+    pub header_key: Option<Box<Digest>>,
+    /// The content hash, set in stage 2 for copies that can have a duplicate.
+    pub content: Option<Box<Digest>>,
+    /// Unix seconds.
+    pub delivered_at: Option<i64>,
+    pub flags: Flags,
+    /// Maildir: the file's mtime in Unix seconds (0 when unknown), which the cache keeps
+    /// for `--paranoid`. mbox: 0.
+    pub mtime: i64,
+    /// Delivery times of this copy that were found but not used ([`Rejected`] bits).
+    pub rejected_times: u8,
+}
+
+impl MessageCopy {
+    pub fn content_hash(&self) -> Option<Digest> {
+        self.content.as_deref().copied()
+    }
+
+    /// The message file (Maildir) or the mbox file.
+    pub fn path(&self, stores: &[Store]) -> PathBuf {
+        let store = &stores[self.store as usize].path;
+        match &self.loc {
+            Loc::Maildir { sub, name } => store.join(sub.as_str()).join(&**name),
+            Loc::Mbox { .. } => store.clone(),
+        }
+    }
+
+    pub fn offset(&self) -> Option<u64> {
+        match self.loc {
+            Loc::Mbox { offset } => Some(offset),
+            Loc::Maildir { .. } => None,
+        }
+    }
+}
+
+/// What a scan returns: the stores found, every copy in them, and what was not read.
+pub struct ScanOutput {
+    pub stores: Vec<Store>,
+    pub copies: Vec<MessageCopy>,
+    pub skipped: Vec<Skipped>,
+}

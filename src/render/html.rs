@@ -13,9 +13,9 @@ use crate::forensics::timeline::Bucket;
 use crate::forensics::{day, duration, minute, Forensics, Incident};
 use crate::group::Grouping;
 use crate::identity::header::{normalise_value, scan_fields};
+use crate::model::ScanOutput;
 use crate::render::chart::width_label;
 use crate::render::report::{human_bytes, Report};
-use crate::scan::ScanOutput;
 use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -594,8 +594,8 @@ fn folders(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
             "<tr><td class=\"mono\">{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&st.path.to_string_lossy()),
             match st.kind {
-                crate::store::discover::StoreKind::Maildir => "Maildir",
-                crate::store::discover::StoreKind::Mbox => "mbox",
+                crate::model::StoreKind::Maildir => "Maildir",
+                crate::model::StoreKind::Mbox => "mbox",
             },
             r.same + r.diff,
             r.same,
@@ -728,7 +728,7 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
             }
             o.push_str("</tr>");
         };
-        let cs: Vec<&crate::scan::Copy> = copies.iter().map(|&c| &scan.copies[c]).collect();
+        let cs: Vec<&crate::model::MessageCopy> = copies.iter().map(|&c| &scan.copies[c]).collect();
         row(
             o,
             "where",

@@ -2,9 +2,9 @@
 //! conflicts, skipped entries), so a large result can be traced to the folder behind it.
 
 use crate::group::{Class, Grouping};
+use crate::model::ScanOutput;
+use crate::model::StoreKind;
 use crate::render::style::Paint;
-use crate::scan::ScanOutput;
-use crate::store::discover::StoreKind;
 use std::fmt::Write as _;
 
 /// The counts for one store.

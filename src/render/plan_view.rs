@@ -4,8 +4,8 @@
 
 use crate::act::plan::Plan;
 use crate::group::{Class, Scope};
+use crate::model::ScanOutput;
 use crate::render::term::escape;
-use crate::scan::ScanOutput;
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::io::{self, Write};
 

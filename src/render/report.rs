@@ -2,8 +2,8 @@
 
 use crate::group::conflict::{explain, ConflictKind, Differences};
 use crate::group::{Class, Group, GroupClass, Grouping, Scope};
-use crate::scan::{Copy, ScanOutput};
-use crate::store::discover::Store;
+use crate::model::Store;
+use crate::model::{MessageCopy, ScanOutput};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -267,7 +267,7 @@ pub fn rfc3339(t: i64) -> Option<String> {
     jiff::Timestamp::from_second(t).ok().map(|t| t.to_string())
 }
 
-fn copy_report(c: &Copy, stores: &[Store]) -> CopyReport {
+fn copy_report(c: &MessageCopy, stores: &[Store]) -> CopyReport {
     CopyReport {
         path: c.path(stores).to_string_lossy().into_owned(),
         offset: c.offset(),
@@ -292,11 +292,11 @@ impl<'a> Report<'a> {
             stores: stores.len(),
             maildir_stores: stores
                 .iter()
-                .filter(|s| s.kind == crate::store::discover::StoreKind::Maildir)
+                .filter(|s| s.kind == crate::model::StoreKind::Maildir)
                 .count(),
             mbox_stores: stores
                 .iter()
-                .filter(|s| s.kind == crate::store::discover::StoreKind::Mbox)
+                .filter(|s| s.kind == crate::model::StoreKind::Mbox)
                 .count(),
             messages: scan.copies.len(),
             groups: grouping.groups.len(),
@@ -345,12 +345,12 @@ impl<'a> Report<'a> {
             .conflicts
             .iter()
             .map(|k| {
-                let copies: Vec<&Copy> = k.copies.iter().map(|&i| &scan.copies[i]).collect();
+                let copies: Vec<&MessageCopy> = k.copies.iter().map(|&i| &scan.copies[i]).collect();
                 let mut hashes: Vec<_> = copies.iter().filter_map(|c| c.content_hash()).collect();
                 hashes.sort();
                 hashes.dedup();
                 // One representative per variant is enough to say what differs.
-                let reps: Vec<&Copy> = hashes
+                let reps: Vec<&MessageCopy> = hashes
                     .iter()
                     .filter_map(|h| {
                         copies

@@ -15,7 +15,8 @@ use crate::cli::progress::Progress;
 use crate::identity::{
     header_digest, message_hash, message_hash_and_id, Digest, Flags, HeaderFacts,
 };
-use crate::store::discover::{discover, Skipped, Store, StoreKind};
+use crate::model::{Loc, MessageCopy, ScanOutput, Skipped, Store, StoreKind, Sub, TimeSource};
+use crate::store::discover::discover;
 use crate::store::maildir::MaildirName;
 use crate::store::mbox::{self, MboxEntry};
 use rayon::prelude::*;
@@ -28,109 +29,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-/// Where a copy's delivery time came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TimeSource {
-    /// The date on the mbox From_ line (written by the delivery agent).
-    MboxFromLine,
-    /// A Maildir file's modification time (Dovecot's received date).
-    MaildirMtime,
-    /// The leading timestamp of a Maildir file's unique name.
-    MaildirName,
-    /// The `Delivery-date:` header.
-    DeliveryDate,
-    /// The date of the topmost `Received:` header.
-    Received,
-}
-
-impl TimeSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeSource::MboxFromLine => "mbox-from-line",
-            TimeSource::MaildirMtime => "maildir-mtime",
-            TimeSource::MaildirName => "maildir-filename",
-            TimeSource::DeliveryDate => "delivery-date-header",
-            TimeSource::Received => "received-header",
-        }
-    }
-}
-
-/// Which Maildir subfolder a message file is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Sub {
-    Cur,
-    New,
-}
-
-impl Sub {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sub::Cur => "cur",
-            Sub::New => "new",
-        }
-    }
-}
-
-/// Where a copy lives inside its store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Loc {
-    Maildir { sub: Sub, name: Box<OsStr> },
-    Mbox { offset: u64 },
-}
-
-/// One copy of a message, fingerprinted. Kept small (about 100 bytes plus its file
-/// name): a scan holds one per message.
-#[derive(Debug, Clone)]
-pub struct Copy {
-    /// Index into [`ScanOutput::stores`].
-    pub store: u32,
-    pub time_source: Option<TimeSource>,
-    pub loc: Loc,
-    /// Maildir: the file size. mbox: the entry length, From_ line to the next From_ line.
-    pub length: u64,
-    /// A 64-bit key of the normalised Message-ID (0: the copy has none). Stage 1 finds
-    /// candidates with it; grouping uses the full Message-ID and content hash.
-    pub id_key: u64,
-    /// The normalised Message-ID, kept only for copies that can have a duplicate (set in
-    /// stage 2): a unique message never needs it.
-    pub message_id: Option<Box<str>>,
-    /// Digest of the header fields, computed in stage 1 only for copies without a
-    /// Message-ID (it is their key for finding candidates).
-    pub header_key: Option<Box<Digest>>,
-    /// The content hash, set in stage 2 for copies that can have a duplicate.
-    pub content: Option<Box<Digest>>,
-    /// Unix seconds.
-    pub delivered_at: Option<i64>,
-    pub flags: Flags,
-    /// Maildir: the file's mtime in Unix seconds (0 when unknown), which the cache keeps
-    /// for `--paranoid`. mbox: 0.
-    pub mtime: i64,
-    /// Delivery times of this copy that were found but not used ([`Rejected`] bits).
-    pub rejected_times: u8,
-}
-
-impl Copy {
-    pub fn content_hash(&self) -> Option<Digest> {
-        self.content.as_deref().copied()
-    }
-
-    /// The message file (Maildir) or the mbox file.
-    pub fn path(&self, stores: &[Store]) -> PathBuf {
-        let store = &stores[self.store as usize].path;
-        match &self.loc {
-            Loc::Maildir { sub, name } => store.join(sub.as_str()).join(&**name),
-            Loc::Mbox { .. } => store.clone(),
-        }
-    }
-
-    pub fn offset(&self) -> Option<u64> {
-        match self.loc {
-            Loc::Mbox { offset } => Some(offset),
-            Loc::Maildir { .. } => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
     /// Digest every body, not only those that can have a duplicate.
@@ -139,12 +37,6 @@ pub struct ScanOptions {
     pub cache: Option<PathBuf>,
     /// With the cache: stat every cached Maildir file and check its size and mtime.
     pub paranoid: bool,
-}
-
-pub struct ScanOutput {
-    pub stores: Vec<Store>,
-    pub copies: Vec<Copy>,
-    pub skipped: Vec<Skipped>,
 }
 
 /// Bytes of a Maildir file read in stage 1: enough for almost every header block.
@@ -172,7 +64,7 @@ struct Work {
 struct Listed {
     opened: Opened,
     work: Vec<Work>,
-    ready: Vec<Copy>,
+    ready: Vec<MessageCopy>,
     skipped: Vec<Skipped>,
 }
 
@@ -221,7 +113,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
         opened.push(l.opened);
     }
     let failed = std::sync::Mutex::new(Vec::new());
-    let mut copies: Vec<Copy> = Vec::with_capacity(files + ready);
+    let mut copies: Vec<MessageCopy> = Vec::with_capacity(files + ready);
     copies.par_extend(work.into_par_iter().map_init(Buffers::default, |bufs, w| {
         progress.inc(1);
         match fingerprint(w, &stores, &opened, bufs, cache) {
@@ -246,7 +138,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     let need = candidates(&copies, opts.hash_all);
     let todo: usize = need.iter().filter(|&&n| n).count();
     progress.stage("hashing", "candidate bodies", Some(todo as u64));
-    let is_mbox = |c: &Copy| matches!(c.loc, Loc::Mbox { .. });
+    let is_mbox = |c: &MessageCopy| matches!(c.loc, Loc::Mbox { .. });
     let mut failures: Vec<(usize, Skipped)> = copies
         .par_iter_mut()
         .enumerate()
@@ -347,7 +239,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
 
 /// Placeholder for a message that could not be read (its `skipped` entry is recorded);
 /// removed before the scan returns.
-const FAILED: Copy = Copy {
+const FAILED: MessageCopy = MessageCopy {
     store: u32::MAX,
     time_source: None,
     loc: Loc::Mbox { offset: u64::MAX },
@@ -374,7 +266,7 @@ fn id_key(id: &str) -> u64 {
 
 /// Which copies need a content hash: those sharing a Message-ID key with another copy,
 /// or (without a Message-ID) sharing a header digest.
-fn candidates(copies: &[Copy], all: bool) -> Vec<bool> {
+fn candidates(copies: &[MessageCopy], all: bool) -> Vec<bool> {
     if all {
         return vec![true; copies.len()];
     }
@@ -410,7 +302,7 @@ fn candidates(copies: &[Copy], all: bool) -> Vec<bool> {
 }
 
 /// Stage 2 for a Maildir candidate: its content hash and Message-ID, from its whole file.
-fn digest(c: &mut Copy, stores: &[Store], bufs: &mut Buffers) -> Result<(), Skipped> {
+fn digest(c: &mut MessageCopy, stores: &[Store], bufs: &mut Buffers) -> Result<(), Skipped> {
     let path = c.path(stores);
     let fail = |e: io::Error| Skipped::new(&path, format!("cannot read: {e}"));
     let changed = || Skipped::new(&path, "changed during the scan (size differs)");
@@ -608,7 +500,7 @@ fn fingerprint_mbox(
     m: &OpenMbox,
     entries: &[MboxEntry],
     progress: &Progress,
-) -> io::Result<Vec<Copy>> {
+) -> io::Result<Vec<MessageCopy>> {
     by_window(
         m,
         entries,
@@ -670,7 +562,13 @@ fn by_window<T: Sync, R: Send>(
 }
 
 /// Stage 1 for one mbox entry, `bytes` holding the file from offset `base` on.
-fn mbox_copy(store: u32, bytes: &[u8], base: usize, e: &MboxEntry, bufs: &mut Buffers) -> Copy {
+fn mbox_copy(
+    store: u32,
+    bytes: &[u8],
+    base: usize,
+    e: &MboxEntry,
+    bufs: &mut Buffers,
+) -> MessageCopy {
     let entry = MboxEntry {
         offset: e.offset - base,
         message_start: e.message_start - base,
@@ -689,7 +587,7 @@ fn mbox_copy(store: u32, bytes: &[u8], base: usize, e: &MboxEntry, bufs: &mut Bu
         Some(t) => (Some(t), Some(TimeSource::MboxFromLine)),
         None => header_time(&facts, &mut check),
     };
-    Copy {
+    MessageCopy {
         store,
         time_source,
         loc: Loc::Mbox {
@@ -714,7 +612,7 @@ fn fingerprint(
     opened: &[Opened],
     bufs: &mut Buffers,
     cache: Option<&Cache>,
-) -> Result<Copy, Skipped> {
+) -> Result<MessageCopy, Skipped> {
     let Work {
         store,
         sub,
@@ -730,7 +628,7 @@ fn fingerprint(
             if !cache.paranoid || stat_matches(dir_fd, &name, &rec) {
                 opened[store as usize].hits.fetch_add(1, Relaxed);
                 let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
-                return Ok(Copy {
+                return Ok(MessageCopy {
                     store,
                     time_source: rec.time_source,
                     loc: Loc::Maildir { sub, name },
@@ -752,7 +650,7 @@ fn fingerprint(
         read_maildir_file(dir_fd, &name, &path, bufs)?;
     let (delivered_at, time_source, rejected_times) = maildir_time(&name, mtime, &facts);
     let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
-    Ok(Copy {
+    Ok(MessageCopy {
         store,
         time_source,
         loc: Loc::Maildir { sub, name },
@@ -868,7 +766,7 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Why a delivery time found for a copy was not used (bits of [`Copy::rejected_times`]).
+/// Why a delivery time found for a copy was not used (bits of [`MessageCopy::rejected_times`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejected {
     /// The epoch or another placeholder: before [`PLACEHOLDER_BEFORE`].
@@ -1170,7 +1068,7 @@ fn read_mbox(
     m: &mut OpenMbox,
     view: Option<&cache::StoreView>,
     progress: &Progress,
-) -> Result<Vec<Copy>, Skipped> {
+) -> Result<Vec<MessageCopy>, Skipped> {
     let fail = |e: io::Error| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
             Skipped::new(path, changed_reason(&e))
@@ -1202,7 +1100,7 @@ fn read_mbox(
 
 /// The last-entry and sample hashes of the cache record of `copies`, all of the mbox's
 /// entries in file order.
-fn mbox_hashes(m: &OpenMbox, copies: &[Copy]) -> io::Result<Option<(Digest, Digest)>> {
+fn mbox_hashes(m: &OpenMbox, copies: &[MessageCopy]) -> io::Result<Option<(Digest, Digest)>> {
     let Some(last) = copies.last() else {
         return Ok(None);
     };
@@ -1222,14 +1120,14 @@ fn read_mbox_copies(
     m: &mut OpenMbox,
     view: Option<&cache::StoreView>,
     progress: &Progress,
-) -> io::Result<Option<Vec<Copy>>> {
+) -> io::Result<Option<Vec<MessageCopy>>> {
     let (first, _) = mbox::source_head(&m.source())?;
     m.first = first;
     let view =
         view.filter(|v| v.head.id.dev == m.id.dev && v.head.id.ino == m.id.ino && !v.is_empty());
     if let Some(v) = view {
         if v.head.id == m.id {
-            let copies: Option<Vec<Copy>> = (0..v.len())
+            let copies: Option<Vec<MessageCopy>> = (0..v.len())
                 .map(|i| v.rec(i).map(|r| mbox_copy_from(store, &r)))
                 .collect();
             if let Some(copies) = copies {
@@ -1241,7 +1139,7 @@ fn read_mbox_copies(
             }
         } else if let Some(last) = grown_from(v, m)? {
             if let Some(split) = mbox::split_source(&m.source(), Some(last.offset as usize))? {
-                let mut copies: Vec<Copy> = (0..v.len() - 1)
+                let mut copies: Vec<MessageCopy> = (0..v.len() - 1)
                     .filter_map(|i| v.rec(i).map(|r| mbox_copy_from(store, &r)))
                     .collect();
                 if copies.len() == v.len() - 1 {
@@ -1299,8 +1197,8 @@ fn grown_from<'a>(v: &'a cache::StoreView, m: &OpenMbox) -> io::Result<Option<Re
     Ok(Some(last))
 }
 
-fn mbox_copy_from(store: u32, r: &Rec) -> Copy {
-    Copy {
+fn mbox_copy_from(store: u32, r: &Rec) -> MessageCopy {
+    MessageCopy {
         store,
         time_source: r.time_source,
         loc: Loc::Mbox { offset: r.offset },
@@ -1367,7 +1265,7 @@ fn use_maildir_cache(
 
 /// Stage 2 from the cache for a Maildir candidate: its content hash and Message-ID, if a
 /// scan ever computed them for this very file (same unique name, size and mtime).
-fn cached_maildir_content(c: &mut Copy, cache: Option<&Cache>, opened: &[Opened]) -> bool {
+fn cached_maildir_content(c: &mut MessageCopy, cache: Option<&Cache>, opened: &[Opened]) -> bool {
     let (Some(cache), Loc::Maildir { name, .. }) = (cache, &c.loc) else {
         return false;
     };
@@ -1396,7 +1294,7 @@ fn cached_maildir_content(c: &mut Copy, cache: Option<&Cache>, opened: &[Opened]
 }
 
 /// Stage 2 from the cache for an mbox candidate in the unchanged part of its file.
-fn cached_mbox_content(c: &mut Copy, cache: &Cache, opened: &[Opened]) {
+fn cached_mbox_content(c: &mut MessageCopy, cache: &Cache, opened: &[Opened]) {
     let Some(m) = opened[c.store as usize].mbox.as_ref() else {
         return;
     };
@@ -1414,7 +1312,7 @@ fn cached_mbox_content(c: &mut Copy, cache: &Cache, opened: &[Opened]) {
     }
 }
 
-fn rec_of<'a>(c: &'a Copy, name: &'a [u8]) -> Rec<'a> {
+fn rec_of<'a>(c: &'a MessageCopy, name: &'a [u8]) -> Rec<'a> {
     Rec {
         name,
         offset: c.offset().unwrap_or(0),
@@ -1436,7 +1334,12 @@ fn rec_of<'a>(c: &'a Copy, name: &'a [u8]) -> Rec<'a> {
 }
 
 /// The new cache records, one per store (`None`: nothing to keep for it).
-fn records(stores: &[Store], copies: &[Copy], opened: &[Opened], clean: &[bool]) -> Vec<Record> {
+fn records(
+    stores: &[Store],
+    copies: &[MessageCopy],
+    opened: &[Opened],
+    clean: &[bool],
+) -> Vec<Record> {
     let mut per: Vec<Vec<u32>> = vec![Vec::new(); stores.len()];
     for (i, c) in copies.iter().enumerate() {
         if let Some(v) = per.get_mut(c.store as usize) {
@@ -1460,7 +1363,7 @@ fn records(stores: &[Store], copies: &[Copy], opened: &[Opened], clean: &[bool])
 fn store_record(
     store: &Store,
     opened: &Opened,
-    copies: &[Copy],
+    copies: &[MessageCopy],
     mut idx: Vec<u32>,
 ) -> Option<Vec<u8>> {
     let rec = rec_of;
@@ -1526,7 +1429,7 @@ fn store_record(
 /// entry the message without its From_ line and separator (quoting left as it is).
 /// Opened as every store file is ([`crate::fsutil::open_regular`]): a symlink or FIFO
 /// swapped in since the scan is an error, never followed nor waited on.
-pub fn message_bytes(c: &Copy, stores: &[Store]) -> io::Result<Vec<u8>> {
+pub fn message_bytes(c: &MessageCopy, stores: &[Store]) -> io::Result<Vec<u8>> {
     let path = c.path(stores);
     let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     match c.loc {

@@ -1,46 +1,13 @@
 //! Finding the stores under the paths the user gave: Maildirs (and their Maildir++
 //! subfolders), mbox files, and folders holding either. Symlinks are never followed.
 
+use crate::model::{Skipped, Store, StoreKind};
 use crate::store::maildir::is_index_file;
 use crate::store::mbox::looks_like_mbox;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    Maildir,
-    Mbox,
-}
-
-/// One mail store: a Maildir folder (its own messages only, not its Maildir++ subfolders,
-/// which are stores of their own) or one mbox file.
-#[derive(Debug, Clone)]
-pub struct Store {
-    pub path: PathBuf,
-    pub kind: StoreKind,
-}
-
-/// Something that was not read, and why.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Skipped {
-    #[serde(serialize_with = "crate::model::pathser::lossy")]
-    pub path: PathBuf,
-    pub offset: Option<u64>,
-    pub reason: String,
-}
-
-impl Skipped {
-    pub fn new(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
-        Skipped {
-            path: path.into(),
-            offset: None,
-            reason: reason.into(),
-        }
-    }
-}
 
 /// Is `dir` a Maildir: does it have a `cur/` or `new/` directory (not a symlink)?
 pub fn is_maildir(dir: &Path) -> bool {
