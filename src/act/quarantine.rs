@@ -299,7 +299,7 @@ impl<'a> Quarantine<'a> {
                 (crate::fsutil::read_regular(&p).ok(), deleted)
             }
             Loc::Mbox { .. } => {
-                let b = crate::scan::message_bytes(c, &self.scan.stores).ok();
+                let b = crate::store::read::message_bytes(c, &self.scan.stores).ok();
                 let deleted = b
                     .as_deref()
                     .is_some_and(|b| HeaderFacts::read_facts(b).mbox_flags.is_deleted());
@@ -314,7 +314,7 @@ impl<'a> Quarantine<'a> {
     /// here: the check under the mbox's lock decides then.)
     fn mbox_flags_unchanged(&self, copy: usize) -> bool {
         let c = &self.scan.copies[copy];
-        crate::scan::message_bytes(c, &self.scan.stores)
+        crate::store::read::message_bytes(c, &self.scan.stores)
             .map(|b| HeaderFacts::read_facts(&b).mbox_flags == c.flags)
             .unwrap_or(true)
     }

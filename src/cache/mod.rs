@@ -121,7 +121,7 @@ pub struct Rec<'a> {
     pub mtime: i64,
     pub delivered_at: Option<i64>,
     pub time_source: Option<TimeSource>,
-    /// Delivery times found but not used ([`crate::scan::Rejected`] bits).
+    /// Delivery times found but not used ([`crate::scan::time::Rejected`] bits).
     pub rejected_times: u8,
     pub id_key: u64,
     /// mbox: flags from Status/X-Status/X-Mozilla-Status(2). Maildir: unused (flags come

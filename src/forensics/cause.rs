@@ -17,14 +17,12 @@
 //! | either | no Received header in either copy, or unreadable | unknown |
 
 use crate::group::Class;
-use crate::identity::header::{line_at, name_is, normalise_value, scan_fields};
+use crate::identity::header::{name_is, normalise_value, scan_fields};
+use crate::model::MessageCopy;
 use crate::model::Store;
-use crate::model::{Loc, MessageCopy};
+use crate::store::read::read_head;
 use std::collections::BTreeSet;
-use std::io::{self, Read, Seek, SeekFrom};
-
-/// At most this much of a copy is read to find its header block.
-const HEAD_MAX: u64 = 64 * 1024;
+use std::io::{self};
 
 /// The likely cause of one extra copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -320,24 +318,6 @@ impl Trace {
     pub fn read(c: &MessageCopy, stores: &[Store]) -> io::Result<Trace> {
         Ok(Trace::parse(&read_head(c, stores)?))
     }
-}
-
-/// The first bytes of a copy's message (an mbox copy without its From_ line).
-pub fn read_head(c: &MessageCopy, stores: &[Store]) -> io::Result<Vec<u8>> {
-    let mut f = crate::fsutil::open_regular(&c.path(stores))?;
-    let offset = c.offset().unwrap_or(0);
-    if offset > 0 {
-        f.seek(SeekFrom::Start(offset))?;
-    }
-    // Sized up front: one read for the whole head, not a probe and a doubling series.
-    let want = c.length.min(HEAD_MAX);
-    let mut buf = Vec::with_capacity(want as usize);
-    f.take(want).read_to_end(&mut buf)?;
-    if let Loc::Mbox { .. } = c.loc {
-        let (_, start) = line_at(&buf, 0);
-        buf.drain(..start);
-    }
-    Ok(buf)
 }
 
 /// How an extra copy's Received chain relates to the kept copy's.

@@ -5,7 +5,7 @@
 use crate::identity::{identity_fields, normalise_body, HeaderFacts};
 use crate::model::MessageCopy;
 use crate::model::Store;
-use crate::scan::message_bytes;
+use crate::store::read::message_bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Default, serde::Serialize)]

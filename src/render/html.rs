@@ -8,7 +8,7 @@
 //! [`MAX_GROUPS`] groups, [`MAX_COPIES`] copies per group, [`MAX_CONFLICTS`] conflicts and
 //! [`MAX_SKIPPED`] skipped entries; the page says when it left some out.
 
-use crate::forensics::cause::{classify, read_head, Trace};
+use crate::forensics::cause::{classify, Trace};
 use crate::forensics::timeline::Bucket;
 use crate::forensics::{day, duration, minute, Forensics, Incident};
 use crate::group::Grouping;
@@ -16,6 +16,7 @@ use crate::identity::header::{normalise_value, scan_fields};
 use crate::model::ScanOutput;
 use crate::render::chart::width_label;
 use crate::render::report::{human_bytes, Report};
+use crate::store::read::read_head;
 use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -323,7 +323,7 @@ impl<'a> Report<'a> {
             }
         }
         for c in &scan.copies {
-            use crate::scan::Rejected;
+            use crate::scan::time::Rejected;
             let r = c.rejected_times;
             let n = &mut summary.rejected_delivery_times;
             n.placeholder += usize::from(r & Rejected::Placeholder as u8 != 0);

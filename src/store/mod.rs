@@ -10,3 +10,4 @@ pub mod discover;
 pub mod lock;
 pub mod maildir;
 pub mod mbox;
+pub mod read;

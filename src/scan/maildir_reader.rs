@@ -1,0 +1,176 @@
+//! Stage 1 for Maildir files: read the head of each file through its folder descriptor
+//! and fingerprint it.
+
+use super::incremental::stat_matches;
+use super::time::maildir_time;
+use super::{id_key, Buffers, Opened, Work, HEAD_CHUNK};
+use crate::cache::Cache;
+use crate::identity::{header_digest, message_hash, Digest, Flags, HeaderFacts};
+use crate::model::{Loc, MessageCopy, Skipped, Store};
+use crate::store::maildir::MaildirName;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Stage 1 for one message: header facts only, no digest unless it has no Message-ID.
+pub(crate) fn fingerprint(
+    w: Work,
+    stores: &[Store],
+    opened: &[Opened],
+    bufs: &mut Buffers,
+    cache: Option<&Cache>,
+) -> Result<MessageCopy, Skipped> {
+    let Work {
+        store,
+        sub,
+        name,
+        cached,
+    } = w;
+    let dir = &stores[store as usize].path;
+    let path = || dir.join(sub.as_str()).join(&*name);
+    let dir_fd = opened[store as usize].dirs[sub as usize].as_ref();
+    if let (Some(at), Some(cache)) = (cached, cache) {
+        let rec = cache.view(store as usize).and_then(|v| v.rec(at as usize));
+        if let Some(rec) = rec {
+            if !cache.paranoid || stat_matches(dir_fd, &name, &rec) {
+                opened[store as usize].hits.fetch_add(1, Relaxed);
+                let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
+                return Ok(MessageCopy {
+                    store,
+                    time_source: rec.time_source,
+                    loc: Loc::Maildir { sub, name },
+                    length: rec.length,
+                    id_key: rec.id_key,
+                    message_id: None,
+                    header_key: rec.header_key.map(Box::new),
+                    content: None,
+                    delivered_at: rec.delivered_at,
+                    flags,
+                    mtime: rec.mtime,
+                    rejected_times: rec.rejected_times,
+                });
+            }
+        }
+    }
+    opened[store as usize].fresh.fetch_add(1, Relaxed);
+    let (facts, length, mtime, header_key, content) =
+        read_maildir_file(dir_fd, &name, &path, bufs)?;
+    let (delivered_at, time_source, rejected_times) = maildir_time(&name, mtime, &facts);
+    let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
+    Ok(MessageCopy {
+        store,
+        time_source,
+        loc: Loc::Maildir { sub, name },
+        length,
+        id_key: facts.message_id.as_deref().map_or(0, id_key),
+        message_id: None,
+        header_key: header_key.map(Box::new),
+        content: content.map(Box::new),
+        delivered_at,
+        flags,
+        mtime: mtime.unwrap_or(0),
+        rejected_times,
+    })
+}
+
+/// What stage 1 learns of a Maildir file: its header facts, size and mtime, the header
+/// key (no Message-ID only) and, when the whole file was read anyway and it has no
+/// Message-ID, its content hash.
+pub(crate) type MaildirFacts = (
+    HeaderFacts,
+    u64,
+    Option<i64>,
+    Option<Digest>,
+    Option<Digest>,
+);
+
+/// Reads the header block of a Maildir file: the first 8 KiB, more only if the header
+/// block is longer. The body is not read.
+pub(crate) fn read_maildir_file(
+    dir_fd: Option<&rustix::fd::OwnedFd>,
+    name: &OsStr,
+    path: &dyn Fn() -> PathBuf,
+    bufs: &mut Buffers,
+) -> Result<MaildirFacts, Skipped> {
+    let fail = |e: io::Error| {
+        if e.kind() == io::ErrorKind::NotFound {
+            Skipped::new(
+                path(),
+                "vanished during the scan (renamed or removed by another program)",
+            )
+        } else {
+            Skipped::new(path(), format!("cannot read: {e}"))
+        }
+    };
+    let mut f = match dir_fd {
+        Some(fd) => {
+            use rustix::fs::{openat, Mode, OFlags};
+            File::from(
+                openat(
+                    fd,
+                    name,
+                    // Never block on a FIFO swapped in since the listing.
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| fail(e.into()))?,
+            )
+        }
+        None => crate::fsutil::open_regular(&path()).map_err(fail)?,
+    };
+    let meta = f.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(Skipped::new(path(), "not a regular file"));
+    }
+    let size = meta.len();
+    if size == 0 {
+        return Err(Skipped::new(path(), "empty file"));
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| jiff::Timestamp::try_from(t).ok())
+        .map(|t| t.as_second());
+    let mut want = HEAD_CHUNK.min(size as usize);
+    bufs.data.clear();
+    loop {
+        let have = bufs.data.len();
+        bufs.data.resize(want, 0);
+        let n = read_full(&mut f, &mut bufs.data[have..]).map_err(fail)?;
+        bufs.data.truncate(have + n);
+        let at_eof = n < want - have || bufs.data.len() as u64 >= size;
+        if have == 0 && !crate::identity::header::begins_like_mail(&bufs.data) {
+            return Err(Skipped::new(
+                path(),
+                "not mail: does not begin with a header field",
+            ));
+        }
+        let facts = HeaderFacts::read_facts(&bufs.data);
+        if facts.complete || at_eof {
+            let (key, content) = if facts.message_id.is_some() {
+                (None, None)
+            } else {
+                let key = header_digest(&bufs.data, &mut bufs.scratch);
+                let content = at_eof.then(|| message_hash(&bufs.data, &mut bufs.scratch));
+                (Some(key), content)
+            };
+            return Ok((facts, size, mtime, key, content));
+        }
+        want = (want * 4).min(size as usize).max(want + 1);
+    }
+}
+
+pub(crate) fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
