@@ -3,7 +3,7 @@
 
 use super::mbox_reader::OpenMbox;
 use super::{Opened, Work};
-use crate::cache::{self, BlobWriter, Cache, FileId, Head, Rec, Record};
+use crate::cache::{self, BlobWriter, Cache, CachedMessage, FileId, Head, StoreUpdate};
 use crate::identity::Flags;
 use crate::model::{Loc, MessageCopy, Store, StoreKind};
 use crate::store::mbox;
@@ -16,7 +16,10 @@ use std::os::unix::ffi::OsStrExt;
 /// If the mbox only grew since its record was written (same file, longer, the old last
 /// entry's bytes and the sampled From_ lines unchanged, and no separator before the old
 /// last entry depending on bytes past the old end), the old last entry's record.
-pub(crate) fn grown_from<'a>(v: &'a cache::StoreView, m: &OpenMbox) -> io::Result<Option<Rec<'a>>> {
+pub(crate) fn grown_from<'a>(
+    v: &'a cache::StoreView,
+    m: &OpenMbox,
+) -> io::Result<Option<CachedMessage<'a>>> {
     let old = v.head.id.size;
     if m.id.size <= old {
         return Ok(None);
@@ -50,7 +53,7 @@ pub(crate) fn grown_from<'a>(v: &'a cache::StoreView, m: &OpenMbox) -> io::Resul
     Ok(Some(last))
 }
 
-pub(crate) fn mbox_copy_from(store: u32, r: &Rec) -> MessageCopy {
+pub(crate) fn mbox_copy_from(store: u32, r: &CachedMessage) -> MessageCopy {
     MessageCopy {
         store,
         time_source: r.time_source,
@@ -68,7 +71,11 @@ pub(crate) fn mbox_copy_from(store: u32, r: &Rec) -> MessageCopy {
 }
 
 /// With `--paranoid`: does the file still have the size and mtime of its record?
-pub(crate) fn stat_matches(dir_fd: Option<&rustix::fd::OwnedFd>, name: &OsStr, rec: &Rec) -> bool {
+pub(crate) fn stat_matches(
+    dir_fd: Option<&rustix::fd::OwnedFd>,
+    name: &OsStr,
+    rec: &CachedMessage,
+) -> bool {
     let Some(fd) = dir_fd else {
         return false;
     };
@@ -169,8 +176,8 @@ pub(crate) fn cached_mbox_content(c: &mut MessageCopy, cache: &Cache, opened: &[
     }
 }
 
-pub(crate) fn rec_of<'a>(c: &'a MessageCopy, name: &'a [u8]) -> Rec<'a> {
-    Rec {
+pub(crate) fn rec_of<'a>(c: &'a MessageCopy, name: &'a [u8]) -> CachedMessage<'a> {
+    CachedMessage {
         name,
         offset: c.offset().unwrap_or(0),
         length: c.length,
@@ -196,7 +203,7 @@ pub(crate) fn records(
     copies: &[MessageCopy],
     opened: &[Opened],
     clean: &[bool],
-) -> Vec<Record> {
+) -> Vec<StoreUpdate> {
     let mut per: Vec<Vec<u32>> = vec![Vec::new(); stores.len()];
     for (i, c) in copies.iter().enumerate() {
         if let Some(v) = per.get_mut(c.store as usize) {
@@ -207,10 +214,10 @@ pub(crate) fn records(
         .enumerate()
         .map(|(s, idx)| {
             if clean[s] {
-                Record::Keep
+                StoreUpdate::Keep
             } else {
                 store_record(&stores[s], &opened[s], copies, idx)
-                    .map_or(Record::Remove, Record::Put)
+                    .map_or(StoreUpdate::Remove, StoreUpdate::Put)
             }
         })
         .collect()
