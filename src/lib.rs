@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod group;
 pub mod identity;
 pub mod model;
+pub mod observe;
 pub mod render;
 pub mod scan;
 pub mod store;

@@ -1256,7 +1256,6 @@ fn restore_never_overwrites_an_existing_file() {
 #[test]
 fn extras_stay_when_their_kept_copy_changed_after_the_scan() {
     use maildedup::act::{plan, quarantine};
-    use maildedup::cli::progress;
     use maildedup::store::lock;
     use maildedup::{group, scan};
     let td = TempDir::new().unwrap();
@@ -1267,7 +1266,7 @@ fn extras_stay_when_their_kept_copy_changed_after_the_scan() {
     let out = scan::scan(
         std::slice::from_ref(&tree),
         &scan::ScanOptions::default(),
-        &progress::Progress::new(false),
+        &maildedup::observe::Silent,
     );
     // The kept copies and their extras are in different folders: --across-folders.
     let opts = group::GroupOptions {

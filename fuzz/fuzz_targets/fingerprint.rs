@@ -45,12 +45,12 @@ fuzz_target!(|msg: &[u8]| {
     }
     // Date parsers on arbitrary text: no panic, and a From_ line date is a real instant.
     if let Some(t) = parse_rfc822_date(msg) {
-        assert!(maildedup::render::report::rfc3339(t).is_some(), "{t}");
+        assert!(maildedup::model::encode::rfc3339(t).is_some(), "{t}");
     }
     let mut line = b"From x@y ".to_vec();
     line.extend_from_slice(&msg[..msg.len().min(200)]);
     if let Some(t) = from_line_time(&line) {
-        assert!(maildedup::render::report::rfc3339(t).is_some(), "{t}");
+        assert!(maildedup::model::encode::rfc3339(t).is_some(), "{t}");
     }
     let _ = from_line_time(msg);
 });

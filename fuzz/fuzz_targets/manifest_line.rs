@@ -2,7 +2,8 @@
 //! that parses to the same record.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use maildedup::act::manifest::{unb64, Record};
+use maildedup::act::manifest::Record;
+use maildedup::model::encode::unb64;
 
 fuzz_target!(|line: &[u8]| {
     let Ok(r) = serde_json::from_slice::<Record>(line) else {

@@ -26,10 +26,11 @@
 //! lose those bytes; likewise an appended message whose first bytes equal the extension
 //! of a growing write. Both need a message byte-identical to bytes we wrote or removed.
 
-use crate::act::manifest::{b3hex, Manifest, Record};
-use crate::act::quarantine::Problem;
+use crate::act::manifest::{Manifest, Record};
+use crate::act::Problem;
 use crate::fault;
 use crate::fsutil::write_new_synced;
+use crate::model::encode::b3hex;
 use crate::store::lock::{LockOptions, MboxLock};
 use std::collections::HashSet;
 use std::fs::File;

@@ -15,3 +15,24 @@ pub mod quarantine;
 pub mod restore;
 pub mod runlock;
 pub mod runlog;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub offset: Option<u64>,
+    pub reason: String,
+}
+
+/// `PATH[ @OFFSET]: REASON`, as the output and the run log name a problem (raw: the
+/// terminal escapes it, `crate::render::term::escape`).
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path)?;
+        if let Some(o) = self.offset {
+            write!(f, " @{o}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}

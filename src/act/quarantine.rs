@@ -8,43 +8,27 @@
 //! still there.
 //! Every flag merge is made before any copy that gives the flags leaves its store.
 
-use crate::act::manifest::{b3hex, b64, Edit, KeptRef, Manifest, Record};
+use crate::act::manifest::{Edit, KeptRef, Manifest, Record};
 use crate::act::plan::Plan;
+use crate::act::Problem;
 use crate::fault;
 use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace, write_new_synced};
 use crate::group::{Class, Grouping};
 use crate::identity::header::line_at;
 use crate::identity::{message_hash, Flags, HeaderFacts};
+use crate::model::encode::hex;
+use crate::model::encode::{b3hex, b64};
 use crate::model::StoreKind;
 use crate::model::{Loc, MessageCopy, ScanOutput};
-use crate::render::report::hex;
 use crate::store::lock::{LockOptions, MboxLock};
 use crate::store::maildir::MaildirName;
 use crate::store::mbox;
+use crate::store::mbox::unquote;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    pub path: String,
-    pub offset: Option<u64>,
-    pub reason: String,
-}
-
-/// `PATH[ @OFFSET]: REASON`, as the output and the run log name a problem (raw: the
-/// terminal escapes it, `crate::render::term::escape`).
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.path)?;
-        if let Some(o) = self.offset {
-            write!(f, " @{o}")?;
-        }
-        write!(f, ": {}", self.reason)
-    }
-}
 
 #[derive(Debug, Default, Serialize)]
 pub struct Outcome {
@@ -736,48 +720,6 @@ impl<'a> Quarantine<'a> {
     }
 }
 
-/// Undoes one level of mboxrd quoting (`>From ` → `From `, `>>From ` → `>From `), and
-/// says which lines (0-based) were changed so restore can quote exactly those again.
-pub fn unquote(msg: &[u8]) -> (Vec<u8>, Vec<u32>) {
-    let mut out = Vec::with_capacity(msg.len());
-    let mut lines = Vec::new();
-    let mut pos = 0;
-    let mut n = 0u32;
-    while pos < msg.len() {
-        let (_, next) = line_at(msg, pos);
-        let line = &msg[pos..next];
-        let gt = line.iter().take_while(|&&b| b == b'>').count();
-        if gt > 0 && line[gt..].starts_with(b"From ") {
-            out.extend_from_slice(&line[1..]);
-            lines.push(n);
-        } else {
-            out.extend_from_slice(line);
-        }
-        pos = next;
-        n += 1;
-    }
-    (out, lines)
-}
-
-/// Quotes again the lines `unquote` changed.
-pub fn requote(msg: &[u8], lines: &[u32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(msg.len() + lines.len());
-    let mut pos = 0;
-    let mut n = 0u32;
-    let mut want = lines.iter().peekable();
-    while pos < msg.len() {
-        let (_, next) = line_at(msg, pos);
-        if want.peek() == Some(&&n) {
-            out.push(b'>');
-            want.next();
-        }
-        out.extend_from_slice(&msg[pos..next]);
-        pos = next;
-        n += 1;
-    }
-    out
-}
-
 /// The header block with `Status:`/`X-Status:` carrying `add` as well (Seen → `R` in
 /// Status; Replied → `A`, Flagged → `F` in X-Status). Missing fields are added before the
 /// blank line.
@@ -916,6 +858,7 @@ fn with_mozilla_status(block: &[u8], add: Flags) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::mbox::requote;
 
     #[test]
     fn unquote_requote_round_trip() {

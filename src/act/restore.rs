@@ -4,12 +4,14 @@
 //! `restored` line, so a restore that was interrupted can simply be run again.
 
 use crate::act::manifest::validate::quarantined_ok;
-use crate::act::manifest::{b3hex, read, unb64, Edit, Manifest, Record};
-use crate::act::quarantine::{requote, Problem};
+use crate::act::manifest::{read, Edit, Manifest, Record};
+use crate::act::Problem;
 use crate::fault;
 use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace};
+use crate::model::encode::{b3hex, unb64};
 use crate::store::lock::{LockOptions, MboxLock};
 use crate::store::maildir::MaildirName;
+use crate::store::mbox::requote;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::io;

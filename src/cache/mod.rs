@@ -27,6 +27,7 @@ mod codec;
 
 use crate::identity::Digest;
 use crate::model::{Store, StoreKind};
+use crate::observe::Observer;
 pub use codec::{
     sample_hash, sample_indexes, BlobWriter, CachedMessage, FileId, Head, StoreView, KIND_MAILDIR,
     KIND_MBOX,
@@ -52,19 +53,6 @@ const STORES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stores");
 
 /// How long a run waits for another run to let go of the cache file.
 const LOCK_WAIT: Duration = Duration::from_secs(3);
-
-/// The default cache folder: `$XDG_CACHE_HOME/maildedup` (when set and absolute), else
-/// `$HOME/.cache/maildedup`.
-pub fn default_dir() -> Option<PathBuf> {
-    crate::cli::config::xdg_dir("XDG_CACHE_HOME", ".cache")
-}
-
-fn warn(msg: impl std::fmt::Display) {
-    eprintln!(
-        "maildedup: warning: {}",
-        crate::render::term::escape(&msg.to_string())
-    );
-}
 
 /// The key of a store: its canonical path (its absolute path if that fails).
 pub fn store_key(path: &Path) -> Vec<u8> {
@@ -209,9 +197,9 @@ fn format_of(db: &Db) -> Result<Option<u64>, String> {
 
 /// Opens the database for reading, rebuilding it (with a warning) when it is corrupt,
 /// unreadable or of another format. `None`: run without the cache (a warning was printed).
-fn open_checked(dir: &Path) -> Option<(PathBuf, Db)> {
+fn open_checked(dir: &Path, obs: &dyn Observer) -> Option<(PathBuf, Db)> {
     if let Err(e) = create_private_dir(dir) {
-        warn(format!(
+        obs.warn(&format!(
             "cannot create the cache folder {}: {e}; scanning without the cache",
             dir.display()
         ));
@@ -221,14 +209,14 @@ fn open_checked(dir: &Path) -> Option<(PathBuf, Db)> {
     let db = match open_for_reading(&file) {
         Ok(db) => db,
         Err(OpenError::Corrupt(e)) => {
-            warn(format!(
+            obs.warn(&format!(
                 "the cache {} is unreadable ({e}); rebuilding it",
                 file.display()
             ));
-            return rebuild(&file).map(|db| (file, db));
+            return rebuild(&file, obs).map(|db| (file, db));
         }
         Err(OpenError::Busy(e)) => {
-            warn(format!("{e}; scanning without the cache"));
+            obs.warn(&format!("{e}; scanning without the cache"));
             return None;
         }
         Err(OpenError::NeedsRepair) => return None,
@@ -239,9 +227,12 @@ fn open_checked(dir: &Path) -> Option<(PathBuf, Db)> {
         Ok(None) => "has no format version".to_string(),
         Err(e) => format!("is unreadable ({e})"),
     };
-    warn(format!("the cache {} {why}; rebuilding it", file.display()));
+    obs.warn(&format!(
+        "the cache {} {why}; rebuilding it",
+        file.display()
+    ));
     drop(db);
-    rebuild(&file).map(|db| (file, db))
+    rebuild(&file, obs).map(|db| (file, db))
 }
 
 fn write_format(db: &Database) -> Result<(), String> {
@@ -255,10 +246,10 @@ fn write_format(db: &Database) -> Result<(), String> {
 }
 
 /// Replaces a damaged cache file by a new, empty database.
-fn rebuild(file: &Path) -> Option<Db> {
+fn rebuild(file: &Path, obs: &dyn Observer) -> Option<Db> {
     if let Err(e) = std::fs::remove_file(file) {
         if e.kind() != std::io::ErrorKind::NotFound {
-            warn(format!(
+            obs.warn(&format!(
                 "cannot remove the damaged cache {}: {e}; scanning without the cache",
                 file.display()
             ));
@@ -269,14 +260,14 @@ fn rebuild(file: &Path) -> Option<Db> {
         Ok(Db::Rw(db)) => db,
         Ok(Db::Ro(_)) | Err(OpenError::NeedsRepair) => return None,
         Err(OpenError::Busy(e) | OpenError::Corrupt(e)) => {
-            warn(format!("{e}; scanning without the cache"));
+            obs.warn(&format!("{e}; scanning without the cache"));
             return None;
         }
     };
     match write_format(&db) {
         Ok(()) => Some(Db::Rw(db)),
         Err(e) => {
-            warn(format!(
+            obs.warn(&format!(
                 "cannot write the cache {}: {e}; scanning without the cache",
                 file.display()
             ));
@@ -300,8 +291,8 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 impl Cache {
     /// Loads the records of `stores` from the cache in `dir`. `None` when the cache can't
     /// be used this run (a warning says why).
-    pub fn load(dir: &Path, stores: &[Store], paranoid: bool) -> Option<Cache> {
-        let (file, db) = open_checked(dir)?;
+    pub fn load(dir: &Path, stores: &[Store], paranoid: bool, obs: &dyn Observer) -> Option<Cache> {
+        let (file, db) = open_checked(dir, obs)?;
         let keys: Vec<Vec<u8>> = stores.iter().map(|s| store_key(&s.path)).collect();
         let blobs = quiet_catch(|| -> Result<Vec<Option<Vec<u8>>>, String> {
             let txn = db.begin_read()?;
@@ -321,11 +312,11 @@ impl Cache {
                     Some(Err(e)) => e,
                     _ => "redb panicked reading it".into(),
                 };
-                warn(format!(
+                obs.warn(&format!(
                     "the cache {} is unreadable ({why}); rebuilding it",
                     file.display()
                 ));
-                rebuild(&file)?;
+                rebuild(&file, obs)?;
                 vec![None; keys.len()]
             }
         };
@@ -356,7 +347,7 @@ impl Cache {
             }
         }
         if damaged > 0 {
-            warn(format!(
+            obs.warn(&format!(
                 "{damaged} damaged record(s) in the cache {}; those stores are read again",
                 file.display()
             ));
@@ -382,7 +373,7 @@ impl Cache {
     /// Writes the new records: `records[i]` for store `i`, and removes the records of
     /// stores that vanished or are no longer stores under `roots`. When nothing changed,
     /// nothing is written.
-    pub fn save(self, roots: &[PathBuf], records: Vec<StoreUpdate>) {
+    pub fn save(self, roots: &[PathBuf], records: Vec<StoreUpdate>, obs: &dyn Observer) {
         let mut changed: Vec<(&[u8], Option<Vec<u8>>)> = Vec::new();
         for ((key, rec), old) in self.keys.iter().zip(records).zip(&self.loaded) {
             match rec {
@@ -393,7 +384,7 @@ impl Cache {
                 StoreUpdate::Remove => changed.push((key, None)),
             }
         }
-        let not_updated = |e: &str| warn(format!("{e}; the cache was not updated"));
+        let not_updated = |e: &str| obs.warn(&format!("{e}; the cache was not updated"));
         let stale = match open_for_reading(&self.file) {
             Ok(db) => match self.stale(&db, roots) {
                 Ok(s) => s,

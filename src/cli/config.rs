@@ -252,6 +252,12 @@ fn clap_message(e: &clap::Error) -> String {
     }
 }
 
+/// The default cache folder: `$XDG_CACHE_HOME/maildedup` (when set and absolute), else
+/// `$HOME/.cache/maildedup`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    xdg_dir("XDG_CACHE_HOME", ".cache")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

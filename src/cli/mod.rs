@@ -339,7 +339,10 @@ impl Selection {
         let cache = if self.no_cache {
             None
         } else {
-            let dir = self.cache.clone().or_else(crate::cache::default_dir);
+            let dir = self
+                .cache
+                .clone()
+                .or_else(crate::cli::config::default_cache_dir);
             if dir.is_none() {
                 eprintln!(
                     "maildedup: warning: no cache folder (set XDG_CACHE_HOME or HOME, or pass --cache DIR); scanning without the cache"

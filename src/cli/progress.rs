@@ -1,5 +1,7 @@
 //! Progress on stderr, only when stderr is a terminal (never in cron mail or pipes).
 
+use crate::observe::Observer;
+use crate::render::term::escape;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -52,6 +54,30 @@ impl Progress {
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+    }
+}
+
+/// The command line's observer: the bar (on a terminal) and warnings on stderr, printed
+/// above the bar so it is not torn.
+impl Observer for Progress {
+    fn stage(&self, name: &'static str, counting: &'static str, total: Option<u64>) {
+        Progress::stage(self, name, counting, total);
+    }
+
+    fn advance(&self, n: u64) {
+        self.inc(n);
+    }
+
+    fn finish(&self) {
+        Progress::finish(self);
+    }
+
+    fn warn(&self, message: &str) {
+        let line = format!("maildedup: warning: {}", escape(message));
+        match &self.bar {
+            Some(b) => b.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
         }
     }
 }

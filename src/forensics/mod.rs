@@ -19,9 +19,9 @@ pub mod rate;
 pub mod timeline;
 
 use crate::group::{Class, GroupClass, Grouping};
+use crate::model::encode::rfc3339;
 use crate::model::ScanOutput;
 use crate::model::StoreKind;
-use crate::render::report::rfc3339;
 use cause::{Cause, Chain, Trace};
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};

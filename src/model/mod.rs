@@ -1,6 +1,7 @@
 //! The types every stage shares: the stores, one copy of a message and where it lives,
 //! where its delivery time came from, what a scan returns, and what was skipped.
 
+pub mod encode;
 pub mod pathser;
 
 use crate::identity::{Digest, Flags};

@@ -27,7 +27,7 @@ fn out(p: &Path) -> Out<'_> {
     match p.to_str() {
         Some(t) => Out::Text(t),
         None => Out::Bytes {
-            b64: crate::act::manifest::b64(p.as_os_str().as_bytes()),
+            b64: crate::model::encode::b64(p.as_os_str().as_bytes()),
         },
     }
 }
@@ -35,7 +35,7 @@ fn out(p: &Path) -> Out<'_> {
 fn path_of<E: serde::de::Error>(v: In) -> Result<PathBuf, E> {
     match v {
         In::Text(t) => Ok(PathBuf::from(t)),
-        In::Bytes { b64 } => crate::act::manifest::unb64(&b64)
+        In::Bytes { b64 } => crate::model::encode::unb64(&b64)
             .map(|b| PathBuf::from(OsString::from_vec(b)))
             .map_err(E::custom),
     }

@@ -751,7 +751,7 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
                 .map(|c| match c.delivered_at {
                     Some(t) => format!(
                         "{} <span class=\"sub\">({})</span>",
-                        esc(&crate::render::report::rfc3339(t).unwrap_or_default()),
+                        esc(&crate::model::encode::rfc3339(t).unwrap_or_default()),
                         c.time_source.map_or("", |s| s.as_str())
                     ),
                     None => "unknown".into(),

@@ -2,6 +2,7 @@
 
 use crate::group::conflict::{explain, ConflictKind, Differences};
 use crate::group::{Class, Group, GroupClass, Grouping, Scope};
+use crate::model::encode::{hex, rfc3339};
 use crate::model::Store;
 use crate::model::{MessageCopy, ScanOutput};
 use serde::Serialize;
@@ -253,18 +254,6 @@ pub struct SkippedReport {
     pub path: String,
     pub offset: Option<u64>,
     pub reason: String,
-}
-
-pub fn hex(d: &[u8]) -> String {
-    d.iter()
-        .fold(String::with_capacity(d.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-pub fn rfc3339(t: i64) -> Option<String> {
-    jiff::Timestamp::from_second(t).ok().map(|t| t.to_string())
 }
 
 fn copy_report(c: &MessageCopy, stores: &[Store]) -> CopyReport {

@@ -5,9 +5,9 @@ use super::incremental::{grown_from, mbox_copy_from};
 use super::time::{header_time, TimeCheck};
 use super::{id_key, Buffers};
 use crate::cache::{self, FileId};
-use crate::cli::progress::Progress;
 use crate::identity::{header_digest, Digest, HeaderFacts};
 use crate::model::{Loc, MessageCopy, Skipped, TimeSource};
+use crate::observe::Observer;
 use crate::store::mbox::{self, MboxEntry};
 use crate::store::read::{shrank, FileSource};
 use rayon::prelude::*;
@@ -29,14 +29,14 @@ pub(crate) fn fingerprint_mbox(
     store: u32,
     m: &OpenMbox,
     entries: &[MboxEntry],
-    progress: &Progress,
+    progress: &dyn Observer,
 ) -> io::Result<Vec<MessageCopy>> {
     by_window(
         m,
         entries,
         |e| (e.offset, e.end),
         |e, bytes, base, bufs| {
-            progress.inc(1);
+            progress.advance(1);
             mbox_copy(store, bytes, base, e, bufs)
         },
     )
@@ -307,7 +307,7 @@ pub(crate) fn read_mbox(
     path: &Path,
     m: &mut OpenMbox,
     view: Option<&cache::StoreView>,
-    progress: &Progress,
+    progress: &dyn Observer,
 ) -> Result<Vec<MessageCopy>, Skipped> {
     let fail = |e: io::Error| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -362,7 +362,7 @@ pub(crate) fn read_mbox_copies(
     store: u32,
     m: &mut OpenMbox,
     view: Option<&cache::StoreView>,
-    progress: &Progress,
+    progress: &dyn Observer,
 ) -> io::Result<Option<Vec<MessageCopy>>> {
     let (first, _) = mbox::source_head(&m.source())?;
     m.first = first;
@@ -374,7 +374,7 @@ pub(crate) fn read_mbox_copies(
                 .map(|i| v.rec(i).map(|r| mbox_copy_from(store, &r)))
                 .collect();
             if let Some(copies) = copies {
-                progress.inc(copies.len() as u64);
+                progress.advance(copies.len() as u64);
                 m.horizon = v.head.horizon as usize;
                 m.cached_before = u64::MAX;
                 m.prior = Some((v.head.last_hash, v.head.sample_hash));
@@ -386,7 +386,7 @@ pub(crate) fn read_mbox_copies(
                     .filter_map(|i| v.rec(i).map(|r| mbox_copy_from(store, &r)))
                     .collect();
                 if copies.len() == v.len() - 1 {
-                    progress.inc(copies.len() as u64);
+                    progress.advance(copies.len() as u64);
                     copies.extend(fingerprint_mbox(store, m, &split.entries, progress)?);
                     m.horizon = split.horizon.max(v.head.horizon as usize);
                     m.cached_before = last.offset;

@@ -16,9 +16,9 @@ mod mbox_reader;
 pub mod time;
 
 use crate::cache::{Cache, FileId};
-use crate::cli::progress::Progress;
 use crate::identity::{message_hash_and_id, Digest, Flags};
 use crate::model::{Loc, MessageCopy, ScanOutput, Skipped, Store, StoreKind, Sub};
+use crate::observe::Observer;
 use crate::store::discover::discover;
 use crate::store::mbox;
 use incremental::{cached_maildir_content, cached_mbox_content, records, use_maildir_cache};
@@ -89,12 +89,12 @@ struct Opened {
 }
 
 /// Runs discovery and both fingerprint stages.
-pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanOutput {
+pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> ScanOutput {
     let (stores, mut skipped) = discover(paths);
     let loaded = opts
         .cache
         .as_deref()
-        .and_then(|dir| Cache::load(dir, &stores, opts.paranoid));
+        .and_then(|dir| Cache::load(dir, &stores, opts.paranoid, progress));
     let cache = loaded.as_ref();
     progress.stage("reading", "messages", None);
     // List every store (in parallel), then fingerprint all messages in one parallel pass
@@ -118,7 +118,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
     let failed = std::sync::Mutex::new(Vec::new());
     let mut copies: Vec<MessageCopy> = Vec::with_capacity(files + ready);
     copies.par_extend(work.into_par_iter().map_init(Buffers::default, |bufs, w| {
-        progress.inc(1);
+        progress.advance(1);
         match fingerprint(w, &stores, &opened, bufs, cache) {
             Ok(c) => c,
             Err(s) => {
@@ -147,7 +147,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
         .enumerate()
         .filter(|(i, c)| need[*i] && c.content.is_none() && !is_mbox(c))
         .map_init(Buffers::default, |bufs, (i, c)| {
-            progress.inc(1);
+            progress.advance(1);
             if cached_maildir_content(c, cache, &opened) {
                 return None;
             }
@@ -186,7 +186,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
             (off, off + copies[i].length as usize)
         };
         let read = by_window(m, run, span, |&i, bytes, base, bufs| {
-            progress.inc(1);
+            progress.advance(1);
             let (start, end) = span(&i);
             let (start, end) = (start - base, end - base);
             let (_, msg_start) = crate::identity::header::line_at(bytes, start);
@@ -231,7 +231,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &Progress) -> ScanO
             .collect();
         cache.drop_views();
         let records = records(&stores, &copies, &opened, &clean);
-        cache.save(paths, records);
+        cache.save(paths, records, progress);
     }
     ScanOutput {
         stores,
@@ -330,7 +330,7 @@ fn digest(c: &mut MessageCopy, stores: &[Store], bufs: &mut Buffers) -> Result<(
 
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
 /// them: one path component for the kernel to resolve), or an mbox read and split.
-fn list_store(index: u32, store: &Store, progress: &Progress, cache: Option<&Cache>) -> Listed {
+fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<&Cache>) -> Listed {
     let mut opened = Opened::default();
     let mut work = Vec::new();
     let mut ready = Vec::new();

@@ -739,6 +739,48 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+/// Undoes one level of mboxrd quoting (`>From ` → `From `, `>>From ` → `>From `), and
+/// says which lines (0-based) were changed so restore can quote exactly those again.
+pub fn unquote(msg: &[u8]) -> (Vec<u8>, Vec<u32>) {
+    let mut out = Vec::with_capacity(msg.len());
+    let mut lines = Vec::new();
+    let mut pos = 0;
+    let mut n = 0u32;
+    while pos < msg.len() {
+        let (_, next) = line_at(msg, pos);
+        let line = &msg[pos..next];
+        let gt = line.iter().take_while(|&&b| b == b'>').count();
+        if gt > 0 && line[gt..].starts_with(b"From ") {
+            out.extend_from_slice(&line[1..]);
+            lines.push(n);
+        } else {
+            out.extend_from_slice(line);
+        }
+        pos = next;
+        n += 1;
+    }
+    (out, lines)
+}
+
+/// Quotes again the lines `unquote` changed.
+pub fn requote(msg: &[u8], lines: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len() + lines.len());
+    let mut pos = 0;
+    let mut n = 0u32;
+    let mut want = lines.iter().peekable();
+    while pos < msg.len() {
+        let (_, next) = line_at(msg, pos);
+        if want.peek() == Some(&&n) {
+            out.push(b'>');
+            want.next();
+        }
+        out.extend_from_slice(&msg[pos..next]);
+        pos = next;
+        n += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

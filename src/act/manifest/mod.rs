@@ -2,7 +2,6 @@
 //! fsynced *before* the change it describes is made to a store. It is everything `restore`
 //! needs to put the stores back byte for byte.
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -160,25 +159,6 @@ pub struct Edit {
     pub extract: Option<String>,
     /// For a header edit (merged flags): the original bytes (base64).
     pub original: Option<String>,
-}
-
-pub fn b64(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(data)
-}
-
-pub fn unb64(s: &str) -> io::Result<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad base64 in manifest: {e}"),
-            )
-        })
-}
-
-pub fn b3hex(data: &[u8]) -> String {
-    blake3::hash(data).to_hex().to_string()
 }
 
 /// An open manifest, appended to under an exclusive lock so that two runs never interleave.

@@ -5,7 +5,8 @@
 //! a rewrite's edits sorted, inside the file and adding up to its sizes), so `restore`
 //! acts only on records whose numbers are consistent, and names the line of any other.
 
-use super::{unb64, Record, MANIFEST};
+use super::{Record, MANIFEST};
+use crate::model::encode::unb64;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
