@@ -8,6 +8,8 @@
 //! restore) and [`render`] (JSON, text, HTML) → [`cli`] (the only place that prints).
 //! [`model`] holds the types they share.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod act;
 pub mod cache;
 pub mod cli;

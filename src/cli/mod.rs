@@ -677,7 +677,13 @@ fn write_html(
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let page = crate::render::html::render(out, grouping, report, &paths);
+    let page = crate::render::html::render(
+        out,
+        grouping,
+        report,
+        &paths,
+        jiff::Timestamp::now().as_second(),
+    );
     crate::render::html::write(file, &page)
         .map_err(|e| anyhow::anyhow!("{}: cannot write the HTML report: {e}", file.display()))
 }

@@ -104,8 +104,15 @@ tr.diff td.keep{background:#f3f7e9}
 footer{margin-top:40px;color:var(--mute);font-size:12.5px}
 "#;
 
-/// The whole page.
-pub fn render(scan: &ScanOutput, grouping: &Grouping, report: &Report, paths: &[String]) -> String {
+/// The whole page. `now` (Unix seconds) is the time the page says it was made: the page
+/// depends on its arguments only.
+pub fn render(
+    scan: &ScanOutput,
+    grouping: &Grouping,
+    report: &Report,
+    paths: &[String],
+    now: i64,
+) -> String {
     let mut o = String::with_capacity(64 * 1024);
     let s = &report.summary;
     let f = &report.forensics;
@@ -118,7 +125,6 @@ pub fn render(scan: &ScanOutput, grouping: &Grouping, report: &Report, paths: &[
         "<title>maildedup report: {} duplicate groups</title><style>{CSS}</style></head><body><main>",
         s.groups
     );
-    let now = jiff::Timestamp::now().as_second();
     let _ = write!(
         o,
         "<h1>Duplicate mail report</h1><p class=\"sub\">maildedup {} · scanned {} · {} UTC · read-only: nothing was changed</p>",

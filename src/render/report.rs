@@ -401,18 +401,6 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// The short summary printed without `--json`. Text from messages and file names is
-    /// escaped ([`crate::render::term::escape`]).
-    pub fn human(&self, verbose: bool, largest: usize) -> String {
-        self.human_painted(
-            verbose,
-            largest,
-            true,
-            crate::render::style::Paint::plain(),
-            None,
-        )
-    }
-
     /// The summary, with headings and class names painted by `paint`. Without `timeline`
     /// (a scheduled run off a terminal) the timeline chart is left out, but incident
     /// windows are still named: they are what a cron mail should say.
