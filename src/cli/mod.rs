@@ -7,6 +7,7 @@ pub mod progress;
 use crate::act::runlog::RunLog;
 use crate::cli::progress::Progress;
 use crate::group::{group, GroupOptions, KeepRule, DEFAULT_WINDOW_SECS};
+use crate::model::SkipKind;
 use crate::render::report::{count, thousands, Report};
 use crate::render::style::Paint;
 use crate::render::term::{self, escape as esc};
@@ -799,7 +800,7 @@ fn yields_store(p: &std::path::Path, out: &crate::model::ScanOutput) -> bool {
             // An empty mbox, or a store that was renamed away while the scan walked
             // (a live server at work: the next run finds it where it went).
             s.path.starts_with(p)
-                && (s.reason == "empty file" || (s.path != p && vanished(&s.reason)))
+                && (s.kind == SkipKind::Empty || (s.path != p && s.kind == SkipKind::Vanished))
         })
 }
 
@@ -808,8 +809,7 @@ fn yields_store(p: &std::path::Path, out: &crate::model::ScanOutput) -> bool {
 /// each, for stderr and the run log, so a quiet run still names them.
 fn failed_reads<'a>(skipped: impl Iterator<Item = &'a crate::model::Skipped>) -> Vec<String> {
     skipped
-        .filter(|s| s.reason.starts_with("cannot ") || s.reason.starts_with("locked "))
-        .filter(|s| !vanished(&s.reason))
+        .filter(|s| s.is_failure())
         .map(|s| {
             format!(
                 "skipped: {}{}: {}",
@@ -819,13 +819,6 @@ fn failed_reads<'a>(skipped: impl Iterator<Item = &'a crate::model::Skipped>) ->
             )
         })
         .collect()
-}
-
-/// Did the file or folder go away while the scan ran (ENOENT: a client expunged the
-/// message or renamed the folder)? That is a live store at work, not a file the run could
-/// not see: it does not make the run incomplete.
-fn vanished(reason: &str) -> bool {
-    reason.ends_with("(os error 2)")
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {

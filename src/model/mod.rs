@@ -23,6 +23,26 @@ pub struct Store {
     pub kind: StoreKind,
 }
 
+/// Why something was not read: what a caller decides on (is the run incomplete?), apart
+/// from the words shown to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipKind {
+    /// Not mail, or not something a scan reads: a symbolic link, a FIFO, a file that does
+    /// not begin like mail, a Maildir with a symlinked `cur/`. Expected; not a failure.
+    NotMail,
+    /// An empty file: an mbox whose mail was all read.
+    Empty,
+    /// A file or folder that could not be listed, stat-ed or read: the run is incomplete.
+    Unreadable,
+    /// An mbox another program kept locked too long: the run is incomplete.
+    Locked,
+    /// Went away while the scan ran (a client expunged the message, renamed the folder):
+    /// a live store at work, found again by the next run.
+    Vanished,
+    /// Changed by another program while it was read: the next run reads it.
+    Changed,
+}
+
 /// Something that was not read, and why.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Skipped {
@@ -30,15 +50,60 @@ pub struct Skipped {
     pub path: PathBuf,
     pub offset: Option<u64>,
     pub reason: String,
+    #[serde(skip)]
+    pub kind: SkipKind,
 }
 
 impl Skipped {
-    pub fn new(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
+    fn with(path: impl Into<PathBuf>, kind: SkipKind, reason: impl Into<String>) -> Skipped {
         Skipped {
             path: path.into(),
             offset: None,
             reason: reason.into(),
+            kind,
         }
+    }
+
+    /// Not mail, or not something a scan reads; `reason` says what it is.
+    pub fn not_mail(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
+        Skipped::with(path, SkipKind::NotMail, reason)
+    }
+
+    pub fn empty(path: impl Into<PathBuf>) -> Skipped {
+        Skipped::with(path, SkipKind::Empty, "empty file")
+    }
+
+    /// `doing` failed with `e` ("cannot read", "cannot list", "cannot stat"). A file or
+    /// folder that no longer exists (ENOENT) vanished; anything else is unreadable.
+    pub fn io(path: impl Into<PathBuf>, doing: &str, e: &std::io::Error) -> Skipped {
+        let kind = if e.raw_os_error() == Some(libc::ENOENT) {
+            SkipKind::Vanished
+        } else {
+            SkipKind::Unreadable
+        };
+        Skipped::with(path, kind, format!("{doing}: {e}"))
+    }
+
+    pub fn unreadable(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
+        Skipped::with(path, SkipKind::Unreadable, reason)
+    }
+
+    pub fn locked(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
+        Skipped::with(path, SkipKind::Locked, reason)
+    }
+
+    pub fn vanished(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
+        Skipped::with(path, SkipKind::Vanished, reason)
+    }
+
+    pub fn changed(path: impl Into<PathBuf>, reason: impl Into<String>) -> Skipped {
+        Skipped::with(path, SkipKind::Changed, reason)
+    }
+
+    /// A failure that makes the run incomplete (not mail that is simply not mail, nor a
+    /// live store at work).
+    pub fn is_failure(&self) -> bool {
+        matches!(self.kind, SkipKind::Unreadable | SkipKind::Locked)
     }
 }
 

@@ -96,12 +96,12 @@ pub(crate) fn read_maildir_file(
 ) -> Result<MaildirFacts, Skipped> {
     let fail = |e: io::Error| {
         if e.kind() == io::ErrorKind::NotFound {
-            Skipped::new(
+            Skipped::vanished(
                 path(),
                 "vanished during the scan (renamed or removed by another program)",
             )
         } else {
-            Skipped::new(path(), format!("cannot read: {e}"))
+            Skipped::io(path(), "cannot read", &e)
         }
     };
     let mut f = match dir_fd {
@@ -122,11 +122,11 @@ pub(crate) fn read_maildir_file(
     };
     let meta = f.metadata().map_err(fail)?;
     if !meta.is_file() {
-        return Err(Skipped::new(path(), "not a regular file"));
+        return Err(Skipped::not_mail(path(), "not a regular file"));
     }
     let size = meta.len();
     if size == 0 {
-        return Err(Skipped::new(path(), "empty file"));
+        return Err(Skipped::empty(path()));
     }
     let mtime = meta
         .modified()
@@ -142,7 +142,7 @@ pub(crate) fn read_maildir_file(
         bufs.data.truncate(have + n);
         let at_eof = n < want - have || bufs.data.len() as u64 >= size;
         if have == 0 && !crate::identity::header::begins_like_mail(&bufs.data) {
-            return Err(Skipped::new(
+            return Err(Skipped::not_mail(
                 path(),
                 "not mail: does not begin with a header field",
             ));

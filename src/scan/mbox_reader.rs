@@ -263,11 +263,11 @@ pub(crate) fn sample_hash_of(
 
 /// Opens and read-locks an mbox (reading nothing yet).
 pub(crate) fn open_mbox(path: &Path) -> Result<OpenMbox, Skipped> {
-    let fail = |e: io::Error| Skipped::new(path, format!("cannot read: {e}"));
+    let fail = |e: io::Error| Skipped::io(path, "cannot read", &e);
     let f = crate::fsutil::open_regular(path).map_err(fail)?;
     let meta = f.metadata().map_err(fail)?;
     if meta.len() == 0 {
-        return Err(Skipped::new(path, "empty file"));
+        return Err(Skipped::empty(path));
     }
     // A shared fcntl lock keeps writers that lock (delivery agents, mail clients) from
     // truncating or rewriting the file in place while it is read. One that does not lock
@@ -275,7 +275,7 @@ pub(crate) fn open_mbox(path: &Path) -> Result<OpenMbox, Skipped> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !crate::store::lock::try_read_lock(&f) {
         if std::time::Instant::now() >= deadline {
-            return Err(Skipped::new(
+            return Err(Skipped::locked(
                 path,
                 "locked by another program for more than 10 s",
             ));
@@ -285,7 +285,7 @@ pub(crate) fn open_mbox(path: &Path) -> Result<OpenMbox, Skipped> {
     // Under the lock: what was stat-ed before may have changed while we waited.
     let meta = f.metadata().map_err(fail)?;
     if meta.len() == 0 {
-        return Err(Skipped::new(path, "empty file"));
+        return Err(Skipped::empty(path));
     }
     let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Sequential);
     Ok(OpenMbox {
@@ -311,14 +311,14 @@ pub(crate) fn read_mbox(
 ) -> Result<Vec<MessageCopy>, Skipped> {
     let fail = |e: io::Error| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            Skipped::new(path, changed_reason(&e))
+            Skipped::changed(path, changed_reason(&e))
         } else {
-            Skipped::new(path, format!("cannot read: {e}"))
+            Skipped::io(path, "cannot read", &e)
         }
     };
     let copies = read_mbox_copies(store, m, view, progress).map_err(fail)?;
     let Some(copies) = copies else {
-        return Err(Skipped::new(
+        return Err(Skipped::not_mail(
             path,
             "not mail: no mbox From_ line at the start",
         ));

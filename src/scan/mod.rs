@@ -177,7 +177,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
         let Some(m) = opened[store].mbox.as_ref() else {
             failures.extend(
                 run.iter()
-                    .map(|&i| (i, Skipped::new(path, "mbox no longer open"))),
+                    .map(|&i| (i, Skipped::changed(path, "mbox no longer open"))),
             );
             continue;
         };
@@ -198,7 +198,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
             Ok(got) => hashed.extend(got),
             Err(e) => {
                 changed.insert(store as u32);
-                skipped.push(Skipped::new(path, changed_reason(&e)));
+                skipped.push(Skipped::changed(path, changed_reason(&e)));
             }
         }
     }
@@ -307,8 +307,8 @@ fn candidates(copies: &[MessageCopy], all: bool) -> Vec<bool> {
 /// Stage 2 for a Maildir candidate: its content hash and Message-ID, from its whole file.
 fn digest(c: &mut MessageCopy, stores: &[Store], bufs: &mut Buffers) -> Result<(), Skipped> {
     let path = c.path(stores);
-    let fail = |e: io::Error| Skipped::new(&path, format!("cannot read: {e}"));
-    let changed = || Skipped::new(&path, "changed during the scan (size differs)");
+    let fail = |e: io::Error| Skipped::io(&path, "cannot read", &e);
+    let changed = || Skipped::changed(&path, "changed during the scan (size differs)");
     let mut f = crate::fsutil::open_regular(&path).map_err(fail)?;
     let len = f.metadata().map_err(fail)?.len();
     if len != c.length {
@@ -340,7 +340,7 @@ fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<
             // Never through a symlinked cur/, new/ or tmp/ (discovery skips such a
             // Maildir; this catches one swapped in since).
             if let Some(sub) = crate::store::discover::symlinked_maildir_sub(&store.path) {
-                skipped.push(Skipped::new(
+                skipped.push(Skipped::not_mail(
                     store.path.join(sub),
                     crate::store::discover::SYMLINKED_SUB,
                 ));
@@ -371,25 +371,19 @@ fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<
                             || std::fs::symlink_metadata(&d)
                                 .is_ok_and(|m| m.file_type().is_symlink()) =>
                     {
-                        skipped.push(Skipped::new(&d, crate::store::discover::SYMLINKED_SUB));
+                        skipped.push(Skipped::not_mail(&d, crate::store::discover::SYMLINKED_SUB));
                         work.clear();
                         break;
                     }
                     Err(e) => {
-                        skipped.push(Skipped::new(
-                            &d,
-                            format!("cannot list: {}", io::Error::from(e)),
-                        ));
+                        skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
                         continue;
                     }
                 };
                 let rd = match rustix::fs::Dir::read_from(&fd) {
                     Ok(rd) => rd,
                     Err(e) => {
-                        skipped.push(Skipped::new(
-                            &d,
-                            format!("cannot list: {}", io::Error::from(e)),
-                        ));
+                        skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
                         continue;
                     }
                 };
@@ -399,10 +393,7 @@ fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<
                     let ent = match ent {
                         Ok(ent) => ent,
                         Err(e) => {
-                            skipped.push(Skipped::new(
-                                &d,
-                                format!("cannot list: {}", io::Error::from(e)),
-                            ));
+                            skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
                             break;
                         }
                     };
@@ -419,9 +410,10 @@ fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<
                         }) {
                             Some(Ok(st)) => T::from_raw_mode(st.st_mode),
                             Some(Err(e)) => {
-                                skipped.push(Skipped::new(
+                                skipped.push(Skipped::io(
                                     d.join(name),
-                                    format!("cannot stat: {}", io::Error::from(e)),
+                                    "cannot stat",
+                                    &io::Error::from(e),
                                 ));
                                 continue;
                             }
@@ -435,10 +427,11 @@ fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<
                             name: Box::from(name),
                             cached: None,
                         }),
-                        T::Symlink => {
-                            skipped.push(Skipped::new(d.join(name), "symbolic link: not followed"))
-                        }
-                        _ => skipped.push(Skipped::new(d.join(name), "not a regular file")),
+                        T::Symlink => skipped.push(Skipped::not_mail(
+                            d.join(name),
+                            "symbolic link: not followed",
+                        )),
+                        _ => skipped.push(Skipped::not_mail(d.join(name), "not a regular file")),
                     }
                 }
                 work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
@@ -473,7 +466,7 @@ fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<
                     }
                     (_, Err(_)) if again => again = false,
                     (_, Err(e)) => {
-                        skipped.push(Skipped::new(&store.path, changed_reason(&e)));
+                        skipped.push(Skipped::changed(&store.path, changed_reason(&e)));
                         break;
                     }
                 }

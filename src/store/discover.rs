@@ -73,17 +73,18 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Store>, Vec<Skipped>) {
     let mut skipped = Vec::new();
     for root in paths {
         match fs::symlink_metadata(root) {
-            Err(e) => skipped.push(Skipped::new(root, format!("cannot read: {e}"))),
+            Err(e) => skipped.push(Skipped::io(root, "cannot read", &e)),
             Ok(m) if m.file_type().is_symlink() => {
-                skipped.push(Skipped::new(root, "symbolic link: not followed"));
+                skipped.push(Skipped::not_mail(root, "symbolic link: not followed"));
             }
             Ok(m) if m.is_file() => match sniff_mbox(root) {
                 Ok(None) => stores.push(Store {
                     path: root.clone(),
                     kind: StoreKind::Mbox,
                 }),
-                Ok(Some(reason)) => skipped.push(Skipped::new(root, reason)),
-                Err(e) => skipped.push(Skipped::new(root, format!("cannot read: {e}"))),
+                Ok(Some("empty file")) => skipped.push(Skipped::empty(root)),
+                Ok(Some(reason)) => skipped.push(Skipped::not_mail(root, reason)),
+                Err(e) => skipped.push(Skipped::io(root, "cannot read", &e)),
             },
             Ok(_) => walk(root, &mut stores, &mut skipped),
         }
@@ -125,7 +126,14 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
                     .path()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| root.to_path_buf());
-                skipped.push(Skipped::new(path, format!("cannot read: {e}")));
+                let reason = format!("cannot read: {e}");
+                let gone =
+                    e.io_error().and_then(std::io::Error::raw_os_error) == Some(libc::ENOENT);
+                skipped.push(if gone {
+                    Skipped::vanished(path, reason)
+                } else {
+                    Skipped::unreadable(path, reason)
+                });
                 continue;
             }
         };
@@ -138,13 +146,13 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
                     .parent()
                     .is_some_and(|p| symlinked_maildir_sub(p).is_some());
             if !sub {
-                skipped.push(Skipped::new(path, "symbolic link: not followed"));
+                skipped.push(Skipped::not_mail(path, "symbolic link: not followed"));
             }
             continue;
         }
         if ft.is_dir() {
             if let Some(sub) = symlinked_maildir_sub(path) {
-                skipped.push(Skipped::new(path.join(sub), SYMLINKED_SUB));
+                skipped.push(Skipped::not_mail(path.join(sub), SYMLINKED_SUB));
             } else if is_maildir(path) {
                 stores.push(Store {
                     path: path.to_path_buf(),
@@ -154,7 +162,7 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
             continue;
         }
         if !ft.is_file() {
-            skipped.push(Skipped::new(path, "not a regular file"));
+            skipped.push(Skipped::not_mail(path, "not a regular file"));
             continue;
         }
         if entry.depth() > 0 && name.starts_with('.') {
@@ -169,8 +177,9 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
                 path: path.to_path_buf(),
                 kind: StoreKind::Mbox,
             }),
-            Ok(Some(reason)) => skipped.push(Skipped::new(path, reason)),
-            Err(e) => skipped.push(Skipped::new(path, format!("cannot read: {e}"))),
+            Ok(Some("empty file")) => skipped.push(Skipped::empty(path)),
+            Ok(Some(reason)) => skipped.push(Skipped::not_mail(path, reason)),
+            Err(e) => skipped.push(Skipped::io(path, "cannot read", &e)),
         }
     }
 }
