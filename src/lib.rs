@@ -13,7 +13,7 @@
 pub mod act;
 pub mod cache;
 pub mod cli;
-pub mod fault;
+pub(crate) mod fault;
 pub mod forensics;
 pub mod fsutil;
 pub mod group;

@@ -1,0 +1,385 @@
+//! The command line as clap sees it: commands, flags and their help, and the settings
+//! they turn into (scan, group and lock options).
+
+use crate::group::{GroupOptions, KeepRule, DEFAULT_WINDOW_SECS};
+use crate::scan::ScanOptions;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "maildedup",
+    version,
+    about = "Find duplicate messages in Maildir and mbox stores and move the extras aside, losslessly.",
+    long_about = "Find duplicate messages in Maildir and mbox stores and move the extras aside, losslessly.\n\n\
+Two copies are duplicates when they have the same Message-ID and the same content hash: a \
+hash of what the sender wrote that ignores what delivery and mail stores add (Received, \
+Status, list headers, line endings, >From quoting). Copies with the same Message-ID but \
+different content (a list copy with a [tag] in its subject) are conflicts: reported, never moved.\n\n\
+Start with `maildedup scan PATH...`; it never writes to a store. It never deletes mail.\n\n\
+Options a scheduled run repeats (paths, --to, --keep, --same-time-window, --only, --log, ...) can \
+live in a config file, maildedup.toml (see --config); flags given on the command line win over it.",
+    after_help = "Examples:\n  maildedup scan ~/Maildir ~/mail/archive.mbox\n  \
+maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  \
+maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  \
+maildedup restore ~/dedup-quarantine\n\n\
+Exit codes: 0 done; 1 `scan --check` found duplicates; 2 usage or fatal error; \
+3 `quarantine`/`restore` done, but some copies were left as they were (each is listed); \
+4 incomplete: a PATH yielded no mail store, or files could not be read (the rest was done).",
+    styles = crate::render::style::CLAP_STYLES
+)]
+pub struct Cli {
+    /// Read options from this TOML file instead of the default
+    /// $XDG_CONFIG_HOME/maildedup/maildedup.toml (~/.config/...; read only if it exists).
+    /// Flags on the command line win over the file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// When to colour the output: auto (on a terminal, unless NO_COLOR is set or
+    /// TERM=dumb), always, or never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::render::style::ColorWhen::Auto)]
+    pub color: crate::render::style::ColorWhen,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Find and classify duplicate copies (read-only).
+    #[command(
+        long_about = "Find and classify duplicate copies. Reads every Maildir, Maildir++ folder and mbox \
+file under each PATH (folders are searched recursively; symlinks are not followed) and reports \
+duplicate groups, the copy each group keeps, and whether each extra copy was delivered at the \
+same time as the kept one (a delivery-side duplicate) or later (a re-download). It never writes \
+to a store: it writes only to stdout, stderr, the --log file and its fingerprint cache \
+($XDG_CACHE_HOME/maildedup/; --no-cache skips it).\n\n\
+When stdout is not a terminal (cron, systemd, a pipe), only the summary is printed; -v adds a \
+table per store and lists conflicts and skipped files; -q prints nothing.",
+        after_help = "Examples:\n  maildedup scan ~/Maildir\n  maildedup scan --json /var/mail/alice ~/mail/archive.mbox > report.json\n  maildedup scan --check -q ~/Maildir || echo 'duplicates found'\n  maildedup scan -v --log ~/.local/state/maildedup/runs.jsonl ~/Maildir\n\n\
+Exit codes: 0 scan completed; 1 with --check when duplicates were found; 2 usage or fatal error \
+(no PATH yielded a mail store); 4 incomplete: a PATH yielded no mail store, or files could not be \
+read (the rest was scanned and reported)."
+    )]
+    Scan(ScanArgs),
+
+    /// Move every extra copy into a quarantine Maildir (never deletes mail).
+    #[command(
+        long_about = "Scan, then move every extra copy into QDIR, a Maildir any mail client can open. \
+Maildir files are moved as they are; mbox messages are extracted (From_ line removed, >From quoting \
+undone) and the mbox is rewritten in place without them (the same file, never a new one, so a \
+program that has it open loses nothing), under its dotlock and fcntl lock, after checking that \
+nothing changed since the scan; the new tail is kept in QDIR until it is written, so a run killed \
+half-way is finished by the next one. Flags of the extra copies (Seen, Replied, Flagged, Passed) \
+are merged into the kept copy. Every change is recorded in QDIR/manifest.jsonl, fsynced before it \
+is made, so `maildedup restore QDIR` can undo it byte for byte. It never deletes mail and never \
+moves a conflict.",
+        after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  maildedup restore ~/dedup-quarantine\n\n\
+Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: see the summary); \
+3 done, but some copies were left in place (changed since the scan, vanished, or locked); \
+4 incomplete: a PATH yielded no mail store, or files could not be read (the rest was done)."
+    )]
+    Quarantine(QuarantineArgs),
+
+    /// Put every quarantined copy back where it came from and undo flag merges.
+    #[command(
+        long_about = "Undo what `quarantine` did into QDIR, as recorded in QDIR/manifest.jsonl: put every \
+quarantined copy back where it came from, byte for byte (a Maildir file under its folder and name, \
+an mbox message at its original offset, under the mbox's locks) and undo every flag merge. A run \
+that was interrupted can simply be run again. It never overwrites an existing file, never writes \
+outside the stores the quarantine recorded, refuses an mbox that changed other than by appends, and \
+removes a file from QDIR only once its bytes are verified back in the store.",
+        after_help = "Examples:\n  maildedup restore --dry-run ~/dedup-quarantine\n  maildedup restore ~/dedup-quarantine\n\n\
+Exit codes: 0 done; 2 usage or fatal error; 3 done, but some records could not be undone (listed)."
+    )]
+    Restore(RestoreArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        long_about = "Print the completion script for SHELL on stdout, generated from the same definitions \
+as --help, so it always knows every subcommand, option and value. It never installs anything: \
+redirect it to where your shell looks for completions.",
+        after_help = "Examples:\n  maildedup completions bash > ~/.local/share/bash-completion/completions/maildedup\n  \
+maildedup completions zsh > ~/.zfunc/_maildedup    # with fpath+=(~/.zfunc) before compinit\n  \
+maildedup completions fish > ~/.config/fish/completions/maildedup.fish"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff) on stdout.
+    #[command(
+        long_about = "Print the manual page maildedup(1), or maildedup-COMMAND(1) for one subcommand, as \
+roff on stdout, generated from the same definitions as --help. It never installs anything.",
+        after_help = "Examples:\n  maildedup man | man -l -\n  maildedup man > /usr/local/share/man/man1/maildedup.1\n  \
+maildedup man quarantine > /usr/local/share/man/man1/maildedup-quarantine.1\n  \
+maildedup man --dir /usr/local/share/man/man1    # every page"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (default: the main page).
+    #[arg(value_name = "COMMAND", value_parser = ["scan", "quarantine", "restore", "completions", "man"])]
+    pub command: Option<String>,
+
+    /// Instead, write every page (maildedup.1 and maildedup-COMMAND.1 for each
+    /// subcommand) into DIR, creating it, and print the files written.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `--log FILE`, shared by scan, quarantine and restore.
+#[derive(Args, Debug, Clone)]
+pub struct LogArg {
+    /// Append a one-line JSON record of this run to FILE (created mode 0600 if new): time,
+    /// command, paths, summary counts, exit code, errors.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+/// `--only`: which class of extra copies `quarantine` moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnlyClass {
+    /// Delivered within the window of the kept copy (a delivery-side duplicate).
+    SameTime,
+    /// Delivered later (a re-download): worth a look before moving.
+    DifferentTime,
+    /// Every class (the default; overrides `only` in the config file).
+    All,
+}
+
+impl OnlyClass {
+    pub fn class(self) -> Option<crate::group::Class> {
+        match self {
+            OnlyClass::SameTime => Some(crate::group::Class::SameTime),
+            OnlyClass::DifferentTime => Some(crate::group::Class::DifferentTime),
+            OnlyClass::All => None,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LockArgs {
+    /// How to lock an mbox before rewriting it.
+    #[arg(long, value_enum, default_value_t = crate::store::lock::LockMethod::Both)]
+    pub mbox_lock: crate::store::lock::LockMethod,
+
+    /// Give up on an mbox whose lock can't be had within this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub lock_timeout: u64,
+}
+
+impl LockArgs {
+    pub fn options(&self) -> crate::store::lock::LockOptions {
+        crate::store::lock::LockOptions {
+            method: self.mbox_lock,
+            timeout: std::time::Duration::from_secs(self.lock_timeout),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct QuarantineArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+
+    /// The quarantine folder (a Maildir; created mode 0700 if missing; later runs append;
+    /// required unless the config file has `to`).
+    #[arg(long, value_name = "QDIR", required = true)]
+    pub to: PathBuf,
+
+    /// Only move extra copies of this class.
+    #[arg(long, value_name = "CLASS", value_enum)]
+    pub only: Option<OnlyClass>,
+
+    /// Print the plan and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: also write the scan report as one self-contained HTML page to FILE
+    /// (as `scan --html`).
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    pub html: Option<PathBuf>,
+
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Print nothing on stdout; copies left in place, and folders or files that could not
+    /// be read, are still listed, on stderr.
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub log: LogArg,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The quarantine folder given to `quarantine --to`.
+    #[arg(value_name = "QDIR")]
+    pub qdir: PathBuf,
+
+    /// Print what would be restored and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    /// Print nothing on stdout; records that could not be undone are still listed, on
+    /// stderr.
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub log: LogArg,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Selection {
+    /// Maildir folders, mbox files, or folders holding them (required unless the config
+    /// file has `paths`).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Which copy of a group to keep.
+    #[arg(long, value_enum, default_value_t = KeepRule::Earliest)]
+    pub keep: KeepRule,
+
+    /// Keep copies under this path in preference (repeatable; earlier wins). Applied
+    /// before --keep: e.g. `--prefer ~/Maildir/.Archive` keeps the archived copy.
+    #[arg(long, value_name = "PATH")]
+    pub prefer: Vec<PathBuf>,
+
+    /// Extra copies delivered within this many seconds of the kept copy are `same-time`
+    /// (a delivery-side duplicate); later ones are `different-time` (a re-download).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_WINDOW_SECS)]
+    pub same_time_window: i64,
+
+    /// Apply --keep and --prefer across folders: keep one copy per group, and take copies
+    /// out of other folders (ties go to the INBOX first, then other folders, then Archive,
+    /// Sent/Drafts, Junk/Spam, Trash). Without it, a folder (a Maildir folder, each
+    /// Maildir++ subfolder, an mbox file) is never left without a copy of a message it
+    /// held: only extra copies within one folder move. (`--across-folders=false` undoes
+    /// `across_folders = true` from the config file.)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub across_folders: bool,
+
+    /// Digest every message body, not only those that can have a duplicate (slower; the
+    /// result is the same).
+    #[arg(long, hide = true)]
+    pub hash_all: bool,
+
+    /// Keep the fingerprint cache in DIR (default: $XDG_CACHE_HOME/maildedup, else
+    /// ~/.cache/maildedup). Unchanged Maildir messages and unchanged mbox prefixes are
+    /// then not read again; the report is the same as without it.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache: Option<PathBuf>,
+
+    /// Neither read nor write the fingerprint cache. (`--no-cache=false` undoes a
+    /// `no_cache = true` from the config file.)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub no_cache: bool,
+
+    /// With the cache, stat every cached Maildir file and read it again if its size or
+    /// mtime changed (for stores whose files are rewritten in place, against the Maildir rules).
+    /// (`--paranoid=false` undoes `paranoid = true` from the config file.)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub paranoid: bool,
+}
+
+impl Selection {
+    pub fn scan_options(&self) -> ScanOptions {
+        let cache = if self.no_cache {
+            None
+        } else {
+            let dir = self
+                .cache
+                .clone()
+                .or_else(crate::cli::config::default_cache_dir);
+            if dir.is_none() {
+                eprintln!(
+                    "maildedup: warning: no cache folder (set XDG_CACHE_HOME or HOME, or pass --cache DIR); scanning without the cache"
+                );
+            }
+            dir
+        };
+        ScanOptions {
+            hash_all: self.hash_all,
+            cache,
+            paranoid: self.paranoid,
+        }
+    }
+
+    pub fn group_options(&self) -> GroupOptions {
+        GroupOptions {
+            keep: self.keep,
+            prefer: self.prefer.clone(),
+            window_secs: self.same_time_window,
+            across_folders: self.across_folders,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+
+    /// Print the full report as JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit with 1 when duplicates were found (for cron and monitoring).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Explain per store (messages, groups, extra copies, conflicts, skipped) and list
+    /// conflicts and skipped files.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print nothing on stdout (use with --check); folders or files that could not be read
+    /// are still named, on stderr.
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    /// How many of the largest groups the summary lists [default: 5 when stdout is a
+    /// terminal or with -v, else 0].
+    #[arg(long, value_name = "N")]
+    pub largest: Option<usize>,
+
+    /// Never show a progress bar (it is shown only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+
+    #[command(flatten)]
+    pub log: LogArg,
+
+    /// Also write the report as one self-contained HTML page (summary, timeline,
+    /// incident windows, the largest groups side by side, conflicts) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
