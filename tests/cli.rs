@@ -1,7 +1,7 @@
 //! The command line around the pipeline: completions and man page, help texts, the
 //! config file and its precedence, `--log` records, exit codes of `--check`, `-q`/`-v`,
 //! colour (never with `NO_COLOR` or off a terminal), and the scheduling files in
-//! `contrib/` (equal to the README's copies; `systemd-analyze verify` when installed).
+//! `contrib/` (equal to the copies in docs/scheduled-use.md; `systemd-analyze verify` when installed).
 
 mod common;
 
@@ -740,9 +740,9 @@ fn colour_on_a_terminal_unless_no_color() {
 }
 
 // ---------------------------------------------------------------------------------------
-// contrib/: the README shows the files as they are; systemd accepts the units
+// contrib/: docs/scheduled-use.md shows the files as they are; systemd accepts the units
 
-/// The fenced block that follows `<!-- REL -->` in the README.
+/// The fenced block that follows `<!-- REL -->` in the scheduled-use guide.
 fn readme_block(readme: &str, rel: &str) -> Option<String> {
     let marker = format!("<!-- {rel} -->\n```");
     let start = readme.find(&marker)? + marker.len();
@@ -766,16 +766,17 @@ fn contrib_files() -> Vec<String> {
 
 #[test]
 fn readme_shows_the_contrib_files_as_they_are() {
-    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    // The guide the README links for scheduled use (docs/scheduled-use.md) shows them.
+    let readme = fs::read_to_string(repo().join("docs/scheduled-use.md")).unwrap();
     let files = contrib_files();
     assert!(files.len() >= 6, "{files:?}");
     for rel in files {
         let file = fs::read_to_string(repo().join(&rel)).unwrap();
         let shown = readme_block(&readme, &rel)
-            .unwrap_or_else(|| panic!("README.md has no block after <!-- {rel} -->"));
+            .unwrap_or_else(|| panic!("docs/scheduled-use.md has no block after <!-- {rel} -->"));
         assert_eq!(
             shown, file,
-            "README.md's copy of {rel} differs from the file"
+            "docs/scheduled-use.md's copy of {rel} differs from the file"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! Incident forensics on generated stores: the timeline, incident windows, their class and
-//! likely cause (README, "Incident forensics"), and the self-contained HTML report.
+//! likely cause (docs/forensics.md, "Incident forensics"), and the self-contained HTML report.
 //!
 //! Every store is generated in a temporary folder by `tests/common/incidents.rs`.
 

@@ -563,7 +563,7 @@ fn a_store_renamed_or_deleted_during_the_scan() {
 
 #[test]
 fn one_huge_group_of_identical_copies() {
-    // 1,000,000 copies were measured by hand in release (README, "Hardening"); here
+    // 1,000,000 copies were measured by hand in release (docs/performance.md, "One huge group"); here
     // 15,000 in an mbox and a Maildir, enough to make quadratic work show as a hang.
     let (_td, root) = tmp();
     let n = 10_000;

@@ -113,7 +113,7 @@ fn a_file_name_that_is_not_utf8_is_quarantined_and_restored_exactly() {
     let md = tree.join("Mail");
     maildir(&md);
     // Before every delivery time below: a Date after the delivery would make it
-    // implausible (README "Delivery times that cannot be true").
+    // implausible (docs/identity.md, "Delivery times that cannot be true").
     let date = "Sat, 1 Jul 2017 01:05:34 +0000";
     fs::write(
         md.join("cur/1600000000.M1P1.host:2,S"),
@@ -203,7 +203,7 @@ fn a_refused_flag_merge_names_the_kept_file() {
     fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
     let tree = t.path().join("tree");
     // Before every delivery time below: a Date after the delivery would make it
-    // implausible (README "Delivery times that cannot be true").
+    // implausible (docs/identity.md, "Delivery times that cannot be true").
     let date = "Sat, 1 Jul 2017 01:05:34 +0000";
     let (a, b) = (tree.join("A"), tree.join("B"));
     maildir(&a);

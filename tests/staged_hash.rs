@@ -40,7 +40,7 @@ fn staged_equals_hash_everything() {
 #[test]
 fn message_counts_match_python_mailbox() {
     // Python's stdlib mailbox module is the reference reader. Deliberate difference: none
-    // in these fixtures (see README for the one in the shared corpus).
+    // in these fixtures (see docs/discovery.md for the one in the shared corpus).
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = r#"
 import mailbox, os, sys

@@ -30,6 +30,7 @@ done
 install -D -m 0644 contrib/maildedup.toml "$root/usr/share/doc/maildedup/examples/maildedup.toml"
 install -D -m 0644 contrib/cron/maildedup.crontab "$root/usr/share/doc/maildedup/examples/maildedup.crontab"
 install -D -m 0644 README.md "$root/usr/share/doc/maildedup/README.md"
+for d in docs/*.md; do install -D -m 0644 "$d" "$root/usr/share/doc/maildedup/$d"; done
 {
     echo "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"
     echo "Upstream-Name: maildedup"

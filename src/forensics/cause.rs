@@ -2,7 +2,7 @@
 //! `Received:` chain and the envelope recipient) compared with the kept copy's.
 //!
 //! `Received:` and `Delivered-To:` are left out of the content hash, so two copies of one
-//! group may differ there: that difference is the evidence. The rules (README,
+//! group may differ there: that difference is the evidence. The rules (docs/forensics.md,
 //! "Incident forensics"):
 //!
 //! | class | trace compared with the kept copy | cause |

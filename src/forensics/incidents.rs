@@ -1,6 +1,6 @@
 //! Incident windows: bursts where extra copies cluster in time.
 //!
-//! The rule (README, "Incident forensics"): sort the delivery times of the extra copies;
+//! The rule (docs/forensics.md, "Incident forensics"): sort the delivery times of the extra copies;
 //! link two neighbours when the gap between them is at most a tenth of the mean gap over
 //! the whole span (clamped to 5 minutes .. 6 hours); a run of linked copies is an incident
 //! when it holds at least [`MIN_COPIES`] copies and either arrives at least

@@ -4,7 +4,7 @@
 //! cluster into a burst ([`super::incidents`]), yet every message since some time is
 //! doubled.
 //!
-//! The rule (README, "Incident forensics"): take a folder's deliveries (every copy with a
+//! The rule (docs/forensics.md, "Incident forensics"): take a folder's deliveries (every copy with a
 //! delivery time that is not an extra copy) in time order, each flagged when it got a
 //! same-time extra copy that no burst already explains. Find the stretch whose flagged
 //! share differs most from the rest (a CUSUM / maximum-scoring segment for a few candidate

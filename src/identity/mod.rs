@@ -8,7 +8,7 @@
 //! 2. [`body_digest`] digests the body, only for copies that share a Message-ID or (without
 //!    one) a header digest with another copy. [`content_hash`] combines both.
 //!
-//! The exact rule is documented in the README ("What counts as a duplicate").
+//! The exact rule is documented in docs/identity.md ("What counts as a duplicate").
 
 pub mod header;
 
@@ -18,7 +18,7 @@ use crate::identity::header::{line_at, name_is, normalise_value, scan_fields};
 /// (RFC 5322 section 3.6, RFC 2045/2183/3282 for the top-level MIME entity). Every other
 /// field is route or store state (trace, list, spam-filter, store and MTA fields) and
 /// never changes a message's identity. Names are lowercase. Why each one is on the list,
-/// and why `Sender`, `Resent-*` and `X-Mailer` are not: README, "What counts as a
+/// and why `Sender`, `Resent-*` and `X-Mailer` are not: docs/identity.md, "What counts as a
 /// duplicate".
 pub const IDENTITY_HEADERS: &[&str] = &[
     // Originator (RFC 5322 3.6.2). `Sender` is left out: list servers add or replace it.

@@ -1,6 +1,6 @@
 //! Splitting an mbox file into its messages, over a memory-mapped buffer.
 //!
-//! Written by hand (see README, "Why not the `mailbox` crate"): the splitter must return
+//! Written by hand (see docs/discovery.md, "Why not the `mailbox` crate"): the splitter must return
 //! exact byte ranges of the original file so a message can be moved out and put back
 //! byte-for-byte, accept the From_ line variants real software writes (asctime, Takeout's
 //! `From 1729...@xxx Sat Jan 03 01:05:34 +0000 2022`, Netscape's `From - ...`), and split a

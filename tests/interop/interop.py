@@ -88,7 +88,7 @@ def cmd_stores(binary, tree, report_path):
     for kind, path, root, _ in stores:
         r = scan(binary, path)
         # A file in cur/ or new/ that does not begin with a header field is skipped as
-        # "not mail" (README "Only mail is mail"); the other readers count every file.
+        # "not mail" (docs/discovery.md, "Only mail is mail"); the other readers count every file.
         counts[path] = r["summary"]["messages"] + not_mail(r)
     # Scanning a Maildir++ root also scans its subfolders: take them off again.
     for kind, path, root, box in stores:
