@@ -196,6 +196,21 @@ fn faketime(at: &str, program: &str) -> Command {
     c
 }
 
+/// `runuser -u MAIL_USER -- env VARS... faketime 'AT' PROGRAM`: faketime must run as the
+/// user of the program. Its shared clock (POSIX shared memory, mode 0600) is then that
+/// user's: started as root, the wrapper's memory is closed to the program, and
+/// libfaketime makes its own in every process, which a process that execs (sh, env)
+/// never removes from /dev/shm.
+fn faketime_as_user(at: &str, vars: &[(&str, &Path)], program: &str) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", MAIL_USER, "--", "env", "TZ=UTC"]);
+    for (k, v) in vars {
+        c.arg(format!("{k}={}", v.display()));
+    }
+    c.arg("faketime").arg(at).arg(program);
+    c
+}
+
 /// One test's world: a temporary root, a private Dovecot serving POP3 on 127.0.0.1, a
 /// procmail copy without the setuid bit, and the client's Maildir.
 struct World {
@@ -204,7 +219,8 @@ struct World {
     conf: PathBuf,
     port: u16,
     procmail: PathBuf,
-    /// The client's Maildir (what maildedup scans).
+    /// The client's home (fetchmail's files) and Maildir (what maildedup scans).
+    home: PathBuf,
     maildir: PathBuf,
     uid: u32,
     gid: u32,
@@ -235,10 +251,21 @@ impl World {
         fs::copy(&installed, &procmail)
             .unwrap_or_else(|e| panic!("copy {installed} to {}: {e}", procmail.display()));
         chmod(&procmail, 0o755);
-        let maildir = root.join("client").join("Maildir");
+        // The client's home: its Maildir, fetchmail's files, procmail's log. In the
+        // POP3 scenarios fetchmail and procmail run as MAIL_USER (as root, fetchmail
+        // locks /var/run/fetchmail.pid, shared by every test), so it owns them.
+        let home = root.join("client");
+        let maildir = home.join("Maildir");
         for sub in ["cur", "new", "tmp"] {
             fs::create_dir_all(maildir.join(sub))
                 .unwrap_or_else(|e| panic!("mkdir {}: {e}", maildir.display()));
+            if server {
+                chown(&maildir.join(sub), uid, gid);
+            }
+        }
+        if server {
+            chown(&maildir, uid, gid);
+            chown(&home, uid, gid);
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -250,6 +277,7 @@ impl World {
             root,
             port,
             procmail,
+            home,
             maildir,
             uid,
             gid,
@@ -281,7 +309,7 @@ impl World {
 disable_plaintext_auth = no\nauth_mechanisms = plain\n\
 base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/log\ninfo_log_path = {d}/log\n\
 mail_location = maildir:{srv}/%u/Maildir\npop3_uidl_format = %08Xu%08Xv\n\
-import_environment = TZ LD_PRELOAD FAKETIME\n\
+import_environment = TZ LD_PRELOAD FAKETIME FAKETIME_SHARED\n\
 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {d}/passwd\n}}\n\
 userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={srv}/%u\n}}\n\
 service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n\
@@ -358,8 +386,8 @@ protocol lda {{\n  log_path = {d}/lda/log\n  info_log_path = {d}/lda/log\n}}\n",
             ));
         }
         input.push_str(msg);
-        let mut c = faketime(at, "runuser");
-        c.args(["-u", MAIL_USER, "--", DOVECOT_LDA, "-c"])
+        let mut c = faketime_as_user(at, &[], DOVECOT_LDA);
+        c.arg("-c")
             .arg(&self.conf)
             .args(["-d", user, "-f", "sender@example.org", "-a", rcpt]);
         run(
@@ -384,7 +412,7 @@ protocol lda {{\n  log_path = {d}/lda/log\n  info_log_path = {d}/lda/log\n}}\n",
             &format!(
                 "MAILDIR={m}\nDEFAULT={m}/\nLOGFILE={log}\n{recipes}",
                 m = self.maildir.display(),
-                log = self.root.join("procmail.log").display()
+                log = self.home.join("procmail.log").display()
             ),
         );
         p
@@ -393,32 +421,28 @@ protocol lda {{\n  log_path = {d}/lda/log\n  info_log_path = {d}/lda/log\n}}\n",
     /// A fetchmail rcfile for alice's POP3 account; `options` e.g. `keep`; the MDA is
     /// `mda` (a command line).
     fn fetchmailrc(&self, name: &str, options: &str, mda: &str) -> PathBuf {
-        let p = self.root.join(name);
+        let p = self.home.join(name);
         write(
             &p,
             &format!(
                 "set no syslog\n\
 poll 127.0.0.1 with proto POP3 port {port} uidl\n\
-  user \"alice\" there with password \"{PASSWORD}\" is \"root\" here\n\
+  user \"alice\" there with password \"{PASSWORD}\" is \"{MAIL_USER}\" here\n\
   options {options} no rewrite sslproto \"\"\n  mda \"{mda}\"\n",
                 port = self.port
             ),
         );
-        // fetchmail refuses an rcfile that others can read.
+        // fetchmail refuses an rcfile that others can read or its user does not own.
         chmod(&p, 0o600);
+        chown(&p, self.uid, self.gid);
         p
     }
 
     /// fetchmail with `rc` under the fake clock `at`, seen-UID list in `ids`.
     fn fetchmail_cmd(&self, at: &str, rc: &Path, ids: &Path) -> Command {
-        let mut c = faketime(at, "fetchmail");
-        c.env("HOME", &self.root)
-            .env("FETCHMAILHOME", &self.root)
-            .arg("-f")
-            .arg(rc)
-            .arg("-N")
-            .arg("--idfile")
-            .arg(ids);
+        let vars = [("HOME", self.home.as_path()), ("FETCHMAILHOME", &self.home)];
+        let mut c = faketime_as_user(at, &vars, "fetchmail");
+        c.arg("-f").arg(rc).arg("-N").arg("--idfile").arg(ids);
         c
     }
 
@@ -543,9 +567,63 @@ fn extra_copies(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// The trace fields of a message file's header block (what the cause rules compare), as
+/// lines for the test's output.
+fn trace_of(path: &str) -> String {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read: {e})"));
+    let head = text.split("\n\n").next().unwrap_or_default();
+    let mut out = String::new();
+    let mut keep = false;
+    for line in head.lines() {
+        if !line.starts_with([' ', '\t']) {
+            let name = line
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            keep = ["received", "delivered-to", "x-original-to", "return-path"]
+                .contains(&name.as_str());
+        }
+        if keep {
+            out.push_str("    ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Prints what maildedup said about the incident and the trace of one extra copy and
+/// the copy it was measured against (`--nocapture` shows it; CI logs keep it).
+fn show(name: &str, report: &Value) {
+    for inc in report["incidents"].as_array().into_iter().flatten() {
+        eprintln!(
+            "real_incidents: {name}: {} {} {} from {} to {}: {} extra copies; evidence: {}",
+            inc["kind"],
+            inc["class"],
+            inc["cause_code"],
+            inc["start"],
+            inc["end"],
+            inc["extra_copies"],
+            inc["evidence"]
+        );
+    }
+    if let Some(extra) = extra_copies(report).first() {
+        let kept = extra["relative_to"]["path"].as_str().unwrap_or_default();
+        let path = extra["path"].as_str().unwrap_or_default();
+        eprintln!(
+            "real_incidents: {name}: extra copy {path} ({}):\n{}real_incidents: {name}: kept copy {kept}:\n{}",
+            extra["delivered_at"],
+            trace_of(path),
+            trace_of(kept)
+        );
+    }
+}
+
 /// Checks kind, class, cause, folder and size of the one incident, and that every extra
 /// copy carries that cause.
 fn check_incident(report: &Value, kind: &str, class: &str, cause: &str, folder: &Path, n: usize) {
+    show(cause, report);
     let inc = only_incident(report);
     let ctx = format!("{inc:#}");
     assert_eq!(inc["kind"], kind, "kind: {ctx}");
@@ -604,16 +682,17 @@ fn pop3_session_killed_before_quit() {
     }
     assert_eq!(w.on_server("alice"), ON_SERVER);
     let rc = w.rcfile("procmailrc", "");
-    // The MDA delivers with procmail, counts, and after the 12th message signals the test
-    // and waits to be killed with the rest of the session.
+    // The MDA delivers with procmail, counts, and after the 12th message writes its pid
+    // for the test and waits to be killed with the rest of the session.
     let mda = w.root.join("mda.sh");
-    let count = w.root.join("mda.count");
-    let marker = w.root.join("mda.enough");
+    let count = w.home.join("mda.count");
+    let marker = w.home.join("mda.enough");
     write(
         &mda,
         &format!(
             "#!/bin/sh\n{procmail} || exit $?\necho x >> {count}\n\
-if [ \"$(wc -l < {count})\" -ge {FETCHED_BEFORE_KILL} ]; then touch {marker}; sleep 60; fi\n",
+if [ \"$(wc -l < {count})\" -ge {FETCHED_BEFORE_KILL} ]; then\n\
+  echo $$ > {marker}.tmp; mv {marker}.tmp {marker}; exec sleep 60\nfi\n",
             procmail = w.mda(&rc),
             count = count.display(),
             marker = marker.display()
@@ -621,7 +700,7 @@ if [ \"$(wc -l < {count})\" -ge {FETCHED_BEFORE_KILL} ]; then touch {marker}; sl
     );
     chmod(&mda, 0o755);
     let fetchrc = w.fetchmailrc("fetchmailrc", "", &mda.to_string_lossy());
-    let ids = w.root.join(".fetchids");
+    let ids = w.home.join(".fetchids");
     let mut first = w.fetchmail_cmd(&at(11, 0), &fetchrc, &ids);
     let mut child = first
         .stdin(Stdio::null())
@@ -638,15 +717,27 @@ if [ \"$(wc -l < {count})\" -ge {FETCHED_BEFORE_KILL} ]; then touch {marker}; sl
         assert!(start.elapsed() < TIMEOUT, "the MDA never saw message 12");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // SAFETY: the process group of the fetchmail run this test started (faketime,
-    // fetchmail, the MDA's shell and its sleep).
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    let _ = child.wait();
-    // fetchmail runs as faketime's child, so after the kill it waits for a reaper; in a
-    // container whose init does not reap, that zombie keeps its pid alive and the next
-    // fetchmail takes the stale lock for a running one ("another foreground fetchmail
-    // is running"). Where init reaps, fetchmail removes a stale lock itself.
-    let _ = fs::remove_file(w.root.join(".fetchmail.pid"));
+    // Kill fetchmail itself (its pid is in its lock file), as a crash or an OOM kill
+    // would, then the MDA waiting in its sleep: faketime's wrapper reaps fetchmail,
+    // removes its shared clock and exits, and runuser with it.
+    let pid_in = |p: &Path| {
+        fs::read_to_string(p)
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()))
+            .unwrap_or_else(|| panic!("no pid in {}", p.display()))
+    };
+    let lock = w.home.join("fetchmail.pid");
+    let (fetchmail_pid, mda_pid) = (pid_in(&lock), pid_in(&marker));
+    // SAFETY: fetchmail and its MDA, started by this test (their own files name them).
+    unsafe {
+        libc::kill(fetchmail_pid, libc::SIGKILL);
+        libc::kill(mda_pid, libc::SIGKILL);
+    }
+    let status = child.wait().unwrap_or_else(|e| panic!("wait: {e}"));
+    assert!(!status.success(), "fetchmail was killed: {status}");
+    // The pid in the lock is gone, so the next run takes the lock for a stale one, as
+    // after a crash.
+    assert!(lock.exists(), "the killed fetchmail left its lock");
     assert_eq!(count_files(&w.maildir), FETCHED_BEFORE_KILL);
     assert_eq!(
         w.on_server("alice"),
@@ -702,7 +793,7 @@ fn leave_on_server_with_a_lost_uid_list() {
     }
     let rc = w.rcfile("procmailrc", "");
     let fetchrc = w.fetchmailrc("fetchmailrc", "keep", &w.mda(&rc));
-    let ids = w.root.join(".fetchids");
+    let ids = w.home.join(".fetchids");
     let (code, log) = w.fetchmail(&at(11, 0), &fetchrc, &ids);
     assert_eq!(code, 0, "first run: {log}");
     assert!(log.contains("12 messages"), "first run: {log}");
