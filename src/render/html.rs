@@ -1298,4 +1298,285 @@ mod tests {
         assert_eq!(nice_max(7), 10);
         assert_eq!(nice_max(130), 200);
     }
+
+    /// The axis top is the next 1/2/2.5/5 number (issue 17: 500 for a tallest bar of 220).
+    #[test]
+    fn the_axis_top_fits_the_tallest_bar() {
+        assert_eq!(nice_max(220), 250);
+        assert_eq!(nice_max(1), 1);
+        assert_eq!(nice_max(3), 5);
+        assert_eq!(nice_max(10_000), 10_000);
+        assert_eq!(nice_max(10_001), 20_000);
+        for max in 1..5_000 {
+            let top = nice_max(max);
+            assert!(top >= max && (top < 2 * max || max == 1), "{max} -> {top}");
+        }
+    }
+
+    /// Ticks are true, distinct integers, ascending from 0 to the top, never crowded; a
+    /// non-empty bucket is never drawn flat, and the scale leaves the linear one only
+    /// when the smallest bar would be under a twentieth of the axis.
+    #[test]
+    fn ticks_are_distinct_and_small_buckets_stay_visible() {
+        let ph = 206.0;
+        let cases = [
+            (1, 1, Scale::Linear),
+            (2, 1, Scale::Linear),
+            (7, 2, Scale::Linear),
+            (220, 200, Scale::Linear),
+            (220, 1, Scale::Sqrt),
+            (200, 1, Scale::Sqrt),
+            (10_000, 1, Scale::Log),
+            (10_000, 3, Scale::Log),
+            (1_000_000_000, 1, Scale::Log),
+        ];
+        for (max, min, scale) in cases {
+            let a = YAxis::new(max, min);
+            assert_eq!(a.scale, scale, "{max}/{min}");
+            assert!(a.top >= max, "{max}/{min}: {a:?}");
+            let t = a.ticks(ph);
+            assert_eq!(t[0], 0, "{max}/{min}: {t:?}");
+            assert_eq!(t[t.len() - 1], a.top, "{max}/{min}: {t:?}");
+            for w in t.windows(2) {
+                assert!(w[0] < w[1], "{max}/{min}: {t:?}");
+                let gap = ph * (a.frac(w[1]) - a.frac(w[0]));
+                assert!(gap >= TICK_GAP - 1e-9, "{max}/{min}: {t:?} ({gap} px)");
+            }
+            if max <= 10_000 {
+                assert!(
+                    ph * a.frac(min) >= 10.0,
+                    "{max}/{min}: {} px",
+                    ph * a.frac(min)
+                );
+            }
+            assert_eq!(a.frac(a.top), 1.0);
+            assert_eq!(a.frac(0), 0.0);
+        }
+        // a 1-copy chart: one "0" and one "1", not four zeros
+        assert_eq!(YAxis::new(1, 1).ticks(ph), vec![0, 1]);
+        assert_eq!(
+            YAxis::new(220, 150).ticks(ph),
+            vec![0, 50, 100, 150, 200, 250]
+        );
+        assert_eq!(
+            YAxis::new(10_000, 1).ticks(ph),
+            vec![0, 1, 10, 100, 1_000, 10_000]
+        );
+    }
+
+    fn boxes_overlap(a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)) -> bool {
+        a.0 < b.1 && b.0 < a.1 && a.2 < b.3 && b.2 < a.3
+    }
+
+    /// 12 incidents in neighbouring (and some in the same) buckets: every label is
+    /// placed, and no two label boxes (label and bracket, in their lane) intersect.
+    #[test]
+    fn twelve_close_incidents_get_labels_that_do_not_overlap() {
+        let bw = 11.5;
+        let spans: Vec<(f64, f64)> = (0..12)
+            .map(|k| {
+                let b = 300.0 + (k / 2 * 2 + k % 3) as f64 * bw;
+                (b - 2.0, b + bw + 2.0)
+            })
+            .collect();
+        let labels: Vec<String> = (1..=12).map(|k| format!("#{k}")).collect();
+        let marks = place_labels(&spans, &labels, 2.0, 1098.0);
+        let placed: Vec<Mark> = marks.iter().flatten().copied().collect();
+        assert_eq!(placed.len(), 12, "{marks:?}");
+        let boxes: Vec<(f64, f64, f64, f64)> = placed
+            .iter()
+            .map(|m| {
+                let y = m.lane as f64 * LANE_H;
+                (m.left(), m.right(), y, y + LANE_H)
+            })
+            .collect();
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                assert!(!boxes_overlap(*a, *b), "{a:?} and {b:?}");
+            }
+        }
+        for m in &placed {
+            assert!(
+                m.left() >= 2.0 - 1e-9 && m.right() <= 1098.0 + 1e-9,
+                "{m:?}"
+            );
+            // the label stays over its window (or as close as the plot allows)
+            assert!(m.cx >= m.x0 - m.lw && m.cx <= m.x1 + m.lw, "{m:?}");
+        }
+    }
+
+    fn incident_at(start: i64, end: i64, n: usize) -> Incident {
+        use crate::forensics::{cause::Cause, Delay, Kind, Span};
+        Incident {
+            start,
+            end,
+            extra_copies: n,
+            class: crate::group::GroupClass::DifferentTime,
+            same_time: 0,
+            different_time: n,
+            likely_cause: "client re-download: x",
+            cause_code: Cause::ReDownload,
+            evidence: String::new(),
+            stores: Vec::new(),
+            folders: Vec::new(),
+            kept_stores: Vec::new(),
+            original_span: Span {
+                start: None,
+                end: None,
+            },
+            delay_seconds: Delay {
+                min: None,
+                median: None,
+                max: None,
+            },
+            causes: Default::default(),
+            examined: 0,
+            kind: Kind::Burst,
+            mechanism: "",
+            next_step: "",
+            folder: None,
+            deliveries: None,
+            duplicated_deliveries: None,
+            rate_before: None,
+            rate_during: None,
+            rate_after: None,
+            still_going: None,
+        }
+    }
+
+    /// `(x, y, width, height, text)` of each `<tag class="class" …>` in `svg`.
+    fn elements(svg: &str, tag: &str, class: &str) -> Vec<(f64, f64, f64, f64, String)> {
+        let open = format!("<{tag} class=\"{class}\" ");
+        let attr = |e: &str, name: &str| -> f64 {
+            let k = format!(" {name}=\"");
+            e.find(&k)
+                .and_then(|i| {
+                    let v = &e[i + k.len()..];
+                    v[..v.find('"')?].parse().ok()
+                })
+                .unwrap_or(f64::NAN)
+        };
+        svg.match_indices(&open)
+            .map(|(i, _)| {
+                let e = &svg[i..];
+                let end = e.find('>').unwrap_or(e.len());
+                let text = e[end + 1..].split('<').next().unwrap_or("").to_string();
+                let e = &e[..end];
+                (
+                    attr(e, "x"),
+                    attr(e, "y"),
+                    attr(e, "width"),
+                    attr(e, "height"),
+                    text,
+                )
+            })
+            .collect()
+    }
+
+    fn forensics(buckets: &[(usize, usize)], width: i64, incidents: Vec<Incident>) -> Forensics {
+        let t0 = 1_704_067_200;
+        Forensics {
+            timeline_bucket_seconds: width,
+            timeline: buckets
+                .iter()
+                .enumerate()
+                .map(|(k, &(s, d))| Bucket {
+                    start: t0 + k as i64 * width,
+                    end: t0 + (k as i64 + 1) * width,
+                    same_time: s,
+                    different_time: d,
+                })
+                .collect(),
+            incidents,
+            ..Default::default()
+        }
+    }
+
+    /// The drawn chart: 12 incidents on 12 neighbouring days of a 90-day timeline get 12
+    /// labels whose boxes (character count × an upper bound of the glyph width) do not
+    /// intersect, and shaded windows that do not lie on each other.
+    #[test]
+    fn drawn_incident_labels_and_windows_do_not_overlap() {
+        let t0 = 1_704_067_200;
+        let day = 86_400;
+        let mut buckets = vec![(0, 1); 90];
+        let mut incs = Vec::new();
+        for k in 0..12 {
+            buckets[40 + k] = (0, 300 - k);
+            incs.push(incident_at(
+                t0 + (40 + k as i64) * day + 3_600,
+                t0 + (40 + k as i64) * day + 7_200 + (k as i64 % 3) * day,
+                300 - k,
+            ));
+        }
+        let f = forensics(&buckets, day, incs);
+        let mut svg = String::new();
+        timeline_svg(&mut svg, &f);
+        let labels = elements(&svg, "text", "il");
+        assert_eq!(labels.len(), 12, "{svg}");
+        let boxes: Vec<(f64, f64, f64, f64)> = labels
+            .iter()
+            .map(|(x, y, _, _, t)| {
+                let w = t.chars().count() as f64 * GLYPH_BOLD;
+                (x - w / 2.0, x + w / 2.0, y - 12.0, *y + 3.0)
+            })
+            .collect();
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(a.0.is_finite() && a.2 >= 0.0, "{a:?}");
+            for b in &boxes[i + 1..] {
+                assert!(!boxes_overlap(*a, *b), "{a:?} and {b:?}\n{svg}");
+            }
+        }
+        let bands = elements(&svg, "rect", "band");
+        assert!(!bands.is_empty());
+        for (i, a) in bands.iter().enumerate() {
+            assert!(a.2 >= MIN_BAND, "{a:?}");
+            for b in &bands[i + 1..] {
+                assert!(a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0, "{a:?} and {b:?}");
+            }
+        }
+        // every non-empty bucket is a visible bar; ticks are distinct
+        let bars = elements(&svg, "rect", "bar");
+        assert_eq!(bars.len(), 90);
+        assert!(bars.iter().all(|b| b.3 >= MIN_BAR), "{bars:?}");
+        let ticks: Vec<String> = elements(&svg, "text", "yt")
+            .into_iter()
+            .map(|t| t.4)
+            .collect();
+        let mut distinct = ticks.clone();
+        distinct.dedup();
+        assert_eq!(ticks, distinct);
+    }
+
+    /// One extra copy: one bar of a sane width, ticks 0 and 1 once each.
+    #[test]
+    fn a_single_copy_is_one_narrow_bar() {
+        let f = forensics(&[(0, 1)], 60, Vec::new());
+        let mut svg = String::new();
+        timeline_svg(&mut svg, &f);
+        let ticks: Vec<String> = elements(&svg, "text", "yt")
+            .into_iter()
+            .map(|t| t.4)
+            .collect();
+        assert_eq!(ticks, ["0", "1"]);
+        let bars = elements(&svg, "rect", "bar");
+        assert_eq!(bars.len(), 1);
+        assert!(bars[0].2 <= 1100.0 / MIN_SLOTS as f64, "{bars:?}");
+    }
+
+    /// Paths break after `/`, and after `.` and `,` inside a name, escaped first.
+    #[test]
+    fn paths_wrap_at_separators() {
+        assert_eq!(
+            path_html("Mail/.Lists.rust/cur/17.M1,S=3:2,S"),
+            "Mail/<wbr>.Lists.<wbr>rust/<wbr>cur/<wbr>17.<wbr>M1,<wbr>S=3:2,<wbr>S"
+        );
+        assert_eq!(path_html("a/<b>&"), "a/<wbr>&lt;b&gt;&amp;");
+        assert_eq!(path_html("/x/"), "/<wbr>x/");
+        assert_eq!(path_html("plain"), "plain");
+        assert_eq!(
+            paths_html(&["a/b".into(), "c.d".into()]),
+            "a/<wbr>b, c.<wbr>d"
+        );
+    }
 }
