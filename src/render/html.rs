@@ -579,7 +579,9 @@ fn timeline_svg(o: &mut String, f: &Forensics) {
                 let c = (x0 + x1) / 2.0;
                 (x0, x1) = (c - MIN_BAND / 2.0, c + MIN_BAND / 2.0);
             }
-            (x0.max(left - 4.0), x1.min(w - right + 4.0))
+            // inside the plot, and never a negative width
+            let x0 = x0.clamp(left - 4.0, w - right + 4.0 - MIN_BAND);
+            (x0, x1.min(w - right + 4.0).max(x0 + MIN_BAND))
         })
         .collect();
     let labels: Vec<String> = (1..=f.incidents.len()).map(|k| format!("#{k}")).collect();
