@@ -52,6 +52,33 @@ pub fn esc(s: &str) -> String {
     o
 }
 
+/// A path, escaped, with a line-break opportunity (`<wbr>`) after each `/`, and after each
+/// `.` and `,` inside a name (Maildir file names and `.Folder.Sub` folders), so that a
+/// long path wraps at its separators instead of in the middle of a word. The leading dot
+/// of a name stays with it.
+pub fn path_html(p: &str) -> String {
+    let mut o = String::with_capacity(p.len() + p.len() / 4);
+    let mut prev = '/';
+    let mut chars = p.chars().peekable();
+    while let Some(ch) = chars.next() {
+        o.push_str(&esc(ch.encode_utf8(&mut [0; 4])));
+        let more = chars.peek().is_some();
+        if more && (ch == '/' || ((ch == '.' || ch == ',') && prev != '/')) {
+            o.push_str("<wbr>");
+        }
+        prev = ch;
+    }
+    o
+}
+
+/// Paths as [`path_html`], joined by commas.
+fn paths_html(ps: &[String]) -> String {
+    ps.iter()
+        .map(|p| path_html(p))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
@@ -131,7 +158,7 @@ pub fn render(
         env!("CARGO_PKG_VERSION"),
         paths
             .iter()
-            .map(|p| format!("<code>{}</code>", esc(p)))
+            .map(|p| format!("<code>{}</code>", path_html(p)))
             .collect::<Vec<_>>()
             .join(", "),
         minute(now)
@@ -230,7 +257,7 @@ pub fn render(
             let _ = write!(
                 o,
                 "<tr><td class=\"mono\">{}{at}</td><td>{}</td></tr>",
-                esc(&k.path),
+                path_html(&k.path),
                 esc(&k.reason)
             );
         }
@@ -290,76 +317,345 @@ fn verdict(o: &mut String, report: &Report, paths: &[String]) {
     );
 }
 
-/// A "nice" axis maximum: 1, 2 or 5 times a power of ten, at least `v`.
+/// A "nice" axis maximum: 1, 2, 2.5 or 5 times a power of ten (2.5 from 25 up, so it
+/// stays an integer), at least `v`: 220 gets 250, not 500.
 fn nice_max(v: usize) -> usize {
+    let v = v.max(1);
     let mut p = 1usize;
     loop {
-        for m in [1, 2, 5] {
-            if m * p >= v.max(1) {
-                return m * p;
+        for m in [10, 20, 25, 50] {
+            if m == 25 && p == 1 {
+                continue;
             }
+            let t = (m * p) / 10;
+            if t >= v {
+                return t;
+            }
+        }
+        if p > usize::MAX / 100 {
+            return v;
         }
         p = p.saturating_mul(10);
     }
 }
 
+/// Whether `v` is 1, 2, 2.5 or 5 times a power of ten: a step a reader can count in.
+fn is_nice_step(v: usize) -> bool {
+    let mut v = v;
+    while v >= 10 && v.is_multiple_of(10) {
+        v /= 10;
+    }
+    matches!(v, 1 | 2 | 5 | 25)
+}
+
+/// How bar heights follow counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    /// Heights proportional to counts: used while the smallest non-empty bar is still
+    /// at least a twentieth of the axis.
+    Linear,
+    /// Heights proportional to the square root: one very large bucket no longer
+    /// flattens the others (the smallest bar stays at least a twentieth).
+    Sqrt,
+    /// Heights proportional to log(1 + count): for a spread like 1 to 10,000.
+    Log,
+}
+
+/// The y axis of the timeline: its top (a nice number at or just above the tallest bar)
+/// and its scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct YAxis {
+    top: usize,
+    scale: Scale,
+}
+
+/// No two tick labels closer than this (px); a 12 px label is about 9 px tall.
+const TICK_GAP: f64 = 14.0;
+/// Any non-empty bucket is at least this tall (px), whatever the scale.
+const MIN_BAR: f64 = 3.0;
+
+impl YAxis {
+    /// `max` is the tallest bucket, `min` the smallest non-empty one.
+    fn new(max: usize, min: usize) -> YAxis {
+        let top = nice_max(max);
+        let min = min.clamp(1, max.max(1));
+        let scale = if min as f64 / top as f64 >= 0.05 {
+            Scale::Linear
+        } else if (min as f64 / top as f64).sqrt() >= 0.05 {
+            Scale::Sqrt
+        } else {
+            Scale::Log
+        };
+        YAxis { top, scale }
+    }
+
+    /// Where `v` sits on the axis: 0 at the bottom, 1 at the top.
+    fn frac(&self, v: usize) -> f64 {
+        let (v, t) = (v.min(self.top) as f64, self.top.max(1) as f64);
+        match self.scale {
+            Scale::Linear => v / t,
+            Scale::Sqrt => (v / t).sqrt(),
+            Scale::Log => v.ln_1p() / t.ln_1p(),
+        }
+    }
+
+    /// The labelled ticks for a plot `ph` px tall: true counts, integers, ascending,
+    /// never two with the same value and never two closer than [`TICK_GAP`].
+    fn ticks(&self, ph: f64) -> Vec<usize> {
+        let top = self.top.max(1);
+        if self.scale == Scale::Linear {
+            // 5, 4, 2 or 1 equal integer steps of a nice size
+            let steps = [5, 4, 2, 1]
+                .into_iter()
+                .find(|&k| top.is_multiple_of(k) && is_nice_step(top / k))
+                .unwrap_or(1);
+            return (0..=steps).map(|k| top / steps * k).collect();
+        }
+        // below the top: 1, 2, 5, 10, 20, 50 … (powers of ten only on a log scale), kept
+        // from the top down where they do not crowd the last one kept (or zero)
+        let mults: &[usize] = if self.scale == Scale::Log {
+            &[1]
+        } else {
+            &[1, 2, 5]
+        };
+        let mut candidates = Vec::new();
+        let mut p = 1usize;
+        'outer: loop {
+            for &m in mults {
+                let Some(c) = p.checked_mul(m) else {
+                    break 'outer;
+                };
+                if c >= top {
+                    break 'outer;
+                }
+                candidates.push(c);
+            }
+            let Some(q) = p.checked_mul(10) else {
+                break;
+            };
+            p = q;
+        }
+        let y = |v: usize| ph * self.frac(v);
+        let mut kept = vec![top];
+        for &c in candidates.iter().rev() {
+            let last = kept[kept.len() - 1];
+            if y(last) - y(c) >= TICK_GAP && y(c) >= TICK_GAP {
+                kept.push(c);
+            }
+        }
+        kept.push(0);
+        kept.reverse();
+        kept
+    }
+
+    /// What the caption says about the scale.
+    fn caption(&self) -> &'static str {
+        match self.scale {
+            Scale::Linear => "",
+            Scale::Sqrt => " · square-root scale, so that small counts stay visible; the ticks give true counts",
+            Scale::Log => " · logarithmic scale, so that small counts stay visible next to a huge one; the ticks give true counts",
+        }
+    }
+}
+
+/// An upper bound of the advance of one character of a 12 px label (DejaVu Sans, the
+/// widest of the fonts the page asks for: digits 0.64 em, `#` in bold 0.84 em).
+const GLYPH_REGULAR: f64 = 12.0 * 0.64;
+const GLYPH_BOLD: f64 = 12.0 * 0.84;
+/// Height of one lane of incident labels above the plot.
+const LANE_H: f64 = 18.0;
+/// At most this many lanes; a label that fits in none is left out (the page says so).
+const MAX_LANES: usize = 5;
+/// An incident window is drawn at least this wide (px).
+const MIN_BAND: f64 = 5.0;
+
+/// Where one incident's label goes: its lane (0 right above the plot), the window's
+/// extent on the x axis and the label's centre and width. The label and the bracket
+/// under it occupy `left()..right()` in their lane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Mark {
+    lane: usize,
+    x0: f64,
+    x1: f64,
+    cx: f64,
+    lw: f64,
+}
+
+impl Mark {
+    fn left(&self) -> f64 {
+        self.x0.min(self.cx - self.lw / 2.0)
+    }
+    fn right(&self) -> f64 {
+        self.x1.max(self.cx + self.lw / 2.0)
+    }
+}
+
+/// Places the labels of the incident windows `spans` (x extents, largest incident
+/// first) in lanes above the plot, greedily: each label is centred over its window
+/// (moved inside `lo..hi`) and goes into the lowest lane where it keeps a gap from every
+/// label already there. `None`: no lane had room.
+fn place_labels(spans: &[(f64, f64)], labels: &[String], lo: f64, hi: f64) -> Vec<Option<Mark>> {
+    const GAP: f64 = 4.0;
+    let mut lanes: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut out = Vec::with_capacity(spans.len());
+    for (&(x0, x1), label) in spans.iter().zip(labels) {
+        let lw = label.chars().count() as f64 * GLYPH_BOLD;
+        let cx = ((x0 + x1) / 2.0).clamp(lo + lw / 2.0, (hi - lw / 2.0).max(lo + lw / 2.0));
+        let mut m = Mark {
+            lane: 0,
+            x0,
+            x1,
+            cx,
+            lw,
+        };
+        let free = |lane: &Vec<(f64, f64)>, m: &Mark| {
+            lane.iter()
+                .all(|&(a, b)| m.right() + GAP <= a || b + GAP <= m.left())
+        };
+        let lane = (0..MAX_LANES).find(|&k| lanes.get(k).is_none_or(|l| free(l, &m)));
+        match lane {
+            Some(k) => {
+                m.lane = k;
+                if lanes.len() <= k {
+                    lanes.resize(k + 1, Vec::new());
+                }
+                lanes[k].push((m.left(), m.right()));
+                out.push(Some(m));
+            }
+            None => out.push(None),
+        }
+    }
+    out
+}
+
+/// Merges overlapping `(x0, x1)` extents, so that shaded windows never lie on each other.
+fn union(spans: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = spans.to_vec();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// A bucket never gets wider than this share of the plot: a timeline of one bucket is
+/// one bar, not a wall.
+const MIN_SLOTS: usize = 20;
+
 fn timeline_svg(o: &mut String, f: &Forensics) {
     let b: &[Bucket] = &f.timeline;
-    let (w, h) = (1100.0, 260.0);
-    let (left, right, top, bottom) = (48.0, 12.0, 14.0, 40.0);
+    let w = 1100.0;
+    let (left, right, bottom) = (56.0, 12.0, 40.0);
+    let ph = 206.0;
     let pw = w - left - right;
-    let ph = h - top - bottom;
-    let max = nice_max(b.iter().map(Bucket::total).max().unwrap_or(1));
+    let max = b.iter().map(Bucket::total).max().unwrap_or(0);
+    let min = b
+        .iter()
+        .map(Bucket::total)
+        .filter(|&t| t > 0)
+        .min()
+        .unwrap_or(1);
+    let axis = YAxis::new(max, min);
     let n = b.len().max(1);
-    let bw = pw / n as f64;
+    let bw = pw / n.max(MIN_SLOTS) as f64;
+    let xs = left + (pw - bw * n as f64) / 2.0;
     let t0 = b.first().map_or(0, |x| x.start);
-    let t1 = b.last().map_or(1, |x| x.end);
-    let x_of = |t: i64| left + pw * (t - t0) as f64 / (t1 - t0).max(1) as f64;
+    let bucket = f.timeline_bucket_seconds.max(1);
+    let x_of = |t: i64| xs + bw * (t - t0) as f64 / bucket as f64;
+
+    // the incident windows (whole buckets, a little wider than the bars) and their labels
+    let spans: Vec<(f64, f64)> = f
+        .incidents
+        .iter()
+        .map(|i| {
+            let b0 = t0 + (i.start - t0).div_euclid(bucket) * bucket;
+            let b1 = t0 + ((i.end - t0).div_euclid(bucket) + 1) * bucket;
+            let (mut x0, mut x1) = (x_of(b0) - 2.0, x_of(b1) + 2.0);
+            if x1 - x0 < MIN_BAND {
+                let c = (x0 + x1) / 2.0;
+                (x0, x1) = (c - MIN_BAND / 2.0, c + MIN_BAND / 2.0);
+            }
+            // inside the plot, and never a negative width
+            let x0 = x0.clamp(left - 4.0, w - right + 4.0 - MIN_BAND);
+            (x0, x1.min(w - right + 4.0).max(x0 + MIN_BAND))
+        })
+        .collect();
+    let labels: Vec<String> = (1..=f.incidents.len()).map(|k| format!("#{k}")).collect();
+    let marks = place_labels(&spans, &labels, 2.0, w - 2.0);
+    let lanes = marks
+        .iter()
+        .flatten()
+        .map(|m| m.lane + 1)
+        .max()
+        .unwrap_or(0);
+    let top = 12.0 + lanes as f64 * LANE_H;
+    let h = top + ph + bottom;
+    let base = top + ph;
     let _ = write!(
         o,
         "<svg viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" aria-label=\"Extra copies by delivery time\" style=\"display:block;font:12px system-ui,sans-serif\">"
     );
-    // incident windows behind the bars
-    for (k, i) in f.incidents.iter().enumerate() {
-        // the whole buckets the incident falls in
-        let w = f.timeline_bucket_seconds.max(1);
-        let b0 = t0 + (i.start - t0).div_euclid(w) * w;
-        let b1 = t0 + ((i.end - t0).div_euclid(w) + 1) * w;
-        let x0 = x_of(b0) - 1.0;
-        let x1 = (x_of(b1) + 1.0).max(x0 + 5.0);
+    // shaded windows behind the bars, merged where they touch
+    for (x0, x1) in union(&spans) {
         let _ = write!(
             o,
-            "<rect x=\"{x0:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{ph}\" fill=\"#f3c13a\" opacity=\".35\"><title>incident {}: {} extra copies</title></rect><text x=\"{:.1}\" y=\"{}\" fill=\"#8a6a00\" font-weight=\"700\" text-anchor=\"middle\">{}</text>",
-            x1 - x0,
+            "<rect class=\"band\" x=\"{x0:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{ph}\" fill=\"#f3c13a\" opacity=\".35\"/>",
+            x1 - x0
+        );
+    }
+    // labels in lanes, each over a bracket as wide as its window
+    for (k, (m, i)) in marks.iter().zip(&f.incidents).enumerate() {
+        let Some(m) = m else { continue };
+        let lane_bottom = top - 2.0 - m.lane as f64 * LANE_H;
+        let _ = write!(
+            o,
+            "<g><title>incident {}: {} extra copies, {} to {} UTC</title><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"3\" fill=\"#c99a00\"/><text class=\"il\" x=\"{:.1}\" y=\"{:.1}\" fill=\"#8a6a00\" font-weight=\"700\" text-anchor=\"middle\">{}</text></g>",
             k + 1,
             i.extra_copies,
-            (x0 + x1) / 2.0,
-            top + 11.0,
-            k + 1
+            minute(i.start),
+            minute(i.end),
+            m.x0,
+            lane_bottom - 3.0,
+            m.x1 - m.x0,
+            m.cx,
+            lane_bottom - 6.0,
+            esc(&labels[k])
         );
     }
     // grid and y axis
-    for k in 0..=4 {
-        let v = max * k / 4;
-        let y = top + ph - ph * v as f64 / max as f64;
+    for v in axis.ticks(ph) {
+        let y = base - ph * axis.frac(v);
         let _ = write!(
             o,
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e3e6ec\"/><text x=\"{}\" y=\"{:.1}\" fill=\"#5d6675\" text-anchor=\"end\">{v}</text>",
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e3e6ec\"/><text class=\"yt\" x=\"{}\" y=\"{:.1}\" fill=\"#5d6675\" text-anchor=\"end\">{v}</text>",
             w - right,
             left - 6.0,
             y + 4.0
         );
     }
-    // bars
+    // bars: the total's height on the axis, split between the classes in proportion
     let gap = if bw > 4.0 { 1.0 } else { 0.0 };
+    let bar_w = (bw - gap).max(0.8);
     for (k, x) in b.iter().enumerate() {
         if x.total() == 0 {
             continue;
         }
-        let bx = left + k as f64 * bw + gap / 2.0;
-        let hd = ph * x.different_time as f64 / max as f64;
-        let hs = ph * x.same_time as f64 / max as f64;
-        let label = if f.timeline_bucket_seconds < 86_400 {
+        let bx = xs + k as f64 * bw + gap / 2.0;
+        let total = (ph * axis.frac(x.total())).max(MIN_BAR);
+        let mut hd = total * x.different_time as f64 / x.total() as f64;
+        let mut hs = total - hd;
+        // at least 1.5 px for a non-empty class, so single copies stay visible
+        if x.different_time > 0 {
+            hd = hd.max(1.5);
+        }
+        if x.same_time > 0 {
+            hs = hs.max(1.5);
+        }
+        let label = if bucket < 86_400 {
             format!("{} – {}", minute(x.start), minute(x.end))
         } else {
             format!("{} – {}", day(x.start), day(x.end - 1))
@@ -369,63 +665,57 @@ fn timeline_svg(o: &mut String, f: &Forensics) {
             "<g><title>{label}: {} same-time, {} different-time</title>",
             x.same_time, x.different_time
         );
-        let base = top + ph;
-        // at least one pixel for a non-empty class, so single copies stay visible
-        let hd = if x.different_time > 0 {
-            hd.max(1.5)
-        } else {
-            0.0
-        };
-        let hs = if x.same_time > 0 { hs.max(1.5) } else { 0.0 };
-        if hd > 0.0 {
-            let _ = write!(o, "<rect x=\"{bx:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{hd:.1}\" fill=\"#3b6fd8\"/>", base - hd, (bw - gap).max(0.8));
+        if x.different_time > 0 {
+            let _ = write!(o, "<rect class=\"bar\" x=\"{bx:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{hd:.1}\" fill=\"#3b6fd8\"/>", base - hd);
         }
-        if hs > 0.0 {
-            let _ = write!(o, "<rect x=\"{bx:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{hs:.1}\" fill=\"#e08a2c\"/>", base - hd - hs, (bw - gap).max(0.8));
+        if x.same_time > 0 {
+            let _ = write!(o, "<rect class=\"bar\" x=\"{bx:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{hs:.1}\" fill=\"#e08a2c\"/>", base - hd - hs);
         }
         o.push_str("</g>");
     }
-    // x axis: up to 6 labels on bucket boundaries
+    // x axis: labels on bucket boundaries, as many as fit without touching
     let _ = write!(
         o,
-        "<line x1=\"{left}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#9aa3b2\"/>",
-        w - right,
-        top + ph,
-        top + ph
+        "<line x1=\"{left}\" x2=\"{}\" y1=\"{base}\" y2=\"{base}\" stroke=\"#9aa3b2\"/>",
+        w - right
     );
-    let labels = 6.min(n);
-    for k in 0..=labels {
-        let idx = (n * k / labels.max(1)).min(n);
-        let t = t0 + idx as i64 * f.timeline_bucket_seconds;
-        let x = left + idx as f64 * bw;
-        let text = if f.timeline_bucket_seconds < 86_400 {
-            minute(t)
-        } else {
-            day(t)
-        };
-        let anchor = if k == 0 {
-            "start"
-        } else if k == labels {
-            "end"
-        } else {
-            "middle"
-        };
+    let text_of = |t: i64| if bucket < 86_400 { minute(t) } else { day(t) };
+    let lw = text_of(t0).chars().count() as f64 * GLYPH_REGULAR;
+    let every = ((lw + 16.0) / bw).ceil().max(1.0) as usize;
+    let mut last_right = f64::NEG_INFINITY;
+    for idx in (0..=n).step_by(every) {
+        let t = t0 + idx as i64 * bucket;
+        let x = xs + idx as f64 * bw;
+        let text = text_of(t);
+        let tw = text.chars().count() as f64 * GLYPH_REGULAR;
+        let cx = x.clamp(tw / 2.0 + 2.0, w - tw / 2.0 - 2.0);
+        if cx - tw / 2.0 < last_right + 12.0 {
+            continue;
+        }
+        last_right = cx + tw / 2.0;
         let _ = write!(
             o,
-            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#9aa3b2\"/><text x=\"{x:.1}\" y=\"{}\" fill=\"#5d6675\" text-anchor=\"{anchor}\">{}</text>",
-            top + ph,
-            top + ph + 5.0,
-            top + ph + 20.0,
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{base}\" y2=\"{}\" stroke=\"#9aa3b2\"/><text x=\"{cx:.1}\" y=\"{}\" fill=\"#5d6675\" text-anchor=\"middle\">{}</text>",
+            base + 5.0,
+            base + 20.0,
             esc(&text)
         );
     }
     let _ = write!(
         o,
-        "<text x=\"{left}\" y=\"{}\" fill=\"#5d6675\">extra copies per {}</text>",
+        "<text x=\"{left}\" y=\"{}\" fill=\"#5d6675\">extra copies per {}{}</text>",
         h - 3.0,
-        esc(&width_label(f.timeline_bucket_seconds))
+        esc(&width_label(f.timeline_bucket_seconds)),
+        axis.caption()
     );
     o.push_str("</svg>");
+    let left_out = marks.iter().filter(|m| m.is_none()).count();
+    if left_out > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"note\">{left_out} incident windows are shaded but not numbered in the chart (no room); all are listed below.</p>"
+        );
+    }
 }
 
 fn incident(o: &mut String, n: usize, i: &Incident) {
@@ -457,7 +747,7 @@ fn incident(o: &mut String, n: usize, i: &Incident) {
             } else {
                 "Also a change in the rate of doubled deliveries"
             },
-            esc(i.folder.as_deref().unwrap_or("?")),
+            path_html(i.folder.as_deref().unwrap_or("?")),
             minute(i.start),
             k,
             d,
@@ -497,7 +787,7 @@ fn incident(o: &mut String, n: usize, i: &Incident) {
         .folders
         .iter()
         .take(8)
-        .map(|f| format!("<code>{}</code> ({})", esc(&f.path), f.extra_copies))
+        .map(|f| format!("<code>{}</code> ({})", path_html(&f.path), f.extra_copies))
         .collect();
     let more = i.folders.len().saturating_sub(8);
     let _ = write!(
@@ -514,7 +804,7 @@ fn incident(o: &mut String, n: usize, i: &Incident) {
         .kept_stores
         .iter()
         .take(8)
-        .map(|p| format!("<code>{}</code>", esc(p)))
+        .map(|p| format!("<code>{}</code>", path_html(p)))
         .collect();
     let _ = write!(
         o,
@@ -599,7 +889,7 @@ fn folders(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
         let _ = write!(
             o,
             "<tr><td class=\"mono\">{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&st.path.to_string_lossy()),
+            path_html(&st.path.to_string_lossy()),
             match st.kind {
                 crate::model::StoreKind::Maildir => "Maildir",
                 crate::model::StoreKind::Mbox => "mbox",
@@ -744,7 +1034,7 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
                     let at = c.offset().map(|x| format!(" @{x}")).unwrap_or_default();
                     format!(
                         "<span class=\"mono\">{}{at}</span>",
-                        esc(&c.path(&scan.stores).to_string_lossy())
+                        path_html(&c.path(&scan.stores).to_string_lossy())
                     )
                 })
                 .collect::<Vec<_>>(),
@@ -798,7 +1088,7 @@ fn groups(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
             .map(|(k, m)| match m.class {
                 None if k > 0 => format!(
                     "<span class=\"sub\">kept in its folder; also in {}</span>",
-                    esc(&crate::render::report::also_in(g, m.copy, scan).join(", "))
+                    paths_html(&crate::render::report::also_in(g, m.copy, scan))
                 ),
                 None => "<span class=\"sub\">the original</span>".to_string(),
                 Some(class) => {
@@ -914,8 +1204,8 @@ fn also_in(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
         let _ = write!(
             o,
             "<tr><td class=\"mono\">{}{at}</td><td class=\"mono\">{}</td></tr>",
-            esc(&c.path(&scan.stores).to_string_lossy()),
-            esc(&crate::render::report::also_in(g, *copy, scan).join(", "))
+            path_html(&c.path(&scan.stores).to_string_lossy()),
+            paths_html(&crate::render::report::also_in(g, *copy, scan))
         );
     }
     o.push_str("</table>");
@@ -955,7 +1245,7 @@ fn conflicts(o: &mut String, report: &Report) {
             .map(|c| {
                 format!(
                     "<div class=\"mono\">{}{}</div>",
-                    esc(&c.path),
+                    path_html(&c.path),
                     c.offset.map(|x| format!(" @{x}")).unwrap_or_default()
                 )
             })
@@ -1009,5 +1299,286 @@ mod tests {
         assert_eq!(nice_max(0), 1);
         assert_eq!(nice_max(7), 10);
         assert_eq!(nice_max(130), 200);
+    }
+
+    /// The axis top is the next 1/2/2.5/5 number (issue 17: 500 for a tallest bar of 220).
+    #[test]
+    fn the_axis_top_fits_the_tallest_bar() {
+        assert_eq!(nice_max(220), 250);
+        assert_eq!(nice_max(1), 1);
+        assert_eq!(nice_max(3), 5);
+        assert_eq!(nice_max(10_000), 10_000);
+        assert_eq!(nice_max(10_001), 20_000);
+        for max in 1..5_000 {
+            let top = nice_max(max);
+            assert!(top >= max && (top < 2 * max || max == 1), "{max} -> {top}");
+        }
+    }
+
+    /// Ticks are true, distinct integers, ascending from 0 to the top, never crowded; a
+    /// non-empty bucket is never drawn flat, and the scale leaves the linear one only
+    /// when the smallest bar would be under a twentieth of the axis.
+    #[test]
+    fn ticks_are_distinct_and_small_buckets_stay_visible() {
+        let ph = 206.0;
+        let cases = [
+            (1, 1, Scale::Linear),
+            (2, 1, Scale::Linear),
+            (7, 2, Scale::Linear),
+            (220, 200, Scale::Linear),
+            (220, 1, Scale::Sqrt),
+            (200, 1, Scale::Sqrt),
+            (10_000, 1, Scale::Log),
+            (10_000, 3, Scale::Log),
+            (1_000_000_000, 1, Scale::Log),
+        ];
+        for (max, min, scale) in cases {
+            let a = YAxis::new(max, min);
+            assert_eq!(a.scale, scale, "{max}/{min}");
+            assert!(a.top >= max, "{max}/{min}: {a:?}");
+            let t = a.ticks(ph);
+            assert_eq!(t[0], 0, "{max}/{min}: {t:?}");
+            assert_eq!(t[t.len() - 1], a.top, "{max}/{min}: {t:?}");
+            for w in t.windows(2) {
+                assert!(w[0] < w[1], "{max}/{min}: {t:?}");
+                let gap = ph * (a.frac(w[1]) - a.frac(w[0]));
+                assert!(gap >= TICK_GAP - 1e-9, "{max}/{min}: {t:?} ({gap} px)");
+            }
+            if max <= 10_000 {
+                assert!(
+                    ph * a.frac(min) >= 10.0,
+                    "{max}/{min}: {} px",
+                    ph * a.frac(min)
+                );
+            }
+            assert_eq!(a.frac(a.top), 1.0);
+            assert_eq!(a.frac(0), 0.0);
+        }
+        // a 1-copy chart: one "0" and one "1", not four zeros
+        assert_eq!(YAxis::new(1, 1).ticks(ph), vec![0, 1]);
+        assert_eq!(
+            YAxis::new(220, 150).ticks(ph),
+            vec![0, 50, 100, 150, 200, 250]
+        );
+        assert_eq!(
+            YAxis::new(10_000, 1).ticks(ph),
+            vec![0, 1, 10, 100, 1_000, 10_000]
+        );
+    }
+
+    fn boxes_overlap(a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)) -> bool {
+        a.0 < b.1 && b.0 < a.1 && a.2 < b.3 && b.2 < a.3
+    }
+
+    /// 12 incidents in neighbouring (and some in the same) buckets: every label is
+    /// placed, and no two label boxes (label and bracket, in their lane) intersect.
+    #[test]
+    fn twelve_close_incidents_get_labels_that_do_not_overlap() {
+        let bw = 11.5;
+        let spans: Vec<(f64, f64)> = (0..12)
+            .map(|k| {
+                let b = 300.0 + (k / 2 * 2 + k % 3) as f64 * bw;
+                (b - 2.0, b + bw + 2.0)
+            })
+            .collect();
+        let labels: Vec<String> = (1..=12).map(|k| format!("#{k}")).collect();
+        let marks = place_labels(&spans, &labels, 2.0, 1098.0);
+        let placed: Vec<Mark> = marks.iter().flatten().copied().collect();
+        assert_eq!(placed.len(), 12, "{marks:?}");
+        let boxes: Vec<(f64, f64, f64, f64)> = placed
+            .iter()
+            .map(|m| {
+                let y = m.lane as f64 * LANE_H;
+                (m.left(), m.right(), y, y + LANE_H)
+            })
+            .collect();
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                assert!(!boxes_overlap(*a, *b), "{a:?} and {b:?}");
+            }
+        }
+        for m in &placed {
+            assert!(
+                m.left() >= 2.0 - 1e-9 && m.right() <= 1098.0 + 1e-9,
+                "{m:?}"
+            );
+            // the label stays over its window (or as close as the plot allows)
+            assert!(m.cx >= m.x0 - m.lw && m.cx <= m.x1 + m.lw, "{m:?}");
+        }
+    }
+
+    fn incident_at(start: i64, end: i64, n: usize) -> Incident {
+        use crate::forensics::{cause::Cause, Delay, Kind, Span};
+        Incident {
+            start,
+            end,
+            extra_copies: n,
+            class: crate::group::GroupClass::DifferentTime,
+            same_time: 0,
+            different_time: n,
+            likely_cause: "client re-download: x",
+            cause_code: Cause::ReDownload,
+            evidence: String::new(),
+            stores: Vec::new(),
+            folders: Vec::new(),
+            kept_stores: Vec::new(),
+            original_span: Span {
+                start: None,
+                end: None,
+            },
+            delay_seconds: Delay {
+                min: None,
+                median: None,
+                max: None,
+            },
+            causes: Default::default(),
+            examined: 0,
+            kind: Kind::Burst,
+            mechanism: "",
+            next_step: "",
+            folder: None,
+            deliveries: None,
+            duplicated_deliveries: None,
+            rate_before: None,
+            rate_during: None,
+            rate_after: None,
+            still_going: None,
+        }
+    }
+
+    /// `(x, y, width, height, text)` of each `<tag class="class" …>` in `svg`.
+    fn elements(svg: &str, tag: &str, class: &str) -> Vec<(f64, f64, f64, f64, String)> {
+        let open = format!("<{tag} class=\"{class}\" ");
+        let attr = |e: &str, name: &str| -> f64 {
+            let k = format!(" {name}=\"");
+            e.find(&k)
+                .and_then(|i| {
+                    let v = &e[i + k.len()..];
+                    v[..v.find('"')?].parse().ok()
+                })
+                .unwrap_or(f64::NAN)
+        };
+        svg.match_indices(&open)
+            .map(|(i, _)| {
+                let e = &svg[i..];
+                let end = e.find('>').unwrap_or(e.len());
+                let text = e[end + 1..].split('<').next().unwrap_or("").to_string();
+                let e = &e[..end];
+                (
+                    attr(e, "x"),
+                    attr(e, "y"),
+                    attr(e, "width"),
+                    attr(e, "height"),
+                    text,
+                )
+            })
+            .collect()
+    }
+
+    fn forensics(buckets: &[(usize, usize)], width: i64, incidents: Vec<Incident>) -> Forensics {
+        let t0 = 1_704_067_200;
+        Forensics {
+            timeline_bucket_seconds: width,
+            timeline: buckets
+                .iter()
+                .enumerate()
+                .map(|(k, &(s, d))| Bucket {
+                    start: t0 + k as i64 * width,
+                    end: t0 + (k as i64 + 1) * width,
+                    same_time: s,
+                    different_time: d,
+                })
+                .collect(),
+            incidents,
+            ..Default::default()
+        }
+    }
+
+    /// The drawn chart: 12 incidents on 12 neighbouring days of a 90-day timeline get 12
+    /// labels whose boxes (character count × an upper bound of the glyph width) do not
+    /// intersect, and shaded windows that do not lie on each other.
+    #[test]
+    fn drawn_incident_labels_and_windows_do_not_overlap() {
+        let t0 = 1_704_067_200;
+        let day = 86_400;
+        let mut buckets = vec![(0, 1); 90];
+        let mut incs = Vec::new();
+        for k in 0..12 {
+            buckets[40 + k] = (0, 300 - k);
+            incs.push(incident_at(
+                t0 + (40 + k as i64) * day + 3_600,
+                t0 + (40 + k as i64) * day + 7_200 + (k as i64 % 3) * day,
+                300 - k,
+            ));
+        }
+        let f = forensics(&buckets, day, incs);
+        let mut svg = String::new();
+        timeline_svg(&mut svg, &f);
+        let labels = elements(&svg, "text", "il");
+        assert_eq!(labels.len(), 12, "{svg}");
+        let boxes: Vec<(f64, f64, f64, f64)> = labels
+            .iter()
+            .map(|(x, y, _, _, t)| {
+                let w = t.chars().count() as f64 * GLYPH_BOLD;
+                (x - w / 2.0, x + w / 2.0, y - 12.0, *y + 3.0)
+            })
+            .collect();
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(a.0.is_finite() && a.2 >= 0.0, "{a:?}");
+            for b in &boxes[i + 1..] {
+                assert!(!boxes_overlap(*a, *b), "{a:?} and {b:?}\n{svg}");
+            }
+        }
+        let bands = elements(&svg, "rect", "band");
+        assert!(!bands.is_empty());
+        for (i, a) in bands.iter().enumerate() {
+            assert!(a.2 >= MIN_BAND, "{a:?}");
+            for b in &bands[i + 1..] {
+                assert!(a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0, "{a:?} and {b:?}");
+            }
+        }
+        // every non-empty bucket is a visible bar; ticks are distinct
+        let bars = elements(&svg, "rect", "bar");
+        assert_eq!(bars.len(), 90);
+        assert!(bars.iter().all(|b| b.3 >= MIN_BAR), "{bars:?}");
+        let ticks: Vec<String> = elements(&svg, "text", "yt")
+            .into_iter()
+            .map(|t| t.4)
+            .collect();
+        let mut distinct = ticks.clone();
+        distinct.dedup();
+        assert_eq!(ticks, distinct);
+    }
+
+    /// One extra copy: one bar of a sane width, ticks 0 and 1 once each.
+    #[test]
+    fn a_single_copy_is_one_narrow_bar() {
+        let f = forensics(&[(0, 1)], 60, Vec::new());
+        let mut svg = String::new();
+        timeline_svg(&mut svg, &f);
+        let ticks: Vec<String> = elements(&svg, "text", "yt")
+            .into_iter()
+            .map(|t| t.4)
+            .collect();
+        assert_eq!(ticks, ["0", "1"]);
+        let bars = elements(&svg, "rect", "bar");
+        assert_eq!(bars.len(), 1);
+        assert!(bars[0].2 <= 1100.0 / MIN_SLOTS as f64, "{bars:?}");
+    }
+
+    /// Paths break after `/`, and after `.` and `,` inside a name, escaped first.
+    #[test]
+    fn paths_wrap_at_separators() {
+        assert_eq!(
+            path_html("Mail/.Lists.rust/cur/17.M1,S=3:2,S"),
+            "Mail/<wbr>.Lists.<wbr>rust/<wbr>cur/<wbr>17.<wbr>M1,<wbr>S=3:2,<wbr>S"
+        );
+        assert_eq!(path_html("a/<b>&"), "a/<wbr>&lt;b&gt;&amp;");
+        assert_eq!(path_html("/x/"), "/<wbr>x/");
+        assert_eq!(path_html("plain"), "plain");
+        assert_eq!(
+            paths_html(&["a/b".into(), "c.d".into()]),
+            "a/<wbr>b, c.<wbr>d"
+        );
     }
 }
