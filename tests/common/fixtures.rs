@@ -82,3 +82,22 @@ From ann@example.org Mon Jan  1 00:00:02 2024\n{m1}Status: RO\nX-Status: AF\n{bo
     )
     .unwrap();
 }
+
+/// A temporary folder and its canonical path (`/tmp` may be a symlink; reports print
+/// canonical paths).
+pub fn canonical_tempdir() -> (tempfile::TempDir, PathBuf) {
+    let td = tempfile::TempDir::new().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let root = td
+        .path()
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("canonicalize {}: {e}", td.path().display()));
+    (td, root)
+}
+
+/// A copy of the README's demo store as `TMP/demo`; returns the folder and that path.
+pub fn demo_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let demo = dir.path().join("demo");
+    copy_dir(&repo().join("demo"), &demo);
+    (dir, demo)
+}

@@ -74,6 +74,33 @@ pub fn md_cmd() -> std::process::Command {
     cmd
 }
 
+/// [`md_cmd`] as an `assert_cmd` command, for runs that need its `.timeout(..)`.
+pub fn md_timed_cmd() -> assert_cmd::Command {
+    assert_cmd::Command::from_std(md_cmd())
+}
+
+/// Whether the tests run as root (who is not denied by permission bits).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// [`md_cmd`], but run as user nobody (65534, through `setpriv`) when the tests run as
+/// root, so that permission bits deny it what they would deny a user; as the current user
+/// otherwise. Nobody cannot write the tests' cache folder: pass `--no-cache` or set
+/// `XDG_CACHE_HOME` to a folder nobody owns.
+pub fn md_cmd_unprivileged() -> std::process::Command {
+    let mut cmd = if is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(bin_path());
+        c
+    } else {
+        std::process::Command::new(bin_path())
+    };
+    test_env(&mut cmd);
+    cmd
+}
+
 impl From<std::process::Output> for Out {
     fn from(out: std::process::Output) -> Out {
         use std::os::unix::process::ExitStatusExt;
@@ -112,35 +139,49 @@ pub fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// `maildedup scan --json PATHS`, which must exit 0.
+/// `maildedup scan --json PATHS` (with `--across-folders`), which must exit 0.
 pub fn scan_json(paths: &[&Path]) -> Value {
     // `--across-folders`: these tests' trees hold one message in several folders and
     // were written for one kept copy per group (issue 14 made the folder rule the default;
     // tests/folder_rule.rs runs without it).
+    scan_json_with(&["--across-folders"], paths)
+}
+
+/// `maildedup scan --json --no-progress FLAGS PATHS`, which must exit 0.
+pub fn scan_json_with(flags: &[&str], paths: &[&Path]) -> Value {
     let mut args = vec![
         "scan".to_string(),
         "--json".to_string(),
         "--no-progress".to_string(),
-        "--across-folders".to_string(),
     ];
+    args.extend(flags.iter().map(|x| x.to_string()));
     args.extend(paths.iter().map(|p| s(p)));
     let out = md(&args);
     out.expect_code(0, "scan");
     out.json()
 }
 
-/// `maildedup quarantine PATHS --to QDIR EXTRA...`.
+/// `maildedup quarantine PATHS --to QDIR EXTRA...` (with `--across-folders`).
 pub fn quarantine(paths: &[&Path], qdir: &Path, extra: &[&str]) -> Out {
     quarantine_env(paths, qdir, extra, &[])
 }
 
 pub fn quarantine_env(paths: &[&Path], qdir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Out {
     // `--across-folders`: see `scan_json`.
-    let mut args = vec![
-        "quarantine".to_string(),
-        "--no-progress".to_string(),
-        "--across-folders".to_string(),
-    ];
+    quarantine_with(&["--across-folders"], paths, qdir, extra, env)
+}
+
+/// `maildedup quarantine --no-progress FLAGS PATHS --to QDIR EXTRA...` with extra
+/// environment variables.
+pub fn quarantine_with(
+    flags: &[&str],
+    paths: &[&Path],
+    qdir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Out {
+    let mut args = vec!["quarantine".to_string(), "--no-progress".to_string()];
+    args.extend(flags.iter().map(|x| x.to_string()));
     args.extend(paths.iter().map(|p| s(p)));
     args.push("--to".into());
     args.push(s(qdir));
