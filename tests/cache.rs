@@ -6,17 +6,15 @@
 
 mod common;
 
-use common::{bin_path, copy_dir, fixtures, test_cache_home, NO_CONFIG_HOME};
+use common::{copy_dir, fixtures, md_cmd};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn run(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(bin_path())
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+    md_cmd()
         .current_dir(cwd)
-        .env("XDG_CACHE_HOME", test_cache_home())
         .args(args)
         .output()
         .expect("run maildedup")
@@ -418,8 +416,7 @@ fn the_default_cache_is_under_xdg_cache_home() {
     let root = tmp.path();
     build(root);
     let xdg = root.join("xdg");
-    let out = Command::new(bin_path())
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+    let out = md_cmd()
         .current_dir(root)
         .env("XDG_CACHE_HOME", &xdg)
         .args(["scan", "--json", "store"])
@@ -428,8 +425,7 @@ fn the_default_cache_is_under_xdg_cache_home() {
     assert_eq!(out.status.code(), Some(0));
     assert!(xdg.join("maildedup").join("fingerprints.redb").is_file());
     let home = root.join("home");
-    let out = Command::new(bin_path())
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+    let out = md_cmd()
         .current_dir(root)
         .env_remove("XDG_CACHE_HOME")
         .env("HOME", &home)
@@ -541,10 +537,8 @@ fn two_runs_at_once_both_succeed_and_leave_a_sound_cache() {
         let c = cache.to_string_lossy().into_owned();
         let args = ["scan", "--json", "--no-progress", "--cache", &c, "store"];
         let spawn = || {
-            Command::new(bin_path())
-                .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+            md_cmd()
                 .current_dir(root)
-                .env("XDG_CACHE_HOME", test_cache_home())
                 .args(args)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

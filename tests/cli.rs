@@ -10,16 +10,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A private copy of the demo store: `DIR/demo`.
-fn demo_tree() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = dir.path().join("demo");
-    copy_dir(&repo().join("demo"), &demo);
-    (dir, demo)
-}
-
 fn write_config(path: &Path, text: &str) -> String {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
@@ -215,7 +208,7 @@ fn help_of_every_subcommand_teaches() {
 
 #[test]
 fn config_window_file_beats_default_and_flag_beats_file() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let d = s(&demo);
     let base = scan_with(&["--across-folders", &d], &[]);
     assert_eq!(
@@ -248,7 +241,7 @@ fn config_window_file_beats_default_and_flag_beats_file() {
 
 #[test]
 fn config_cache_keys_move_or_turn_off_the_cache_and_flags_win() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let d = s(&demo);
     let xdg = dir.path().join("xdg-cache");
     let x = s(&xdg);
@@ -287,7 +280,7 @@ fn config_cache_keys_move_or_turn_off_the_cache_and_flags_win() {
 
 #[test]
 fn config_keep_file_beats_default_and_flag_beats_file() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let d = s(&demo);
     let earliest = kept(&scan_with(&[&d], &[]));
     let latest = kept(&scan_with(&["--keep", "latest", &d], &[]));
@@ -305,7 +298,7 @@ fn config_keep_file_beats_default_and_flag_beats_file() {
 
 #[test]
 fn config_paths_from_the_default_file_and_flag_paths_replace_them() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let xdg = dir.path().join("xdg");
     // Relative to the config file's folder: xdg/maildedup/../../demo.
     write_config(
@@ -335,7 +328,7 @@ fn config_paths_from_the_default_file_and_flag_paths_replace_them() {
 
 #[test]
 fn config_to_and_only_for_quarantine_and_flags_win() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let qfile = dir.path().join("q-from-file");
     let qflag = dir.path().join("q-from-flag");
     let cfg = write_config(
@@ -482,7 +475,7 @@ fn log_lines(path: &Path) -> Vec<Value> {
 
 #[test]
 fn log_appends_one_json_line_per_run() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let log = dir.path().join("state/sub/runs.jsonl");
     let qdir = dir.path().join("q");
     let (d, l, q) = (s(&demo), s(&log), s(&qdir));
@@ -559,7 +552,7 @@ fn log_appends_one_json_line_per_run() {
 
 #[test]
 fn an_unwritable_log_stops_the_run_before_it_starts() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let blocker = dir.path().join("file");
     fs::write(&blocker, "not a folder").unwrap();
     let qdir = dir.path().join("q");
@@ -598,7 +591,7 @@ fn check_exit_codes() {
 
 #[test]
 fn quiet_prints_nothing_on_stdout() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let q = s(&dir.path().join("q"));
     let d = s(&demo);
     for args in [
@@ -698,9 +691,11 @@ fn no_escape_codes_off_a_terminal_or_with_no_color() {
 /// Runs `maildedup ARGS` on a pseudo-terminal (util-linux `script`), returning what the
 /// terminal showed; `None` when `script` is not installed.
 fn on_tty(args: &str, env: &[(&str, &str)]) -> Option<String> {
+    // Not through `md`: the binary must run on a terminal, which `script` provides; it
+    // passes its environment on, so `test_env` gives the run the tests' environment.
     let mut cmd = std::process::Command::new("script");
+    test_env(&mut cmd);
     cmd.args(["-qec", &format!("{} {args}", s(&bin_path())), "/dev/null"])
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("TERM", "xterm-256color")
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE");
@@ -846,7 +841,7 @@ fn tree_files(dir: &Path) -> Vec<String> {
 /// the file's folder. Each run is refused (exit 2) and creates nothing.
 #[test]
 fn a_quarantine_folder_inside_a_scanned_path_is_refused_however_it_is_spelled() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let root = dir.path();
     fs::create_dir(root.join("x")).unwrap();
     std::os::unix::fs::symlink(&demo, root.join("link")).unwrap();
@@ -941,7 +936,7 @@ fn quiet_runs_still_name_what_could_not_be_read() {
 /// file is unchanged. `--log /dev/null` works (a device has nothing to fsync).
 #[test]
 fn the_run_log_refuses_a_mail_file_and_accepts_dev_null() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let mbox = dir.path().join("archive.mbox");
     let mail = "From ann@example.org Mon Jan  1 00:00:00 2024\nSubject: x\n\nhi\n";
     fs::write(&mbox, mail).unwrap();
@@ -967,7 +962,7 @@ fn the_run_log_refuses_a_mail_file_and_accepts_dev_null() {
 /// `cache = DIR`.
 #[test]
 fn cache_flags_on_the_command_line_win_over_the_config_file() {
-    let (dir, demo) = demo_tree();
+    let (dir, demo) = demo_copy();
     let root = dir.path();
     let off = write_config(&root.join("off.toml"), "no_cache = true\n");
     let cache = root.join("cli-cache");

@@ -9,13 +9,6 @@ use common::*;
 use std::fs;
 use std::path::Path;
 
-fn demo_copy() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = dir.path().join("demo");
-    copy_dir(&repo().join("demo"), &demo);
-    (dir, demo)
-}
-
 #[test]
 fn a_missing_path_is_named_and_the_others_are_still_scanned() {
     let (dir, demo) = demo_copy();
@@ -113,19 +106,7 @@ fn unreadable_files_make_the_run_incomplete() {
             println!("skipped: setpriv missing (util-linux), cannot drop root");
             return;
         }
-        let o = std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(bin_path())
-            .args(args)
-            .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-            .output()
-            .unwrap();
-        Out {
-            code: o.status.code(),
-            signal: None,
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        Out::from(md_cmd_unprivileged().args(args).output().unwrap())
     } else {
         md(args)
     };

@@ -16,7 +16,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
 const UNIQUE: usize = 3000;
 const DUPLICATES: usize = 1500;
@@ -287,8 +286,7 @@ fn mail_arriving_from_a_writer_locking_fcntl_first() {
 /// Quarantine then restore with `--mbox-lock LOCK` while a delivery agent taking the same
 /// locks appends to the mbox and drops files into the Maildir.
 fn scenario(lock: &str) {
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
+    let (_td, root) = canonical_tempdir();
     let tree = root.join("tree");
     let mbox = tree.join("inbox.mbox");
     let md = tree.join("Maildir");
@@ -304,9 +302,7 @@ fn scenario(lock: &str) {
 
     let ino = fs::metadata(&mbox).unwrap().ino();
     let started = Instant::now();
-    let mut child = std::process::Command::new(bin_path())
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", common::test_cache_home())
+    let mut child = md_cmd()
         .args([
             "quarantine",
             "--no-progress",
@@ -379,9 +375,7 @@ fn scenario(lock: &str) {
     assert!(lost.is_empty(), "{lost:?}");
 
     // Restore while mail keeps arriving.
-    let mut child = std::process::Command::new(bin_path())
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", common::test_cache_home())
+    let mut child = md_cmd()
         .args(["restore", "--json", "--mbox-lock", method(lock)])
         .arg(&qdir)
         .stdout(std::process::Stdio::piped())

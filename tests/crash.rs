@@ -42,8 +42,7 @@ struct Area {
 /// The tree on a tmpfs (or on disk if none can be mounted); QDIR beside it, or with
 /// `cross_fs` on a second tmpfs (or in /dev/shm if that is another filesystem).
 fn area(cross_fs: bool) -> Option<Area> {
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
+    let (td, root) = canonical_tempdir();
     let a = root.join("a");
     let mut mounts = Vec::new();
     let mut where_ = match Mount::tmpfs(&a, "64m") {
@@ -413,21 +412,12 @@ fn append_tree(dst: &Path) {
 
 /// The mbox the newest `mbox-rewrite` record of QDIR's manifest names.
 fn last_rewritten_mbox(q: &Path) -> Option<PathBuf> {
-    let text = fs::read_to_string(q.join("manifest.jsonl")).ok()?;
-    text.lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|r| r["type"] == "mbox-rewrite")
-        .and_then(|r| r["mbox"].as_str().map(PathBuf::from))
+    last_record(q, "mbox-rewrite").and_then(|r| r["mbox"].as_str().map(PathBuf::from))
 }
 
 /// The sizes before and after of the newest `mbox-write` record, if any.
 fn last_write_sizes(q: &Path) -> Option<(u64, u64)> {
-    let text = fs::read_to_string(q.join("manifest.jsonl")).ok()?;
-    text.lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|r| r["type"] == "mbox-write")
+    last_record(q, "mbox-write")
         .and_then(|r| Some((r["pre_size"].as_u64()?, r["post_size"].as_u64()?)))
 }
 

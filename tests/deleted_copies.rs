@@ -14,7 +14,6 @@ use common::*;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
-use tempfile::TempDir;
 
 const MSG: &str = "Message-ID: <issue20@test.example.org>\n\
 From: Ann Example <ann@example.org>\n\
@@ -45,12 +44,6 @@ fn other_msg(n: u32) -> String {
         "Message-ID: <other-{n}@test.example.org>\nFrom: carl@example.org\n\
 Subject: not a duplicate {n}\nDate: Thu, 11 Jan 2024 08:00:00 +0000\n\nhello {n}\n"
     )
-}
-
-fn tree() -> (TempDir, PathBuf) {
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
-    (td, root)
 }
 
 fn maildir(root: &Path) -> PathBuf {
@@ -123,7 +116,7 @@ fn keep_options(prefer: &Path) -> Vec<Vec<String>> {
 
 #[test]
 fn thunderbird_expunged_copy_is_reported_apart_and_never_moved() {
-    let (_td, root) = tree();
+    let (_td, root) = canonical_tempdir();
     let inbox = root.join("Inbox");
     // The first copy is read + expunged (0009): Thunderbird no longer shows it and drops
     // it at the next compaction. The second is the live copy the user sees.
@@ -185,7 +178,7 @@ fn thunderbird_expunged_copy_is_reported_apart_and_never_moved() {
 
 #[test]
 fn thunderbird_expunged_copy_never_makes_a_live_copy_an_extra() {
-    let (_td, root) = tree();
+    let (_td, root) = canonical_tempdir();
     let inbox = root.join("Inbox");
     // expunged (earliest), live unread, live read two seconds later: the two live copies
     // are the group, kept = the earliest live one, the other is same-time.
@@ -240,7 +233,7 @@ fn thunderbird_expunged_copy_never_makes_a_live_copy_an_extra() {
 
 #[test]
 fn thunderbird_imap_deleted_copy_is_never_kept() {
-    let (_td, root) = tree();
+    let (_td, root) = canonical_tempdir();
     let inbox = root.join("INBOX");
     // IMAP offline store: the earlier copy is marked \Deleted on the server (0x00200000).
     let text = format!(
@@ -269,7 +262,7 @@ fn thunderbird_imap_deleted_copy_is_never_kept() {
 
 #[test]
 fn maildir_trashed_copy_is_never_kept() {
-    let (_td, root) = tree();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root);
     let trashed = md.join("cur/1704967200.M1P1.test.example.org:2,ST");
     let live = md.join("cur/1704974400.M2P2.test.example.org:2,S");
@@ -327,7 +320,7 @@ fn maildir_trashed_copy_is_never_kept() {
 
 #[test]
 fn mbox_x_status_deleted_copy_is_never_kept() {
-    let (_td, root) = tree();
+    let (_td, root) = canonical_tempdir();
     let mbox = root.join("mail.mbox");
     let with = |extra: &str| MSG.replacen("\n\n", &format!("\n{extra}\n\n"), 1);
     let text = format!(
@@ -368,7 +361,7 @@ From ann@example.org Thu Jan 11 12:00:00 2024\n{}\n",
 
 #[test]
 fn a_group_of_deleted_copies_only_is_left_whole() {
-    let (_td, top) = tree();
+    let (_td, top) = canonical_tempdir();
     let root = top.join("st");
     let md = maildir(&root);
     fs::write(md.join("cur/1704967200.M1P1.test.example.org:2,ST"), MSG).unwrap();
@@ -419,7 +412,7 @@ fn a_group_of_deleted_copies_only_is_left_whole() {
 
 #[test]
 fn flag_merge_into_thunderbird_mbox_keeps_the_width_and_restores_exactly() {
-    let (_td, top) = tree();
+    let (_td, top) = canonical_tempdir();
     let root = top.join("st");
     fs::create_dir(&root).unwrap();
     let inbox = root.join("Inbox");
@@ -479,7 +472,7 @@ fn flag_merge_into_thunderbird_mbox_keeps_the_width_and_restores_exactly() {
 
 #[test]
 fn thunderbird_flags_are_read_as_thunderbird_writes_them() {
-    let (_td, root) = tree();
+    let (_td, root) = canonical_tempdir();
     let inbox = root.join("Inbox");
     let text = format!(
         "{}{}",
@@ -501,7 +494,7 @@ fn a_copy_expunged_after_a_cached_scan_is_seen_as_expunged() {
     // Thunderbird deletes by rewriting X-Mozilla-Status in place (same length), and new
     // mail is appended. The next run, with the fingerprint cache of the last one, must see
     // the delete: the first copy is not kept, and the live copy is not moved.
-    let (_td, top) = tree();
+    let (_td, top) = canonical_tempdir();
     let root = top.join("st");
     fs::create_dir(&root).unwrap();
     let inbox = root.join("Inbox");

@@ -49,21 +49,12 @@ fn mbox(path: &Path, t: i64, msg: &str) {
 /// `maildedup scan --json PATHS` without `--across-folders` (`common::scan_json` passes
 /// it, for the tests written before the folder rule).
 fn scan_json(paths: &[&Path]) -> Value {
-    let mut args = vec!["scan".to_string(), "--json".into(), "--no-progress".into()];
-    args.extend(paths.iter().map(|p| s(p)));
-    let out = md(&args);
-    out.expect_code(0, "scan");
-    out.json()
+    scan_json_with(&[], paths)
 }
 
 /// `maildedup quarantine PATHS --to QDIR EXTRA...`, the default rule unless EXTRA says.
 fn quarantine(paths: &[&Path], qdir: &Path, extra: &[&str]) -> Out {
-    let mut args = vec!["quarantine".to_string(), "--no-progress".into()];
-    args.extend(paths.iter().map(|p| s(p)));
-    args.push("--to".into());
-    args.push(s(qdir));
-    args.extend(extra.iter().map(|x| x.to_string()));
-    md(&args)
+    quarantine_with(&[], paths, qdir, extra, &[])
 }
 
 fn qdir(t: &tempfile::TempDir) -> PathBuf {

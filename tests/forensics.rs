@@ -3,26 +3,18 @@
 //!
 //! Every store is generated in a temporary folder by `tests/common/incidents.rs`.
 
+mod common;
 #[path = "common/incidents.rs"]
 mod gen;
 
-use assert_cmd::Command;
+use common::md_cmd;
 use gen::*;
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
 
-/// Where the binary looks for its config: nowhere real (the user's own file must not
-/// change what a test sees).
-const NO_CONFIG_HOME: &str = "/nonexistent/maildedup-tests/xdg-config";
-/// The fingerprint cache of these runs: not the user's `~/.cache/maildedup`.
-const CACHE_HOME: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache");
-
 fn scan(args: &[&str], cwd: &Path) -> (i32, Value, String) {
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", CACHE_HOME)
+    let out = md_cmd()
         .current_dir(cwd)
         .args(["scan", "--across-folders", "--json", "--no-progress"])
         .args(args)
@@ -43,10 +35,7 @@ fn scan(args: &[&str], cwd: &Path) -> (i32, Value, String) {
 }
 
 fn human(args: &[&str], cwd: &Path) -> String {
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", CACHE_HOME)
+    let out = md_cmd()
         .current_dir(cwd)
         .args(["scan", "--across-folders", "--no-progress", "-v"])
         .args(args)
@@ -114,10 +103,7 @@ fn redownload_burst_is_one_different_time_incident() {
     let text = human(&["Maildir"], tmp.path());
     assert!(text.contains("Timeline of extra copies"), "{text}");
     // Off a terminal without -v (cron): no chart, but the incident is still named.
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", CACHE_HOME)
+    let out = md_cmd()
         .current_dir(tmp.path())
         .args(["scan", "--across-folders", "Maildir"])
         .output()
@@ -256,10 +242,7 @@ fn html_report_is_self_contained_and_escaped() {
     );
     let html = tmp.path().join("out/report.html");
     fs::create_dir_all(html.parent().unwrap()).unwrap();
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", CACHE_HOME)
+    let out = md_cmd()
         .current_dir(tmp.path())
         .args(["scan", "--across-folders", "--no-progress", "--html"])
         .arg(&html)
@@ -327,8 +310,7 @@ fn quarantine_dry_run_writes_the_html_page() {
     let mut inbox = Maildir::new(&tmp.path().join("Maildir"));
     alias_burst(&mut inbox, &mut rng, 0, 20, T0, 3_600);
     let run = |args: &[&str]| {
-        Command::cargo_bin("maildedup")
-            .unwrap()
+        md_cmd()
             .current_dir(tmp.path())
             .args([
                 "quarantine",
@@ -546,10 +528,7 @@ fn summary_names_every_incident() {
     for text in [
         human(&["Maildir"], tmp.path()),
         String::from_utf8_lossy(
-            &Command::cargo_bin("maildedup")
-                .unwrap()
-                .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-                .env("XDG_CACHE_HOME", CACHE_HOME)
+            &md_cmd()
                 .current_dir(tmp.path())
                 .args(["scan", "Maildir"])
                 .output()

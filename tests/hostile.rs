@@ -12,12 +12,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
 
-fn tmp() -> (TempDir, PathBuf) {
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
-    (td, root)
-}
-
 fn maildir(root: &Path, name: &str) -> PathBuf {
     let md = root.join(name);
     for sub in ["cur", "new", "tmp"] {
@@ -28,10 +22,7 @@ fn maildir(root: &Path, name: &str) -> PathBuf {
 
 /// `scan --json PATH`, with a time limit (a FIFO must never block it): exit 0, no panic.
 fn scan_ok(path: &Path) -> Value {
-    let out = assert_cmd::Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", test_cache_home())
+    let out = md_timed_cmd()
         .args(["scan", "--across-folders", "--json", "--no-progress"])
         .arg(path)
         .timeout(Duration::from_secs(120))
@@ -111,7 +102,7 @@ fn round_trip(root: &Path, store: &Path, expect_moves: usize) {
 
 #[test]
 fn nul_bytes_in_headers_and_bodies() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root, "Maildir");
     let m = b"Message-ID: <nul@x>\nSubject: a\0b\nX-\0: \0\n\nbody\0with\0nuls\n";
     fs::write(md.join("cur/1700000000.M1.h:2,S"), m).unwrap();
@@ -131,7 +122,7 @@ fn nul_bytes_in_headers_and_bodies() {
 
 #[test]
 fn a_100_mb_header_line_in_a_maildir_file_and_an_mbox() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let huge = |id: &str, mb: usize| {
         let mut m = format!("Message-ID: <{id}@x>\nX-Huge: ").into_bytes();
         m.resize(m.len() + (mb << 20), b'a');
@@ -159,7 +150,7 @@ fn a_100_mb_header_line_in_a_maildir_file_and_an_mbox() {
 
 #[test]
 fn no_blank_line_between_header_and_body() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root, "Maildir");
     let m = b"Message-ID: <nosep@x>\nSubject: only headers\nX-Last: no blank line, no body";
     fs::write(md.join("cur/1700000000.M1.h:2,S"), m).unwrap();
@@ -182,7 +173,7 @@ From a@b Mon Jan  1 00:00:01 2024\nMessage-ID: <nosep2@x>\nSubject: s\n";
 
 #[test]
 fn invalid_utf8_and_invalid_encoded_words_in_headers() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root, "Maildir");
     let m = b"Message-ID: <bad-\xff\xfe-utf8@x>\nSubject: =?utf-8?B?!!!not base64?= =?x-unknown?Q?=ZZ=?=\n\
 From: \xc3\x28 <\xff@x>\nTo: =?utf-8?q?unterminated\nX-Mixed: \xe2\x82 half a euro\n\n\xff\xfe body\n";
@@ -200,7 +191,7 @@ From: \xc3\x28 <\xff@x>\nTo: =?utf-8?q?unterminated\nX-Mixed: \xe2\x82 half a eu
 
 #[test]
 fn two_message_id_headers_the_first_counts() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root, "Maildir");
     let a = b"Message-ID: <one@x>\nMessage-ID: <two@x>\nSubject: s\n\nb\n";
     let c = b"Message-ID: <one@x>\nMessage-ID: <three@x>\nSubject: s\n\nb\n";
@@ -219,7 +210,7 @@ fn two_message_id_headers_the_first_counts() {
 
 #[test]
 fn hostile_message_ids_never_reach_a_file_name() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let store = root.join("store");
     let md = maildir(&store, "Maildir");
     let long = format!("<{}@x>", "L".repeat(10 * 1024));
@@ -275,7 +266,7 @@ fn hostile_message_ids_never_reach_a_file_name() {
 
 #[test]
 fn a_truncated_mbox() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let m = b"Message-ID: <t@x>\nSubject: s\n\nbody\n";
     let full = mbox_of(&[
         m,
@@ -320,7 +311,7 @@ fn a_truncated_mbox() {
 
 #[test]
 fn binary_files_are_not_mail() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     // Pseudo-random bytes (xorshift), with "\nFrom " sprinkled in.
     let mut x: u64 = 0x9E3779B97F4A7C15;
     let mut noise = Vec::with_capacity(1 << 20);
@@ -345,7 +336,7 @@ fn binary_files_are_not_mail() {
 
 #[test]
 fn fifos_and_devices_are_skipped_without_blocking() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root, "Maildir");
     fs::write(
         md.join("cur/1700000000.M1.h:2,S"),
@@ -385,10 +376,7 @@ fn fifos_and_devices_are_skipped_without_blocking() {
     }
     // A FIFO given as the path itself: it yields no store, so it is an error naming it
     // (README "Exit codes"), at once, without waiting for a writer.
-    let out = assert_cmd::Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", test_cache_home())
+    let out = md_timed_cmd()
         .args(["scan", "--across-folders", "--json", "--no-progress"])
         .arg(&fifo_top)
         .timeout(Duration::from_secs(120))
@@ -414,7 +402,7 @@ fn fifos_and_devices_are_skipped_without_blocking() {
 
 #[test]
 fn permission_denied_files_and_folders() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root, "Maildir");
     let m = "Message-ID: <p@x>\nSubject: s\n\nb\n";
     fs::write(md.join("cur/1700000000.M1.h:2,S"), m).unwrap();
@@ -436,17 +424,8 @@ fn permission_denied_files_and_folders() {
     }
     fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
     // Root is not denied by permission bits: run the scan as nobody.
-    let mut cmd = if rustix::process::geteuid().is_root() {
-        let mut c = assert_cmd::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(bin_path());
-        c
-    } else {
-        assert_cmd::Command::new(bin_path())
-    };
-    // nobody can read neither root's config nor a cache under target/: none of either.
-    let out = cmd
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
+    // nobody can read neither root's config nor a cache under target/: --no-cache.
+    let out = assert_cmd::Command::from_std(md_cmd_unprivileged())
         .args([
             "scan",
             "--across-folders",
@@ -479,7 +458,7 @@ fn permission_denied_files_and_folders() {
 
 #[test]
 fn symlink_loops() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root, "Maildir");
     fs::write(
         md.join("cur/1700000000.M1.h:2,S"),
@@ -509,7 +488,7 @@ fn symlink_loops() {
 
 #[test]
 fn a_store_renamed_or_deleted_during_the_scan() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let md = maildir(&root, "Maildir");
     for i in 0..3000 {
         let m = format!("Message-ID: <r{}@x>\nSubject: {i}\n\nb\n", i % 1500);
@@ -540,10 +519,7 @@ fn a_store_renamed_or_deleted_during_the_scan() {
         })
     };
     for _ in 0..15 {
-        let out = assert_cmd::Command::cargo_bin("maildedup")
-            .unwrap()
-            .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-            .env("XDG_CACHE_HOME", test_cache_home())
+        let out = md_timed_cmd()
             .args(["scan", "--across-folders", "--json", "--no-progress"])
             .arg(&root)
             .timeout(Duration::from_secs(60))
@@ -565,7 +541,7 @@ fn a_store_renamed_or_deleted_during_the_scan() {
 fn one_huge_group_of_identical_copies() {
     // 1,000,000 copies were measured by hand in release (docs/performance.md, "One huge group"); here
     // 15,000 in an mbox and a Maildir, enough to make quadratic work show as a hang.
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let n = 10_000;
     let m = b"Message-ID: <same@x>\nSubject: one message, many copies\n\nbody\n";
     let mut mbox = Vec::with_capacity(n * 100);
@@ -595,7 +571,7 @@ fn one_huge_group_of_identical_copies() {
 
 #[test]
 fn dates_of_year_0_9999_and_garbage() {
-    let (_td, root) = tmp();
+    let (_td, root) = canonical_tempdir();
     let m = |id: &str, extra: &str| format!("Message-ID: <{id}@x>\n{extra}Subject: s\n\nb\n");
     let from_lines = [
         "From a@b Mon Jan  1 00:00:00 0000",

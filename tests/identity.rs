@@ -10,7 +10,9 @@
 //!   used and are counted;
 //! - files that are not mail are skipped, never grouped.
 
-use assert_cmd::Command;
+mod common;
+
+use common::md_cmd;
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
@@ -163,10 +165,7 @@ fn maildir(dir: &Path, t0: i64, msgs: &[&Msg]) {
 }
 
 fn scan(paths: &[&Path]) -> Value {
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", "/nonexistent/maildedup-tests/xdg-cache")
+    let out = md_cmd()
         .arg("scan")
         .arg("--json")
         .arg("--no-cache")

@@ -17,7 +17,7 @@ use common::*;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// Maildir copies (moves and flag merges), mbox copies (extracts, rewrites with removed
@@ -25,20 +25,6 @@ use std::time::{Duration, Instant};
 fn mixed_tree(dst: &Path) {
     copy_dir(&fixtures().join("cases"), &dst.join("cases"));
     flag_mboxes(&dst.join("flags"));
-}
-
-fn manifest_lines(q: &Path) -> Vec<String> {
-    fs::read_to_string(q.join("manifest.jsonl"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
-fn write_manifest(q: &Path, lines: &[String]) {
-    let mut text = lines.join("\n");
-    text.push('\n');
-    fs::write(q.join("manifest.jsonl"), text).unwrap();
 }
 
 /// Every JSON pointer to a number in `v`.
@@ -229,7 +215,7 @@ fn tampered_manifests_never_panic_nor_lose_a_message() {
         reset(&pristine, &area);
         let mut changed = lines.clone();
         changed[mu.line - 1] = mu.text.clone();
-        write_manifest(&q, &changed);
+        write_manifest_lines(&q, &changed);
         let out = restore(&q, &[]);
         assert!(
             out.signal.is_none() && matches!(out.code, Some(0 | 2 | 3)),
@@ -272,7 +258,7 @@ fn tampered_manifests_never_panic_nor_lose_a_message() {
         reset(&pristine, &area);
         let mut changed = lines.clone();
         changed[mu.line - 1] = mu.text.clone();
-        write_manifest(&q, &changed);
+        write_manifest_lines(&q, &changed);
         let out = restore(&q, &[]);
         out.expect_code(3, &mu.what);
         let want = format!("manifest.jsonl: line {}: ", mu.line);
@@ -425,13 +411,11 @@ fn mbox_only(dst: &Path) {
 
 /// `maildedup quarantine` started in the background, paused at `pause` for `secs` s.
 fn spawn_quarantine(paths: &[&Path], q: &Path, pause: &str, secs: f64) -> Child {
-    let mut cmd = Command::new(bin_path());
+    // Spawned, not run to the end: the caller starts another run while this one pauses.
+    let mut cmd = md_cmd();
     cmd.arg("quarantine").arg("--no-progress");
     cmd.args(paths).arg("--to").arg(q);
-    cmd.env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", test_cache_home())
-        .env_remove("MAILDEDUP_FAULT_AT")
-        .env("MAILDEDUP_FAULT_PAUSE_AT", pause)
+    cmd.env("MAILDEDUP_FAULT_PAUSE_AT", pause)
         .env("MAILDEDUP_FAULT_PAUSE_SECS", secs.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -520,14 +504,12 @@ fn two_quarantines_of_one_store_at_once() {
 
     // C (over `one` and `three`) waits for A, then scans what A left.
     let c = {
-        let mut cmd = Command::new(bin_path());
+        let mut cmd = md_cmd();
         cmd.args(["quarantine", "--no-progress", "--lock-timeout", "60"])
             .arg(&one)
             .arg(&three)
             .arg("--to")
             .arg(qdir("qc"))
-            .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-            .env("XDG_CACHE_HOME", test_cache_home())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd.spawn().unwrap()

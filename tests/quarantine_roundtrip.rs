@@ -272,8 +272,7 @@ struct Setup {
 
 /// A temp dir with `tree/` = cases + real + demo and a QDIR path outside it.
 fn setup() -> Setup {
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
+    let (td, root) = canonical_tempdir();
     let tree = root.join("tree");
     full_tree(&tree);
     Setup {
@@ -680,8 +679,7 @@ The kept copy of this message is in an mbox.\n\
 
 #[test]
 fn flags_are_merged_into_kept_copies_and_restored() {
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
+    let (_td, root) = canonical_tempdir();
     let tree = root.join("tree");
     copy_dir(&fixtures().join("cases"), &tree);
     let qdir = root.join("q");
@@ -767,8 +765,7 @@ Status: O\n\nnot a duplicate\n";
 fn flags_merged_both_ways_between_two_mboxes() {
     // Each mbox keeps a copy that gains flags from an extra copy in the other: both get
     // their flags before either loses a copy (two rewrites each).
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
+    let (_td, root) = canonical_tempdir();
     let tree = root.join("tree");
     flag_mboxes(&tree);
     let qdir = root.join("q");
@@ -1090,24 +1087,6 @@ fn two_runs_into_one_qdir_append_and_restore_undoes_both() {
 // ------------------------------------------------------------------------------------------
 // restore's limits
 
-fn rewrite_manifest(qdir: &Path, edit: impl Fn(usize, &mut Value) -> bool) -> usize {
-    let text = fs::read_to_string(qdir.join("manifest.jsonl")).unwrap();
-    let mut edited = 0;
-    let lines: Vec<String> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            let mut v: Value = serde_json::from_str(l).unwrap();
-            if edit(i, &mut v) {
-                edited += 1;
-            }
-            serde_json::to_string(&v).unwrap()
-        })
-        .collect();
-    fs::write(qdir.join("manifest.jsonl"), lines.join("\n") + "\n").unwrap();
-    edited
-}
-
 #[test]
 fn restore_refuses_targets_outside_the_recorded_stores() {
     let st = setup();
@@ -1258,8 +1237,7 @@ fn extras_stay_when_their_kept_copy_changed_after_the_scan() {
     use maildedup::act::{plan, quarantine};
     use maildedup::store::lock;
     use maildedup::{group, scan};
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
+    let (_td, root) = canonical_tempdir();
     let tree = root.join("tree");
     copy_dir(&fixtures().join("cases"), &tree);
     let qdir = root.join("q");
@@ -1440,8 +1418,7 @@ fn mboxes_keep_their_inode_mode_and_owner_through_quarantine_and_restore() {
 
 #[test]
 fn merged_and_undone_flag_counts_agree_in_the_text_output() {
-    let td = TempDir::new().unwrap();
-    let root = td.path().canonicalize().unwrap();
+    let (_td, root) = canonical_tempdir();
     let tree = root.join("tree");
     flag_mboxes(&tree.join("mbox"));
     copy_dir(&fixtures().join("cases/Maildir"), &tree.join("Maildir"));
@@ -1488,7 +1465,7 @@ fn a_manifest_of_the_rename_based_versions_still_restores() {
         })
         .collect();
     assert!(old.len() < text.lines().count());
-    fs::write(st.qdir.join("manifest.jsonl"), old.join("\n") + "\n").unwrap();
+    write_manifest_lines(&st.qdir, &old);
     restore(&st.qdir, &[]).expect_code(0, "restore");
     assert_same(&before, &snapshot(&st.tree), "after restore");
 }

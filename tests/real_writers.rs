@@ -698,9 +698,7 @@ fn phase(
         .collect();
     std::thread::sleep(LEAD);
     let started = Instant::now();
-    let child = Command::new(bin_path())
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
-        .env("XDG_CACHE_HOME", test_cache_home())
+    let child = md_cmd()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

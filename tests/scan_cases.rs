@@ -8,23 +8,17 @@
 //! Paths in the report are compared relative to the directory the scan ran in, so the tests
 //! pass whether the tool prints paths as given or absolute.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{fixtures, md_cmd, repo};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 // ------------------------------------------------------------------------------------------
 // helpers
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixtures() -> PathBuf {
-    repo().join("tests").join("fixtures")
-}
 
 struct Scan {
     json: Value,
@@ -34,11 +28,11 @@ struct Scan {
     stderr: String,
 }
 
+// `--no-cache`: the fixtures are scanned in place, and regenerating them rewrites
+// Maildir files under the same names, which the cache would trust (tests/cache.rs covers
+// the cache on copies of them).
 fn run(cwd: &Path, args: &[&str]) -> Scan {
-    let out = Command::cargo_bin("maildedup")
-        .expect("binary maildedup")
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", cache_home())
+    let out = md_cmd()
         .current_dir(cwd)
         .arg("scan")
         .arg("--across-folders")
@@ -754,10 +748,7 @@ fn cases_copy_lengths_and_offsets_match_the_files() {
 
 #[test]
 fn cases_check_exits_1_when_groups_exist() {
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", cache_home())
+    let out = md_cmd()
         .current_dir(fixtures())
         .args(["scan", "--across-folders", "--no-cache", "--check", "cases"])
         .output()
@@ -1270,10 +1261,7 @@ fn real_non_mail_files_are_skipped_not_fatal() {
         "real/mbox/sisimai-size-1.mbox",
         "real/mbox/sisimai-size-2.mbox",
     ] {
-        let out = Command::cargo_bin("maildedup")
-            .expect("binary maildedup")
-            .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-            .env("XDG_CACHE_HOME", cache_home())
+        let out = md_cmd()
             .current_dir(fixtures())
             .args(["scan", "--across-folders", "--json", "--no-cache", f])
             .output()
@@ -1596,19 +1584,13 @@ fn demo_list_copy_is_a_conflict() {
 
 #[test]
 fn demo_check_and_human_output() {
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", cache_home())
+    let out = md_cmd()
         .current_dir(repo())
         .args(["scan", "--across-folders", "--no-cache", "--check", "demo"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", cache_home())
+    let out = md_cmd()
         .current_dir(repo())
         .args(["scan", "--across-folders", "--no-cache", "demo"])
         .output()
@@ -1637,10 +1619,7 @@ fn demo_timeline_and_no_incident() {
     let count = |k: &str| t.iter().map(|b| b[k].as_u64().unwrap()).sum::<u64>();
     assert_eq!((count("same_time"), count("different_time")), (4, 4));
     assert_eq!(s.json["incidents"], serde_json::json!([]));
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", cache_home())
+    let out = md_cmd()
         .current_dir(repo())
         // -v: off a terminal the chart is shown only on request.
         .args(["scan", "--across-folders", "--no-cache", "-v", "demo"])
@@ -1661,10 +1640,7 @@ fn demo_timeline_and_no_incident() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", cache_home())
+    let out = md_cmd()
         .current_dir(fixtures())
         .args([
             "scan",
@@ -1677,10 +1653,7 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", cache_home())
+    let out = md_cmd()
         .current_dir(fixtures())
         .args(["scan"])
         .output()
@@ -1711,12 +1684,4 @@ fn absolute_and_relative_paths_give_the_same_groups() {
     };
     assert_eq!(sets(&rel), sets(&abs));
     assert_eq!(rel.json["summary"], abs.json["summary"]);
-}
-
-/// Every run's `XDG_CACHE_HOME`, should one ever use the cache: under target/, never the
-/// real `~/.cache/maildedup`. (These runs pass `--no-cache`: the fixtures are scanned in
-/// place, and regenerating them rewrites Maildir files under the same names, which the
-/// cache would trust; tests/cache.rs covers the cache on copies of them.)
-fn cache_home() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }

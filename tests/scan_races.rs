@@ -4,11 +4,13 @@
 //! a report that is valid JSON, where a file that changed under the scan is a `skipped`
 //! entry naming it.
 
+mod common;
+
+use common::md_cmd;
 use serde_json::Value;
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -75,7 +77,7 @@ fn scans_survive_an_mbox_rewritten_under_them() {
 
     let mut skipped_changed = 0;
     for run in 0..30 {
-        let out = Command::new(env!("CARGO_BIN_EXE_maildedup"))
+        let out = md_cmd()
             .args(["scan", "--json", "--no-cache"])
             .arg(&path)
             .output()

@@ -164,9 +164,7 @@ fn a_file_name_that_is_not_utf8_is_quarantined_and_restored_exactly() {
 /// Runs the binary as `nobody` when the tests run as root (root is never refused a
 /// rename, so the error could not happen), as the current user otherwise.
 fn md_unprivileged(args: &[String], tree: &Path) -> Out {
-    use std::os::unix::process::ExitStatusExt;
-    let root = rustix::process::geteuid().is_root();
-    let mut cmd = if root {
+    if is_root() {
         // Everything the run touches belongs to nobody.
         let st = std::process::Command::new("chown")
             .args(["-R", "65534:65534"])
@@ -174,26 +172,13 @@ fn md_unprivileged(args: &[String], tree: &Path) -> Out {
             .status()
             .expect("chown");
         assert!(st.success(), "chown");
-        let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-        c.arg(bin_path());
-        c
-    } else {
-        std::process::Command::new(bin_path())
-    };
-    let out = cmd
+    }
+    let out = md_cmd_unprivileged()
         .args(args)
-        .env("XDG_CONFIG_HOME", NO_CONFIG_HOME)
         .env("XDG_CACHE_HOME", tree.join("cache"))
-        .env_remove("MAILDEDUP_FAULT_AT")
         .output()
         .expect("run maildedup");
-    Out {
-        code: out.status.code(),
-        signal: out.status.signal(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Out::from(out)
 }
 
 #[test]

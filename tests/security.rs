@@ -55,11 +55,6 @@ From ann@example.org Mon Jan  1 00:10:00 2024\n{b}\n"
     }
 }
 
-fn write_manifest(qdir: &Path, records: &[Value]) {
-    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
-    fs::write(qdir.join("manifest.jsonl"), text).unwrap();
-}
-
 fn b3(data: &[u8]) -> String {
     blake3::hash(data).to_hex().to_string()
 }

@@ -1,17 +1,17 @@
 //! The staged fingerprint (bodies read only for copies that can have a duplicate) must
 //! give exactly the report that hashing every body gives.
 
-use assert_cmd::Command;
-use serde_json::Value;
-use std::path::Path;
+mod common;
 
+use common::{md_cmd, repo};
+use serde_json::Value;
+
+// `--no-cache`: the fixtures are scanned in place, and regenerating them rewrites
+// Maildir files under the same names, which the cache would trust (tests/cache.rs covers
+// the cache on copies of them).
 fn scan(args: &[&str]) -> Value {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::cargo_bin("maildedup")
-        .unwrap()
-        .env("XDG_CONFIG_HOME", "/nonexistent/maildedup-tests/xdg-config")
-        .env("XDG_CACHE_HOME", cache_home())
-        .current_dir(root)
+    let out = md_cmd()
+        .current_dir(repo())
         .arg("scan")
         .arg("--json")
         .arg("--no-cache")
@@ -41,7 +41,7 @@ fn staged_equals_hash_everything() {
 fn message_counts_match_python_mailbox() {
     // Python's stdlib mailbox module is the reference reader. Deliberate difference: none
     // in these fixtures (see docs/discovery.md for the one in the shared corpus).
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = repo();
     let script = r#"
 import mailbox, os, sys
 total = 0
@@ -117,12 +117,4 @@ fn big_maildir_duplicates_are_found() {
     assert_eq!(staged["summary"]["conflicts"], 1);
     assert_eq!(staged["groups"][0]["copies"][1]["class"], "different-time");
     assert_eq!(staged, scan(&["--hash-all", p]));
-}
-
-/// Every run's `XDG_CACHE_HOME`, should one ever use the cache: under target/, never the
-/// real `~/.cache/maildedup`. (These runs pass `--no-cache`: the fixtures are scanned in
-/// place, and regenerating them rewrites Maildir files under the same names, which the
-/// cache would trust; tests/cache.rs covers the cache on copies of them.)
-fn cache_home() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }
