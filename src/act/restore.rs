@@ -11,6 +11,7 @@
 
 use crate::act::manifest::validate::quarantined_ok;
 use crate::act::manifest::{read, Edit, Manifest, Record};
+use crate::act::mbox_edit::{write_in_place, InPlaceWrite, MboxEdit};
 use crate::act::Problem;
 use crate::fault;
 use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace};
@@ -1201,9 +1202,9 @@ impl Restore {
                 )
             })
             .collect();
-        let undo = crate::act::mbox_edit::inverse(&spans, &originals);
         let post = u.post_size as usize;
-        let Some((first, mut tail)) = crate::act::mbox_edit::splice_tail(&cur[..post], &undo)
+        let Some((first, mut tail)) = MboxEdit::recorded(&spans, originals, &cur[..post])
+            .and_then(|edit| edit.invert().apply(&cur[..post]))
         else {
             return Ok(MboxVerdict::Problem(
                 "the manifest's edits do not fit the mbox; nothing changed".into(),
@@ -1275,18 +1276,18 @@ impl Restore {
             }
             MboxVerdict::Reinsert { first, tail } => {
                 let wid = crate::act::mbox_edit::fresh_id("restore");
-                match crate::act::mbox_edit::write_in_place(
-                    &self.qdir,
-                    &mut self.manifest,
-                    &lock.file,
-                    &u.mbox,
-                    &wid,
-                    &u.id,
-                    None,
+                let write = InPlaceWrite {
+                    qdir: &self.qdir,
+                    file: &lock.file,
+                    mbox: &u.mbox,
+                    id: &wid,
+                    of: &u.id,
+                    supersedes: None,
                     cur,
                     first,
-                    &tail,
-                ) {
+                    tail: &tail,
+                };
+                match write_in_place(&write, &mut self.manifest) {
                     Ok(()) => {}
                     Err(crate::act::mbox_edit::WriteError::Untouched(e))
                         if matches!(
