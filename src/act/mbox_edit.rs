@@ -1,9 +1,10 @@
 //! Editing an mbox in place, so that it keeps its inode: a writer that opened the mbox
 //! and waits for its lock appends to the file we edited, never to one we unlinked.
 //!
-//! The pure part, [`splice_tail`] and [`inverse`], turns a list of edits into the new
-//! bytes from the first changed offset on (the "tail"), forward for quarantine and
-//! backwards for restore. The I/O part, [`write_in_place`], writes a tail over an mbox
+//! The pure part, [`MboxEdit`], turns a list of changes into the new bytes from the first
+//! changed offset on (the "tail"): [`MboxEdit::apply`] for quarantine (entries removed,
+//! Status lines edited), the same on its [`MboxEdit::invert`] for restore (entries
+//! re-inserted, Status lines reverted). The I/O part, [`write_in_place`], writes a tail over an mbox
 //! held under its locks, with the tail made durable in `QDIR/rewrite/` and recorded in
 //! the manifest first; [`recover`] finishes a write that a killed run left unfinished.
 //!
@@ -32,61 +33,156 @@ use crate::fault;
 use crate::fsutil::write_new_synced;
 use crate::model::encode::b3hex;
 use crate::store::lock::{LockOptions, MboxLock};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 
-/// Replace `length` bytes at `offset` with `replacement`.
+/// One change to an mbox: the bytes `original` at `offset` become `replacement` (an
+/// entry removed: `replacement` empty; a header block edited: the new block).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Splice<'a> {
+pub struct Change<'a> {
     pub offset: usize,
-    pub length: usize,
-    pub replacement: &'a [u8],
+    pub original: Cow<'a, [u8]>,
+    pub replacement: Cow<'a, [u8]>,
 }
 
-/// The new file's bytes from the first changed offset on, and that offset, for `edits`
-/// sorted by offset and not overlapping (`None` otherwise, or if one reaches past the
-/// end). Without edits: `(old.len(), [])`.
-pub fn splice_tail(old: &[u8], edits: &[Splice]) -> Option<(usize, Vec<u8>)> {
-    let Some(first) = edits.first().map(|e| e.offset) else {
-        return Some((old.len(), Vec::new()));
-    };
-    let mut cursor = first;
-    let mut cap = old.len().checked_sub(first)?;
-    for e in edits {
-        if e.offset < cursor || e.offset.checked_add(e.length)? > old.len() {
+impl<'a> Change<'a> {
+    /// Removes `old[range]` (an entry, From_ line to separator): what quarantine does
+    /// with an extra copy. `None` if the range is not in `old`.
+    pub fn remove(old: &'a [u8], range: Range<usize>) -> Option<Change<'a>> {
+        Some(Change {
+            offset: range.start,
+            original: Cow::Borrowed(old.get(range)?),
+            replacement: Cow::Borrowed(&[]),
+        })
+    }
+
+    /// Replaces `old[range]` with `new` (a kept copy's header block gaining flags).
+    /// `None` if the range is not in `old`.
+    pub fn replace(old: &'a [u8], range: Range<usize>, new: Vec<u8>) -> Option<Change<'a>> {
+        Some(Change {
+            offset: range.start,
+            original: Cow::Borrowed(old.get(range)?),
+            replacement: Cow::Owned(new),
+        })
+    }
+
+    fn end(&self) -> Option<usize> {
+        self.offset.checked_add(self.original.len())
+    }
+}
+
+/// The edit of one mbox, both ways: quarantine [`apply`](MboxEdit::apply)s it (entries
+/// removed, Status lines edited), restore applies its [`invert`](MboxEdit::invert)
+/// (entries re-inserted, Status lines reverted). Its changes are sorted by offset and
+/// do not overlap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MboxEdit<'a> {
+    changes: Vec<Change<'a>>,
+}
+
+impl<'a> MboxEdit<'a> {
+    /// The edit made of `changes` (sorted here); `None` if two overlap.
+    pub fn new(mut changes: Vec<Change<'a>>) -> Option<MboxEdit<'a>> {
+        changes.sort_by_key(|c| c.offset);
+        let mut cursor = 0;
+        for c in &changes {
+            if c.offset < cursor {
+                return None;
+            }
+            cursor = c.end()?;
+        }
+        Some(MboxEdit { changes })
+    }
+
+    /// The edit a manifest's `mbox-rewrite` record describes, rebuilt for restore: its
+    /// `spans` (offset, length and replacement length, in the file before the edit), the
+    /// bytes each span held (`originals`), and `edited`, the file as the edit left it
+    /// (where each replacement is read). `None` if they do not fit together.
+    pub fn recorded(
+        spans: &[(usize, usize, usize)],
+        originals: Vec<Vec<u8>>,
+        edited: &'a [u8],
+    ) -> Option<MboxEdit<'a>> {
+        if spans.len() != originals.len() {
             return None;
         }
-        cap = cap - e.length + e.replacement.len();
-        cursor = e.offset + e.length;
+        let mut shift: isize = 0;
+        let mut changes = Vec::with_capacity(spans.len());
+        for (&(offset, length, replacement_len), original) in spans.iter().zip(originals) {
+            if original.len() != length {
+                return None;
+            }
+            let at = offset.checked_add_signed(shift)?;
+            changes.push(Change {
+                offset,
+                original: Cow::Owned(original),
+                replacement: Cow::Borrowed(edited.get(at..at.checked_add(replacement_len)?)?),
+            });
+            shift += replacement_len as isize - length as isize;
+        }
+        MboxEdit::new(changes)
     }
-    let mut tail = Vec::with_capacity(cap);
-    let mut cursor = first;
-    for e in edits {
-        tail.extend_from_slice(&old[cursor..e.offset]);
-        tail.extend_from_slice(e.replacement);
-        cursor = e.offset + e.length;
-    }
-    tail.extend_from_slice(&old[cursor..]);
-    Some((first, tail))
-}
 
-/// The splices that undo `edits` (given as offset, length and replacement length in the
-/// old file), in the new file's offsets, each putting back its `originals` entry.
-pub fn inverse<'a>(edits: &[(usize, usize, usize)], originals: &'a [Vec<u8>]) -> Vec<Splice<'a>> {
-    let mut shift: isize = 0;
-    let mut out = Vec::with_capacity(edits.len());
-    for (&(offset, length, replacement_len), original) in edits.iter().zip(originals) {
-        out.push(Splice {
-            offset: offset.saturating_add_signed(shift),
-            length: replacement_len,
-            replacement: original,
-        });
-        shift += replacement_len as isize - length as isize;
+    pub fn changes(&self) -> &[Change<'a>] {
+        &self.changes
     }
-    out
+
+    /// The new file's bytes from the first changed offset on, and that offset. `None` if
+    /// a change's original bytes are not in `old` at its offset. Without changes:
+    /// `(old.len(), [])`.
+    pub fn apply(&self, old: &[u8]) -> Option<(usize, Vec<u8>)> {
+        let Some(first) = self.changes.first().map(|c| c.offset) else {
+            return Some((old.len(), Vec::new()));
+        };
+        let mut cap = old.len().checked_sub(first)?;
+        for c in &self.changes {
+            if old.get(c.offset..c.end()?)? != &c.original[..] {
+                return None;
+            }
+            cap = cap - c.original.len() + c.replacement.len();
+        }
+        let mut tail = Vec::with_capacity(cap);
+        let mut cursor = first;
+        for c in &self.changes {
+            tail.extend_from_slice(&old[cursor..c.offset]);
+            tail.extend_from_slice(&c.replacement);
+            cursor = c.offset + c.original.len();
+        }
+        tail.extend_from_slice(&old[cursor..]);
+        Some((first, tail))
+    }
+
+    /// The edit that undoes this one, on the file this one leaves: each change at its
+    /// offset there, its replacement back to its original.
+    pub fn invert(&self) -> MboxEdit<'a> {
+        let mut shift: isize = 0;
+        let mut changes = Vec::with_capacity(self.changes.len());
+        for c in &self.changes {
+            changes.push(Change {
+                offset: c.offset.saturating_add_signed(shift),
+                original: c.replacement.clone(),
+                replacement: c.original.clone(),
+            });
+            shift += c.replacement.len() as isize - c.original.len() as isize;
+        }
+        MboxEdit { changes }
+    }
+
+    /// Per change, where it was in the file before the edit and how much it changed the
+    /// length: to find entries after it again in the edited file.
+    pub fn shifts(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.changes.iter().map(|c| {
+            (
+                c.offset as i64,
+                c.replacement.len() as i64 - c.original.len() as i64,
+            )
+        })
+    }
 }
 
 /// Reads the whole of an open file with `pread` (never a map: the file may shrink under
@@ -153,48 +249,48 @@ impl From<WriteError> for io::Error {
     }
 }
 
-/// Replaces everything from `first` on in the mbox `file` (whose whole content is `cur`,
-/// read under the locks the caller holds) with `tail`, durably and recoverably: see the
-/// module comment. `of` names the record this write carries out.
-#[allow(clippy::too_many_arguments)]
-pub fn write_in_place(
-    qdir: &Path,
-    manifest: &mut Manifest,
-    file: &File,
-    mbox: &Path,
-    id: &str,
-    of: &str,
-    supersedes: Option<String>,
-    cur: &[u8],
-    first: usize,
-    tail: &[u8],
-) -> Result<(), WriteError> {
-    let tail_path = qdir.join(REWRITE_DIR).join(format!("{id}.tail"));
-    let prepared = prepare(
-        qdir, manifest, file, mbox, id, of, supersedes, cur, first, tail,
-    );
-    if let Err(e) = prepared {
+/// One in-place write: everything from `first` on in the mbox `file` (whose whole
+/// content is `cur`, read under the locks the caller holds) becomes `tail`.
+pub struct InPlaceWrite<'a> {
+    /// The quarantine folder, whose manifest and `rewrite/` folder record the write.
+    pub qdir: &'a Path,
+    /// The mbox, open under its locks, and its path.
+    pub file: &'a File,
+    pub mbox: &'a Path,
+    /// This write's id, and the id of the record it carries out.
+    pub id: &'a str,
+    pub of: &'a str,
+    /// The unfinished write it replaces (recovery only).
+    pub supersedes: Option<String>,
+    pub cur: &'a [u8],
+    pub first: usize,
+    pub tail: &'a [u8],
+}
+
+/// Carries out `w` durably and recoverably: see the module comment.
+pub fn write_in_place(w: &InPlaceWrite, manifest: &mut Manifest) -> Result<(), WriteError> {
+    let tail_path = w.qdir.join(REWRITE_DIR).join(format!("{}.tail", w.id));
+    if let Err(e) = prepare(w, manifest) {
         let _ = std::fs::remove_file(&tail_path);
         return Err(WriteError::Untouched(e));
     }
-    execute(file, mbox, first, cur.len(), tail).map_err(WriteError::Started)?;
-    finish(qdir, manifest, id, &tail_path).map_err(WriteError::Started)
+    execute(w.file, w.mbox, w.first, w.cur.len(), w.tail).map_err(WriteError::Started)?;
+    finish(w.qdir, manifest, w.id, &tail_path).map_err(WriteError::Started)
 }
 
 /// Steps 1 and 2: the tail durable in QDIR, room for growth reserved, the write recorded.
-#[allow(clippy::too_many_arguments)]
-fn prepare(
-    qdir: &Path,
-    manifest: &mut Manifest,
-    file: &File,
-    mbox: &Path,
-    id: &str,
-    of: &str,
-    supersedes: Option<String>,
-    cur: &[u8],
-    first: usize,
-    tail: &[u8],
-) -> io::Result<()> {
+fn prepare(w: &InPlaceWrite, manifest: &mut Manifest) -> io::Result<()> {
+    let InPlaceWrite {
+        qdir,
+        file,
+        mbox,
+        id,
+        of,
+        cur,
+        first,
+        tail,
+        ..
+    } = *w;
     let pre = cur.len();
     let post = first + tail.len();
     let dir = qdir.join(REWRITE_DIR);
@@ -235,7 +331,7 @@ fn prepare(
         id: id.to_string(),
         mbox: mbox.to_path_buf(),
         of: of.to_string(),
-        supersedes,
+        supersedes: w.supersedes.clone(),
         first: first as u64,
         pre_size: pre as u64,
         post_size: post as u64,
@@ -503,16 +599,18 @@ pub fn recover(
                 moved.extend_from_slice(&cur[appended_from..]);
                 let nid = fresh_id("recover");
                 write_in_place(
-                    qdir,
+                    &InPlaceWrite {
+                        qdir,
+                        file: &held.file,
+                        mbox,
+                        id: &nid,
+                        of,
+                        supersedes: Some(id.clone()),
+                        cur: &cur,
+                        first,
+                        tail: &moved,
+                    },
                     manifest,
-                    &held.file,
-                    mbox,
-                    &nid,
-                    of,
-                    Some(id.clone()),
-                    &cur,
-                    first,
-                    &moved,
                 )?;
                 fault::point("recover.appended-moved");
                 if tail_path.is_file() {
@@ -552,63 +650,137 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn apply(old: &[u8], edits: &[Splice]) -> Vec<u8> {
-        let (first, tail) = splice_tail(old, edits).expect("valid edits");
+    /// The whole file an edit gives.
+    fn whole(old: &[u8], edit: &MboxEdit) -> Vec<u8> {
+        let (first, tail) = edit.apply(old).expect("the edit fits");
         let mut v = old[..first].to_vec();
         v.extend_from_slice(&tail);
         v
     }
 
+    fn change<'a>(old: &'a [u8], at: usize, len: usize, new: &[u8]) -> Change<'a> {
+        Change::replace(old, at..at + len, new.to_vec()).expect("in range")
+    }
+
     #[test]
-    fn splice_and_inverse() {
+    fn apply_and_invert() {
         let old = b"aaaa-REMOVE-bbbb-HDR-cccc";
-        let edits = [
-            Splice {
-                offset: 4,
-                length: 8,
-                replacement: b"",
-            },
-            Splice {
-                offset: 16,
-                length: 4,
-                replacement: b"-HEADER",
-            },
-        ];
-        let (first, tail) = splice_tail(old, &edits).unwrap();
+        let edit = MboxEdit::new(vec![
+            change(old, 16, 4, b"-HEADER"),
+            Change::remove(old, 4..12).unwrap(),
+        ])
+        .unwrap();
+        let (first, tail) = edit.apply(old).unwrap();
         assert_eq!(first, 4);
         assert_eq!(tail, b"bbbb-HEADER-cccc");
-        let new = apply(old, &edits);
-        let originals = vec![b"-REMOVE-".to_vec(), b"-HDR".to_vec()];
-        let spans = [(4, 8, 0), (16, 4, 7)];
-        let inv = inverse(&spans, &originals);
-        assert_eq!(inv[0].offset, 4);
-        assert_eq!(inv[1].offset, 8);
-        assert_eq!(apply(&new, &inv), old);
+        let new = whole(old, &edit);
+        let inv = edit.invert();
+        assert_eq!(inv.changes()[0].offset, 4);
+        assert_eq!(inv.changes()[1].offset, 8);
+        assert_eq!(whole(&new, &inv), old);
+        // The same edit as restore rebuilds it from a manifest record.
+        let rec = MboxEdit::recorded(
+            &[(4, 8, 0), (16, 4, 7)],
+            vec![b"-REMOVE-".to_vec(), b"-HDR".to_vec()],
+            &new,
+        )
+        .unwrap();
+        assert_eq!(rec, edit);
     }
 
     #[test]
     fn bad_edits_are_refused() {
         let old = b"0123456789";
-        let overlap = [
-            Splice {
-                offset: 2,
-                length: 4,
-                replacement: b"",
-            },
-            Splice {
-                offset: 3,
-                length: 1,
-                replacement: b"",
-            },
-        ];
-        assert_eq!(splice_tail(old, &overlap), None);
-        let past = [Splice {
-            offset: 8,
-            length: 4,
-            replacement: b"",
-        }];
-        assert_eq!(splice_tail(old, &past), None);
-        assert_eq!(splice_tail(old, &[]), Some((10, Vec::new())));
+        assert_eq!(
+            MboxEdit::new(vec![change(old, 2, 4, b""), change(old, 3, 1, b"")]),
+            None,
+            "overlapping"
+        );
+        assert_eq!(Change::remove(old, 8..12), None, "past the end");
+        let edit = MboxEdit::new(vec![change(old, 2, 2, b"x")]).unwrap();
+        assert_eq!(edit.apply(b"01ab456789"), None, "other bytes there");
+        assert_eq!(edit.apply(b"012"), None, "too short");
+        assert_eq!(
+            MboxEdit::default().apply(old),
+            Some((10, Vec::new())),
+            "no change"
+        );
+        assert_eq!(
+            MboxEdit::recorded(&[(2, 2, 5)], vec![b"23".to_vec()], b"01x"),
+            None,
+            "a replacement past the edited file's end"
+        );
+        assert_eq!(
+            MboxEdit::recorded(&[(2, 2, 1)], vec![b"234".to_vec()], b"01x456789"),
+            None,
+            "an original of another length"
+        );
+    }
+
+    /// A real mbox: From_ lines, `>From` quoting, a Status line and none, LF or CRLF.
+    fn mbox(eol: &str) -> Vec<u8> {
+        let text = "From alice@example.org Mon Jan  1 00:00:00 2024\n\
+                    From: alice@example.org\nSubject: one\nStatus: O\n\n\
+                    Hello.\n>From the quoted line.\n>>From twice.\n\n\
+                    From bob@example.org Mon Jan  1 00:01:00 2024\n\
+                    From: bob@example.org\nSubject: two\n\n\
+                    >From here on.\nBye.\n\n\
+                    From alice@example.org Mon Jan  1 00:02:00 2024\n\
+                    From: alice@example.org\nSubject: one\nStatus: RO\nX-Status: A\n\n\
+                    Hello.\n>From the quoted line.\n>>From twice.\n\n\
+                    From carol@example.org Mon Jan  1 00:03:00 2024\n\
+                    From: carol@example.org\nSubject: three\n\nLast.\n";
+        text.replace('\n', eol).into_bytes()
+    }
+
+    /// What quarantine does to an mbox: the third entry (an extra copy) removed, the
+    /// first (its kept copy) gaining its flags; restore's inverse gives back every byte,
+    /// also when built from the manifest's record.
+    #[test]
+    fn invert_apply_is_identity_on_real_mbox_bytes() {
+        for eol in ["\n", "\r\n"] {
+            let old = mbox(eol);
+            let entries = crate::store::mbox::split(&old).expect("an mbox");
+            assert_eq!(entries.len(), 4, "{eol:?}");
+            let kept = entries[0];
+            let extra = entries[2];
+            let hb = crate::identity::HeaderFacts::read(kept.message(&old), &mut Vec::new());
+            let block = kept.message_start..kept.message_start + hb.body_start;
+            let flags = crate::identity::Flags::from_maildir("RS");
+            let new_block = crate::act::quarantine::with_status(&old[block.clone()], flags);
+            assert_ne!(&new_block[..], &old[block.clone()]);
+            let edit = MboxEdit::new(vec![
+                Change::remove(&old, extra.offset..extra.end).unwrap(),
+                Change::replace(&old, block.clone(), new_block).unwrap(),
+            ])
+            .unwrap();
+            let new = whole(&old, &edit);
+            assert_eq!(
+                crate::store::mbox::split(&new).map(|e| e.len()),
+                Some(3),
+                "{eol:?}: one entry fewer"
+            );
+            assert!(memchr::memmem::find(&new, b">>From twice.").is_some());
+            assert_eq!(whole(&new, &edit.invert()), old, "{eol:?}");
+            let rec = MboxEdit::recorded(
+                &edit
+                    .changes()
+                    .iter()
+                    .map(|c| (c.offset, c.original.len(), c.replacement.len()))
+                    .collect::<Vec<_>>(),
+                edit.changes().iter().map(|c| c.original.to_vec()).collect(),
+                &new,
+            )
+            .expect("the record fits");
+            assert_eq!(whole(&new, &rec.invert()), old, "{eol:?}: from the record");
+            // The extracted message, unquoted and quoted again, is the entry's message.
+            let (msg, lines) = crate::store::mbox::unquote(extra.message(&old));
+            assert!(!lines.is_empty(), "{eol:?}: >From lines unquoted");
+            let mut entry = old[extra.offset..extra.message_start].to_vec();
+            entry.extend_from_slice(&crate::store::mbox::requote(&msg, &lines));
+            entry.extend_from_slice(&old[extra.message_end..extra.end]);
+            assert_eq!(entry, &old[extra.offset..extra.end], "{eol:?}");
+        }
     }
 
     fn state(old: &[u8], first: usize, tail: &[u8]) -> (String, String, Option<String>) {
@@ -703,25 +875,29 @@ mod tests {
 
     proptest! {
         #[test]
-        fn inverse_undoes_splice((old, raw) in edits_strategy()) {
+        fn invert_undoes_apply((old, raw) in edits_strategy()) {
             // Sort and drop overlaps to get valid edits.
             let mut raw = raw;
             raw.sort_by_key(|r| r.0);
-            let mut edits = Vec::new();
+            let mut changes = Vec::new();
             let mut cursor = 0;
             for (off, len, rep) in &raw {
                 let len = (*len).min(old.len() - off);
                 if *off < cursor { continue; }
-                edits.push(Splice { offset: *off, length: len, replacement: rep });
+                changes.push(change(&old, *off, len, rep));
                 cursor = off + len;
             }
-            let new = apply(&old, &edits);
-            let originals: Vec<Vec<u8>> =
-                edits.iter().map(|e| old[e.offset..e.offset + e.length].to_vec()).collect();
-            let spans: Vec<(usize, usize, usize)> =
-                edits.iter().map(|e| (e.offset, e.length, e.replacement.len())).collect();
-            let inv = inverse(&spans, &originals);
-            prop_assert_eq!(apply(&new, &inv), old);
+            let edit = MboxEdit::new(changes).expect("no overlaps");
+            let new = whole(&old, &edit);
+            prop_assert_eq!(whole(&new, &edit.invert()), old.clone());
+            let spans: Vec<(usize, usize, usize)> = edit
+                .changes()
+                .iter()
+                .map(|c| (c.offset, c.original.len(), c.replacement.len()))
+                .collect();
+            let originals = edit.changes().iter().map(|c| c.original.to_vec()).collect();
+            let rec = MboxEdit::recorded(&spans, originals, &new).expect("fits");
+            prop_assert_eq!(whole(&new, &rec.invert()), old);
         }
     }
 }

@@ -9,6 +9,7 @@
 //! Every flag merge is made before any copy that gives the flags leaves its store.
 
 use crate::act::manifest::{Edit, KeptRef, Manifest, Record};
+use crate::act::mbox_edit::{write_in_place, Change, InPlaceWrite, MboxEdit};
 use crate::act::plan::Plan;
 use crate::act::Problem;
 use crate::fault;
@@ -566,7 +567,7 @@ impl<'a> Quarantine<'a> {
         let mbox_abs = abs(&path);
         // 1. Extract every extra copy into QDIR, each announced in the manifest first.
         let mut manifest_edits = Vec::new();
-        let mut pieces: Vec<(usize, usize, Vec<u8>)> = Vec::new(); // (offset, len, replacement)
+        let mut changes: Vec<Option<Change>> = Vec::new();
         let mut flag_edits = 0;
         for (e, m, add) in &edits {
             if let Some(m) = m {
@@ -578,7 +579,7 @@ impl<'a> Quarantine<'a> {
                     extract: Some(id),
                     original: None,
                 });
-                pieces.push((e.offset, e.len(), Vec::new()));
+                changes.push(Change::remove(buf, e.offset..e.end));
             } else if let Some(add) = add {
                 let start = e.message_start;
                 let hb = HeaderFacts::read(e.message(buf), &mut Vec::new());
@@ -596,24 +597,20 @@ impl<'a> Quarantine<'a> {
                     extract: None,
                     original: Some(b64(original)),
                 });
-                pieces.push((start, original.len(), new));
+                changes.push(Change::replace(buf, start..end, new));
             }
         }
-        if pieces.is_empty() {
+        if changes.is_empty() {
             return Ok(());
         }
         // 2. The new bytes from the first change on, announced in the manifest, then
         //    written over the old ones in the same open file (its inode, mode and owner
         //    stay): a writer waiting for our lock appends to this file once we let go.
-        let splices: Vec<crate::act::mbox_edit::Splice> = pieces
-            .iter()
-            .map(|(off, len, rep)| crate::act::mbox_edit::Splice {
-                offset: *off,
-                length: *len,
-                replacement: rep,
-            })
-            .collect();
-        let Some((first, tail)) = crate::act::mbox_edit::splice_tail(buf, &splices) else {
+        let edit = changes
+            .into_iter()
+            .collect::<Option<Vec<Change>>>()
+            .and_then(MboxEdit::new);
+        let Some((first, tail)) = edit.as_ref().and_then(|e| e.apply(buf)) else {
             return Err(io::Error::other(format!(
                 "{}: overlapping edits (a bug); nothing changed",
                 path.display()
@@ -637,22 +634,22 @@ impl<'a> Quarantine<'a> {
         })?;
         fault::point("mbox.rewrite-recorded");
         let wid = self.next_id();
-        crate::act::mbox_edit::write_in_place(
-            &self.qdir,
+        write_in_place(
+            &InPlaceWrite {
+                qdir: &self.qdir,
+                file: &lock.file,
+                mbox: &mbox_abs,
+                id: &wid,
+                of: &id,
+                supersedes: None,
+                cur: buf,
+                first,
+                tail: &tail,
+            },
             &mut self.manifest,
-            &lock.file,
-            &mbox_abs,
-            &wid,
-            &id,
-            None,
-            buf,
-            first,
-            &tail,
         )?;
         let shifts = self.shifts.entry(store).or_default();
-        for (off, len, rep) in &pieces {
-            shifts.push((*off as i64, rep.len() as i64 - *len as i64));
-        }
+        shifts.extend(edit.iter().flat_map(MboxEdit::shifts));
         for (_, m, _) in &edits {
             if let Some(m) = m {
                 self.count(m.class, self.scan.copies[m.copy].length);

@@ -2,9 +2,16 @@
 //! byte, and every flag merge is undone. Records are undone newest first, so a second
 //! quarantine into the same QDIR is undone before the first. Each undone record gets a
 //! `restored` line, so a restore that was interrupted can simply be run again.
+//!
+//! A restore is planned first: [`Restore::plan`] reads the manifest and checks the disk
+//! (read only) to make a [`RestorePlan`], the list of undo [`Step`]s in the order they run
+//! (each judged on the files as the steps before it leave them). `--dry-run` reports that
+//! plan ([`RestorePlan::outcome`]); a real run carries out exactly its steps, checking each
+//! again just before it (under the mbox's locks for an mbox), so both count the same.
 
 use crate::act::manifest::validate::quarantined_ok;
 use crate::act::manifest::{read, Edit, Manifest, Record};
+use crate::act::mbox_edit::{write_in_place, InPlaceWrite, MboxEdit};
 use crate::act::Problem;
 use crate::fault;
 use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace};
@@ -38,10 +45,6 @@ pub struct Restore {
     deferred: HashMap<PathBuf, String>,
     /// The run lock on the stores the manifest names, held while restoring.
     _runlock: Option<crate::act::runlock::RunLock>,
-    /// Per quarantined name: the maildir-move records that name it (id, source, line),
-    /// and the ids already restored, to say where a copy missing from QDIR went.
-    moves_by_name: HashMap<String, Vec<(String, PathBuf, usize)>>,
-    restored_ids: HashSet<String>,
     pub outcome: RestoreOutcome,
 }
 
@@ -176,6 +179,277 @@ fn lock_recorded_stores(
     crate::act::runlock::RunLock::acquire(&stores, lock.timeout)
 }
 
+/// A problem with `path`.
+fn problem(path: &Path, offset: Option<u64>, reason: impl Into<String>) -> Problem {
+    Problem {
+        path: path.to_string_lossy().into_owned(),
+        offset,
+        reason: reason.into(),
+    }
+}
+
+/// A record whose target is outside the stores its run recorded: never carried out.
+fn refusal(path: &Path, id: &str, what: &str) -> Problem {
+    problem(
+        path,
+        None,
+        format!("record {id}: {what} outside the recorded stores; refused"),
+    )
+}
+
+/// What a maildir-move record names.
+#[derive(Debug, Clone)]
+pub struct MoveRec {
+    pub id: String,
+    pub source: PathBuf,
+    pub quarantined: String,
+    pub file_b3: String,
+}
+
+/// What a maildir-flags record names: the rename `old` → `new` it undoes.
+#[derive(Debug, Clone)]
+pub struct FlagsRec {
+    pub id: String,
+    pub old: PathBuf,
+    pub new: PathBuf,
+}
+
+/// An mbox-rewrite record and the extract records it carried out that are not restored
+/// yet: undone together, in one in-place write of the mbox.
+#[derive(Debug, Clone)]
+pub struct MboxUndo {
+    pub id: String,
+    pub mbox: PathBuf,
+    pub pre_size: u64,
+    pub pre_b3: String,
+    pub post_size: u64,
+    pub post_b3: String,
+    pub edits: Vec<Edit>,
+    /// The mbox-extract records whose messages go back.
+    pub extracts: Vec<Record>,
+}
+
+impl MboxUndo {
+    /// Header edits (flag merges) the rewrite made, undone with it.
+    pub fn flag_edits(&self) -> usize {
+        self.edits.iter().filter(|e| e.original.is_some()).count()
+    }
+}
+
+/// An extract record whose mbox was never rewritten (its run was interrupted).
+#[derive(Debug, Clone)]
+pub struct OrphanRec {
+    pub id: String,
+    pub mbox: PathBuf,
+    pub offset: u64,
+    pub length: u64,
+    pub entry_b3: String,
+    pub quarantined: String,
+    /// Its manifest line, and that of the cut-off rewrite record after it, if any.
+    pub line: usize,
+    pub cut_line: Option<usize>,
+}
+
+/// One undo step of a restore, in the order a restore carries them out (newest record
+/// first). Each names what it finds on disk when planned; a real run checks that again
+/// just before the step (the files may have changed meanwhile) and does what it finds.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Move the quarantined Maildir file back to its source.
+    PutBack(MoveRec),
+    /// The source holds these very bytes again: the copy in QDIR goes.
+    DropCopy(MoveRec),
+    /// Back already (its copy gone from QDIR): only marked restored.
+    MoveAlready(MoveRec),
+    /// Rename the flagged name back to the original one.
+    UndoFlags(FlagsRec),
+    /// The original name is there already: only marked restored.
+    FlagsAlready(FlagsRec),
+    /// Re-insert the extracted messages into the mbox and revert its header edits.
+    Reinsert(MboxUndo),
+    /// The mbox is as it was before the quarantine: the copies in QDIR go.
+    MboxAlready(MboxUndo),
+    /// An orphan extract still in its mbox: the copy in QDIR goes.
+    DropOrphan(OrphanRec),
+    /// Nothing to do: this is reported (`mbox`: the mbox the record concerns, if any).
+    Problem {
+        mbox: Option<PathBuf>,
+        problem: Problem,
+    },
+    /// The mbox could not be read when planned: reported as `problem`; a real run tries
+    /// again under its locks.
+    MboxUnread { undo: MboxUndo, problem: Problem },
+    /// Planning this record met an error that stops a restore (the last step of a plan):
+    /// a dry run reports it, a real run tries `retry` again and stops if it fails again.
+    Stop {
+        retry: Box<Step>,
+        kind: io::ErrorKind,
+        error: String,
+    },
+}
+
+impl Step {
+    /// The mbox a step changes or concerns.
+    fn mbox(&self) -> Option<&Path> {
+        match self {
+            Step::Reinsert(u) | Step::MboxAlready(u) => Some(&u.mbox),
+            Step::MboxUnread { undo, .. } => Some(&undo.mbox),
+            Step::DropOrphan(o) => Some(&o.mbox),
+            Step::Problem { mbox, .. } => mbox.as_deref(),
+            Step::Stop { retry, .. } => retry.mbox(),
+            _ => None,
+        }
+    }
+}
+
+/// What the manifest says beyond its records, for messages about a copy missing from
+/// QDIR: per quarantined name the maildir-move records naming it (id, source, line), and
+/// the ids restored already.
+#[derive(Debug, Default, Clone)]
+struct Context {
+    moves_by_name: HashMap<String, Vec<(String, PathBuf, usize)>>,
+    restored_ids: HashSet<String>,
+}
+
+/// The undo steps of a restore, in order.
+#[derive(Debug, Default, Clone)]
+pub struct RestorePlan {
+    pub steps: Vec<Step>,
+    /// QDIR, the folder the quarantined names are in.
+    pub qdir: PathBuf,
+    ctx: Context,
+}
+
+impl RestorePlan {
+    /// What carrying the plan out does, counted: a dry run's outcome, with one action
+    /// line per change.
+    pub fn outcome(&self) -> RestoreOutcome {
+        let mut o = RestoreOutcome::default();
+        for s in &self.steps {
+            match s {
+                Step::PutBack(m) => {
+                    o.actions.push(format!(
+                        "move {} -> {}",
+                        self.qdir.join(&m.quarantined).display(),
+                        m.source.display()
+                    ));
+                    o.restored += 1;
+                }
+                Step::UndoFlags(f) => {
+                    o.actions
+                        .push(format!("rename {} -> {}", f.new.display(), f.old.display()));
+                    o.flags_undone += 1;
+                }
+                Step::Reinsert(u) => {
+                    o.actions.push(format!(
+                        "reinsert {} messages into {}",
+                        u.extracts.len(),
+                        u.mbox.display()
+                    ));
+                    o.restored += u.extracts.len();
+                    o.flags_undone += u.flag_edits();
+                    o.mboxes_restored += 1;
+                }
+                Step::DropCopy(_)
+                | Step::MoveAlready(_)
+                | Step::FlagsAlready(_)
+                | Step::DropOrphan(_) => o.already += 1,
+                Step::MboxAlready(u) => o.already += u.extracts.len(),
+                Step::Problem { problem, .. } | Step::MboxUnread { problem, .. } => {
+                    o.problems.push(problem.clone())
+                }
+                Step::Stop { .. } => {}
+            }
+        }
+        o
+    }
+
+    /// The error that stops the plan short, if planning met one.
+    pub fn stopped(&self) -> Option<io::Error> {
+        match self.steps.last() {
+            Some(Step::Stop { kind, error, .. }) => Some(io::Error::new(*kind, error.clone())),
+            _ => None,
+        }
+    }
+
+    /// Ends the plan with a step whose planning met `e`.
+    fn stop(mut self, retry: Step, e: io::Error) -> RestorePlan {
+        self.steps.push(Step::Stop {
+            retry: Box::new(retry),
+            kind: e.kind(),
+            error: e.to_string(),
+        });
+        self
+    }
+}
+
+/// The files as the plan leaves them, step by step: planning reads through it, so a
+/// step is judged on what the steps before it leave (a newer run's undo of an mbox comes
+/// before the older run's). Empty, it is the disk as it is.
+#[derive(Default)]
+struct Sim {
+    /// Path → its content after the steps so far (`None`: gone).
+    files: HashMap<PathBuf, Option<std::rc::Rc<Vec<u8>>>>,
+}
+
+impl Sim {
+    fn exists(&self, p: &Path) -> bool {
+        match self.files.get(p) {
+            Some(f) => f.is_some(),
+            None => p.exists(),
+        }
+    }
+
+    fn read(&self, p: &Path) -> io::Result<Vec<u8>> {
+        match self.files.get(p) {
+            Some(Some(d)) => Ok(d.to_vec()),
+            Some(None) => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: gone by an earlier step", p.display()),
+            )),
+            None => crate::fsutil::read_regular(p),
+        }
+    }
+
+    fn remove(&mut self, p: &Path) {
+        self.files.insert(p.to_path_buf(), None);
+    }
+
+    fn put(&mut self, p: &Path, data: Vec<u8>) {
+        self.files
+            .insert(p.to_path_buf(), Some(std::rc::Rc::new(data)));
+    }
+
+    /// The files in `dir` after the steps so far.
+    fn list(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| !matches!(self.files.get(p), Some(None)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (p, f) in &self.files {
+            if f.is_some() && p.parent() == Some(dir) && !out.contains(p) {
+                out.push(p.clone());
+            }
+        }
+        out
+    }
+}
+
+/// What an mbox holds, judged against the rewrite record that would be undone.
+enum MboxVerdict {
+    /// Rewritten as recorded (maybe with mail appended since): the bytes from `first` on
+    /// that put it back as it was, appended mail behind.
+    Reinsert { first: usize, tail: Vec<u8> },
+    /// As it was before the quarantine: nothing to write.
+    Whole,
+    /// Neither: why nothing is done.
+    Problem(String),
+}
+
 impl Restore {
     pub fn open(qdir: &Path, lock: LockOptions, dry_run: bool) -> io::Result<Restore> {
         check_qdir(qdir)?;
@@ -196,39 +470,23 @@ impl Restore {
             manifest: Manifest::open(qdir)?,
             deferred: HashMap::new(),
             _runlock: None,
-            moves_by_name: HashMap::new(),
-            restored_ids: HashSet::new(),
             outcome: RestoreOutcome::default(),
         })
     }
 
     fn problem(&mut self, path: &Path, offset: Option<u64>, reason: impl Into<String>) {
-        self.outcome.problems.push(Problem {
-            path: path.to_string_lossy().into_owned(),
-            offset,
-            reason: reason.into(),
-        });
+        self.outcome.problems.push(problem(path, offset, reason));
     }
 
-    /// A record whose target is outside the stores its run recorded: never carried out.
-    fn refuse(&mut self, path: &Path, id: &str, what: &str) {
-        self.problem(
-            path,
-            None,
-            format!("record {id}: {what} outside the recorded stores; refused"),
-        );
-    }
-
-    /// A record that does not hold together (see `manifest::validate`): never acted on.
     fn rejected(
-        &mut self,
+        &self,
         loaded: &crate::act::manifest::validate::Loaded,
         i: usize,
         r: &Record,
         why: &str,
         restored: &HashSet<String>,
         handled: &mut HashSet<String>,
-    ) {
+    ) -> Option<Problem> {
         let line = loaded.lines.get(i).copied().unwrap_or(0);
         let (kind, id, kept) = match r {
             Record::Run { run, .. } => (
@@ -256,61 +514,68 @@ impl Restore {
             }
             // In-place writes are finished or abandoned by `mbox_edit::recover`, not here.
             Record::Restored { .. } | Record::MboxWrite { .. } | Record::MboxWriteDone { .. } => {
-                return
+                return None
             }
         };
         if restored.contains(id) {
-            return;
+            return None;
         }
         let mpath = self.qdir.join(crate::act::manifest::MANIFEST);
-        self.problem(
+        Some(problem(
             &mpath,
             None,
             format!("line {line}: {kind} record {id} is invalid: {why}; refused ({kept})"),
-        );
+        ))
     }
 
     fn done(&mut self, id: &str) -> io::Result<()> {
-        if !self.dry_run {
-            match self
-                .manifest
-                .append(&Record::Restored { id: id.to_string() })
+        match self
+            .manifest
+            .append(&Record::Restored { id: id.to_string() })
+        {
+            // QDIR's filesystem is full: restoring frees room there, and a record
+            // left unmarked is found already undone by the next restore.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+                ) =>
             {
-                // QDIR's filesystem is full: restoring frees room there, and a record
-                // left unmarked is found already undone by the next restore.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-                    ) =>
-                {
-                    Ok(())
-                }
-                r => r,
-            }?;
+                Ok(())
+            }
+            r => r,
         }
-        Ok(())
+    }
+
+    /// The plan of undo steps for the whole manifest, from its records and what is on
+    /// disk (read only). `--dry-run` reports it; [`Restore::run`] carries it out.
+    pub fn plan(&self) -> io::Result<RestorePlan> {
+        self.plan_pass(None)
     }
 
     pub fn run(&mut self) -> io::Result<()> {
-        // An in-place mbox write a killed run left unfinished is finished first (keeping
-        // mail appended since), so the records below meet each mbox whole.
-        if !self.dry_run {
-            // One run per store at a time: the stores the manifest names, before any write.
-            let loaded = crate::act::manifest::validate::load(&self.qdir)?;
-            self._runlock = Some(lock_recorded_stores(&loaded.records, &self.lock)?);
-            let problems =
-                crate::act::mbox_edit::recover(&self.qdir, &mut self.manifest, &self.lock)?;
-            self.outcome.problems.extend(problems);
+        if self.dry_run {
+            let plan = self.plan()?;
+            self.outcome = plan.outcome();
+            return plan.stopped().map_or(Ok(()), Err);
         }
-        self.pass(None)?;
+        // One run per store at a time: the stores the manifest names, before any write.
+        let loaded = crate::act::manifest::validate::load(&self.qdir)?;
+        self._runlock = Some(lock_recorded_stores(&loaded.records, &self.lock)?);
+        // An in-place mbox write a killed run left unfinished is finished first (keeping
+        // mail appended since), so the plan meets each mbox whole.
+        let problems = crate::act::mbox_edit::recover(&self.qdir, &mut self.manifest, &self.lock)?;
+        self.outcome.problems.extend(problems);
+        let plan = self.plan_pass(None)?;
+        self.execute(&plan)?;
         // An mbox whose tail found no room in QDIR waits for the other records to free
-        // some, then is tried again (its older records with it, in order).
+        // some, then is planned and tried again (its older records with it, in order).
         while !self.deferred.is_empty() {
             let waiting = std::mem::take(&mut self.deferred);
             let o = &self.outcome;
             let before = o.restored + o.flags_undone + o.mboxes_restored + o.already;
-            self.pass(Some(&waiting))?;
+            let plan = self.plan_pass(Some(&waiting))?;
+            self.execute(&plan)?;
             let o = &self.outcome;
             let after = o.restored + o.flags_undone + o.mboxes_restored + o.already;
             if after == before {
@@ -326,26 +591,68 @@ impl Restore {
                 }
             }
         }
-        if !self.dry_run {
-            self.remove_leftovers()?;
+        self.remove_leftovers()
+    }
+
+    /// Carries out a plan's steps in order, each after checking again what it finds.
+    /// Steps of an mbox whose write found no room wait (`deferred`) for the next plan.
+    fn execute(&mut self, plan: &RestorePlan) -> io::Result<()> {
+        for step in &plan.steps {
+            if step.mbox().is_some_and(|m| self.deferred.contains_key(m)) {
+                continue;
+            }
+            self.execute_step(step, &plan.ctx)?;
         }
         Ok(())
     }
 
-    /// One pass over the manifest, newest record first; with `only`, just the records of
-    /// those mboxes.
-    fn pass(&mut self, only: Option<&HashMap<PathBuf, String>>) -> io::Result<()> {
+    fn execute_step(&mut self, step: &Step, ctx: &Context) -> io::Result<()> {
+        match step {
+            Step::PutBack(m) | Step::DropCopy(m) | Step::MoveAlready(m) => {
+                let now = self.judge_move(&Sim::default(), ctx, m)?;
+                self.do_move(now)
+            }
+            Step::UndoFlags(f) | Step::FlagsAlready(f) => {
+                let now = judge_flags(&Sim::default(), f);
+                self.do_flags(now)
+            }
+            Step::Reinsert(u) | Step::MboxAlready(u) | Step::MboxUnread { undo: u, .. } => {
+                self.do_mbox(u)
+            }
+            Step::DropOrphan(o) => {
+                let now = judge_orphan(&Sim::default(), o)?;
+                self.do_orphan(now)
+            }
+            Step::Problem { problem, .. } => {
+                self.outcome.problems.push(problem.clone());
+                Ok(())
+            }
+            // Planning met an error here: the step is tried again (and most likely stops
+            // the run the same way).
+            Step::Stop { retry, .. } => self.execute_step(retry, ctx),
+        }
+    }
+
+    /// One pass over the manifest, newest record first, as a plan; with `only`, just the
+    /// records of those mboxes.
+    fn plan_pass(&self, only: Option<&HashMap<PathBuf, String>>) -> io::Result<RestorePlan> {
         let loaded = crate::act::manifest::validate::load(&self.qdir)?;
+        let mut plan = RestorePlan {
+            qdir: self.qdir.clone(),
+            ..RestorePlan::default()
+        };
+        let mut sim = Sim::default();
+        let mpath = self.qdir.join(crate::act::manifest::MANIFEST);
         if only.is_none() {
-            let mpath = self.qdir.join(crate::act::manifest::MANIFEST);
             for (_, why) in &loaded.unreadable {
-                self.problem(&mpath, None, why.clone());
+                plan.steps.push(Step::Problem {
+                    mbox: None,
+                    problem: problem(&mpath, None, why.clone()),
+                });
             }
         }
         let records = &loaded.records;
-        let skip = |mbox: &Path, deferred: &HashMap<PathBuf, String>| {
-            deferred.contains_key(mbox) || only.is_some_and(|o| !o.contains_key(mbox))
-        };
+        let skip = |mbox: &Path| only.is_some_and(|o| !o.contains_key(mbox));
         let restored: HashSet<String> = records
             .iter()
             .filter_map(|r| match r {
@@ -361,13 +668,14 @@ impl Restore {
                 ..
             } = r
             {
-                self.moves_by_name
+                plan.ctx
+                    .moves_by_name
                     .entry(quarantined.clone())
                     .or_default()
                     .push((id.clone(), source.clone(), *line));
             }
         }
-        self.restored_ids = restored.clone();
+        plan.ctx.restored_ids = restored.clone();
         // The stores each record's run scanned.
         let mut stores_of: Vec<std::rc::Rc<Vec<RecordedStore>>> = Vec::with_capacity(records.len());
         let mut current = std::rc::Rc::new(Vec::new());
@@ -409,12 +717,19 @@ impl Restore {
             if let Some(why) = &loaded.rejected[i] {
                 // Said once, in the first pass; a pass for deferred mboxes only skips it.
                 if only.is_none() {
-                    self.rejected(&loaded, i, r, why, &restored, &mut handled);
+                    if let Some(p) = self.rejected(&loaded, i, r, why, &restored, &mut handled) {
+                        plan.steps.push(Step::Problem {
+                            mbox: None,
+                            problem: p,
+                        });
+                    }
                 }
                 continue;
             }
-            match r {
-                Record::MaildirMove { .. } | Record::MaildirFlags { .. } if only.is_some() => {}
+            let step = match r {
+                Record::MaildirMove { .. } | Record::MaildirFlags { .. } if only.is_some() => {
+                    continue
+                }
                 Record::MaildirMove {
                     id,
                     source,
@@ -423,17 +738,37 @@ impl Restore {
                     ..
                 } if !restored.contains(id) => {
                     if !allowed(source, stores, true) || !quarantined_ok(quarantined) {
-                        self.refuse(source, id, "target");
-                        continue;
+                        Step::Problem {
+                            mbox: None,
+                            problem: refusal(source, id, "target"),
+                        }
+                    } else {
+                        let m = MoveRec {
+                            id: id.clone(),
+                            source: source.clone(),
+                            quarantined: quarantined.clone(),
+                            file_b3: file_b3.clone(),
+                        };
+                        match self.judge_move(&sim, &plan.ctx, &m) {
+                            Ok(s) => s,
+                            Err(e) => return Ok(plan.stop(Step::PutBack(m), e)),
+                        }
                     }
-                    self.maildir_move(id, source, quarantined, file_b3)?;
                 }
                 Record::MaildirFlags { id, old, new, .. } if !restored.contains(id) => {
                     if !allowed(old, stores, true) || !allowed(new, stores, true) {
-                        self.refuse(old, id, "target");
-                        continue;
+                        Step::Problem {
+                            mbox: None,
+                            problem: refusal(old, id, "target"),
+                        }
+                    } else {
+                        let f = FlagsRec {
+                            id: id.clone(),
+                            old: old.clone(),
+                            new: new.clone(),
+                        };
+                        judge_flags(&sim, &f)
                     }
-                    self.maildir_flags(id, old, new)?;
                 }
                 Record::MboxRewrite {
                     id,
@@ -450,56 +785,88 @@ impl Restore {
                         if let Some(x) = &e.extract {
                             handled.insert(x.clone());
                             if let Some(r) = extracts.get(x.as_str()) {
-                                ex.push(*r);
+                                if !restored.contains(x) {
+                                    ex.push((*r).clone());
+                                }
                             }
                         }
                     }
-                    if skip(mbox, &self.deferred) {
+                    if skip(mbox) {
                         continue;
                     }
                     if !allowed(mbox, stores, false) {
-                        self.refuse(mbox, id, "mbox");
-                        continue;
+                        Step::Problem {
+                            mbox: Some(mbox.clone()),
+                            problem: refusal(mbox, id, "mbox"),
+                        }
+                    } else {
+                        let u = MboxUndo {
+                            id: id.clone(),
+                            mbox: mbox.clone(),
+                            pre_size: *pre_size,
+                            pre_b3: pre_b3.clone(),
+                            post_size: *post_size,
+                            post_b3: post_b3.clone(),
+                            edits: edits.clone(),
+                            extracts: ex,
+                        };
+                        match self.plan_mbox(&mut sim, &u) {
+                            Ok(s) => s,
+                            Err(e) => return Ok(plan.stop(Step::Reinsert(u), e)),
+                        }
                     }
-                    let rw = Rewrite {
-                        mbox,
-                        pre_size: *pre_size,
-                        pre_b3,
-                        post_size: *post_size,
-                        post_b3,
-                        edits,
-                    };
-                    self.mbox_rewrite(id, &rw, &ex, &restored)?;
                 }
                 Record::MboxRewrite { edits, .. } => {
                     handled.extend(edits.iter().filter_map(|e| e.extract.clone()));
+                    continue;
                 }
-                Record::MboxExtract { id, mbox, .. }
-                    if !restored.contains(id) && !handled.contains(id) =>
-                {
-                    if skip(mbox, &self.deferred) {
+                Record::MboxExtract {
+                    id,
+                    mbox,
+                    offset,
+                    length,
+                    entry_b3,
+                    quarantined,
+                    ..
+                } if !restored.contains(id) && !handled.contains(id) => {
+                    if skip(mbox) {
                         continue;
                     }
                     // Extracted, but the mbox was never rewritten (the run was interrupted).
                     if !allowed(mbox, stores, false) {
-                        self.refuse(mbox, id, "mbox");
-                        continue;
+                        Step::Problem {
+                            mbox: Some(mbox.clone()),
+                            problem: refusal(mbox, id, "mbox"),
+                        }
+                    } else {
+                        let line = loaded.lines.get(i).copied().unwrap_or(0);
+                        let cut = loaded
+                            .cut_after(line)
+                            .filter(|c| c.target.as_deref().is_none_or(|t| t == mbox.as_path()));
+                        let o = OrphanRec {
+                            id: id.clone(),
+                            mbox: mbox.clone(),
+                            offset: *offset,
+                            length: *length,
+                            entry_b3: entry_b3.clone(),
+                            quarantined: quarantined.clone(),
+                            line,
+                            cut_line: cut.map(|c| c.line),
+                        };
+                        match judge_orphan(&sim, &o) {
+                            Ok(s) => s,
+                            Err(e) => return Ok(plan.stop(Step::DropOrphan(o), e)),
+                        }
                     }
-                    let line = loaded.lines.get(i).copied().unwrap_or(0);
-                    let cut = loaded
-                        .cut_after(line)
-                        .filter(|c| c.target.as_deref().is_none_or(|t| t == mbox.as_path()));
-                    self.orphan_extract(r, line, cut)?;
                 }
-                _ => {}
-            }
+                _ => continue,
+            };
+            apply_to_sim(&mut sim, &self.qdir, &step);
+            plan.steps.push(step);
         }
-        Ok(())
+        Ok(plan)
     }
 
-    /// Removes the temporary copy of an mbox (`.NAME.maildedup-tmp`) that a quarantine
-    /// killed before its rename left beside it, under the mbox's locks (a running
-    /// quarantine into another QDIR writes that file only while it holds them).
     fn remove_leftovers(&mut self) -> io::Result<()> {
         let (records, _) = read(&self.qdir)?;
         let mut mboxes: Vec<&PathBuf> = records
@@ -538,94 +905,118 @@ impl Restore {
         Ok(())
     }
 
-    fn maildir_move(
-        &mut self,
-        id: &str,
-        source: &Path,
-        quarantined: &str,
-        file_b3: &str,
-    ) -> io::Result<()> {
-        let q = self.qdir.join(quarantined);
-        let q_exists = q.exists();
-        let src_exists = source.exists();
-        if self.dry_run {
-            if q_exists && !src_exists {
-                self.outcome
-                    .actions
-                    .push(format!("move {} -> {}", q.display(), source.display()));
-                self.outcome.restored += 1;
-            }
-            return Ok(());
-        }
-        match (q_exists, src_exists) {
+    /// What to do for a maildir-move record, from what `sim` holds.
+    fn judge_move(&self, sim: &Sim, ctx: &Context, m: &MoveRec) -> io::Result<Step> {
+        let q = self.qdir.join(&m.quarantined);
+        let source = m.source.as_path();
+        Ok(match (sim.exists(&q), sim.exists(source)) {
             (true, false) => {
-                let data = match crate::fsutil::read_regular(&q) {
+                let data = match sim.read(&q) {
                     Ok(d) => d,
                     Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
                         // A symlink or FIFO planted in QDIR: never read through it, never
                         // moved into a store.
-                        self.problem(&q, None, format!("{e}; refused, left in QDIR"));
-                        return Ok(());
+                        return Ok(Step::Problem {
+                            mbox: None,
+                            problem: problem(&q, None, format!("{e}; refused, left in QDIR")),
+                        });
                     }
                     Err(e) => return Err(e),
                 };
-                if b3hex(&data) != file_b3 {
-                    self.problem(
-                        &q,
-                        None,
-                        "quarantined file no longer matches the manifest; left in QDIR",
-                    );
-                    return Ok(());
+                if b3hex(&data) != m.file_b3 {
+                    Step::Problem {
+                        mbox: None,
+                        problem: problem(
+                            &q,
+                            None,
+                            "quarantined file no longer matches the manifest; left in QDIR",
+                        ),
+                    }
+                } else if !parent(source).is_dir() {
+                    Step::Problem {
+                        mbox: None,
+                        problem: problem(source, None, "its folder no longer exists; left in QDIR"),
+                    }
+                } else {
+                    Step::PutBack(m.clone())
                 }
-                let dir = parent(source);
-                if !dir.is_dir() {
-                    self.problem(source, None, "its folder no longer exists; left in QDIR");
-                    return Ok(());
-                }
-                let name = source
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let tmp = dir.join(format!(".{name}.maildedup-restore"));
-                move_file(&q, source, &tmp)?;
-                self.outcome.restored += 1;
             }
             (true, true) => {
-                if crate::fsutil::read_regular(source)
-                    .map(|d| b3hex(&d) == file_b3)
+                if sim
+                    .read(source)
+                    .map(|d| b3hex(&d) == m.file_b3)
                     .unwrap_or(false)
                 {
                     // Back already (an interrupted cross-filesystem move): drop our copy.
-                    std::fs::remove_file(&q)?;
-                    fsync_dir(parent(&q))?;
-                    self.outcome.already += 1;
+                    Step::DropCopy(m.clone())
                 } else {
-                    self.problem(
-                        source,
-                        None,
-                        "a different file now has this name; the copy stays in QDIR",
-                    );
-                    return Ok(());
+                    Step::Problem {
+                        mbox: None,
+                        problem: problem(
+                            source,
+                            None,
+                            "a different file now has this name; the copy stays in QDIR",
+                        ),
+                    }
                 }
             }
-            (false, true) => self.outcome.already += 1,
-            (false, false) => match self.missing_copy(id, source, quarantined, file_b3) {
+            (false, true) => Step::MoveAlready(m.clone()),
+            (false, false) => match self.missing_copy(sim, ctx, m) {
                 // Back in its store under another name (a mail client changed its flags
                 // after an earlier restore, or moved it from new/ to cur/).
-                Missing::BackInStore => self.outcome.already += 1,
-                Missing::Elsewhere(why) => {
-                    self.problem(source, None, why);
-                    return Ok(());
-                }
+                Missing::BackInStore => Step::MoveAlready(m.clone()),
+                Missing::Elsewhere(why) => Step::Problem {
+                    mbox: None,
+                    problem: problem(source, None, why),
+                },
             },
+        })
+    }
+
+    /// Carries out a maildir-move step.
+    fn do_move(&mut self, step: Step) -> io::Result<()> {
+        match step {
+            Step::PutBack(m) => {
+                let q = self.qdir.join(&m.quarantined);
+                let name = m
+                    .source
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let tmp = parent(&m.source).join(format!(".{name}.maildedup-restore"));
+                move_file(&q, &m.source, &tmp)?;
+                self.outcome.restored += 1;
+                self.done(&m.id)
+            }
+            Step::DropCopy(m) => {
+                let q = self.qdir.join(&m.quarantined);
+                std::fs::remove_file(&q)?;
+                fsync_dir(parent(&q))?;
+                self.outcome.already += 1;
+                self.done(&m.id)
+            }
+            Step::MoveAlready(m) => {
+                self.outcome.already += 1;
+                self.done(&m.id)
+            }
+            Step::Problem { problem, .. } => {
+                self.outcome.problems.push(problem);
+                Ok(())
+            }
+            _ => Ok(()),
         }
-        self.done(id)
     }
 
     /// Where the copy of a maildir-move record went when it is neither in QDIR nor at its
     /// source: back in its store under another name, or moved back by another record, or
     /// (when nothing says) where it may be — never a bare "missing", which reads like loss.
-    fn missing_copy(&self, id: &str, source: &Path, quarantined: &str, file_b3: &str) -> Missing {
+    fn missing_copy(&self, sim: &Sim, ctx: &Context, m: &MoveRec) -> Missing {
+        let (id, source, quarantined, file_b3) = (
+            m.id.as_str(),
+            m.source.as_path(),
+            m.quarantined.as_str(),
+            m.file_b3.as_str(),
+        );
         let name = source
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -634,16 +1025,15 @@ impl Restore {
         let mut same_unique = None;
         if let Some(store) = source.parent().and_then(Path::parent) {
             for sub in ["cur", "new"] {
-                let Ok(rd) = std::fs::read_dir(store.join(sub)) else {
-                    continue;
-                };
-                for e in rd.flatten() {
-                    let n = e.file_name();
-                    if MaildirName::parse(&n.to_string_lossy()).unique != unique {
+                for p in sim.list(&store.join(sub)) {
+                    let n = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if MaildirName::parse(&n).unique != unique {
                         continue;
                     }
-                    let p = e.path();
-                    if crate::fsutil::read_regular(&p).is_ok_and(|d| b3hex(&d) == file_b3) {
+                    if sim.read(&p).is_ok_and(|d| b3hex(&d) == file_b3) {
                         return Missing::BackInStore;
                     }
                     same_unique = Some(p);
@@ -651,14 +1041,13 @@ impl Restore {
             }
         }
         let q = self.qdir.join(quarantined);
-        let others: Vec<&(String, PathBuf, usize)> = self
+        let others: Vec<&(String, PathBuf, usize)> = ctx
             .moves_by_name
             .get(quarantined)
             .map(|v| v.iter().filter(|(o, _, _)| o != id).collect())
             .unwrap_or_default();
-        if let Some((other, to, line)) = others
-            .iter()
-            .find(|(o, _, _)| self.restored_ids.contains(o))
+        if let Some((other, to, line)) =
+            others.iter().find(|(o, _, _)| ctx.restored_ids.contains(o))
         {
             return Missing::Elsewhere(format!(
                 "not in QDIR: record {other} (manifest line {line}) quarantined the same file as {quarantined} and was restored already, which moved it back to {}; this record has nothing left to restore (nothing was lost)",
@@ -678,50 +1067,30 @@ impl Restore {
         ))
     }
 
-    fn maildir_flags(&mut self, id: &str, old: &Path, new: &Path) -> io::Result<()> {
-        if self.dry_run {
-            if new.exists() && !old.exists() {
-                self.outcome
-                    .actions
-                    .push(format!("rename {} -> {}", new.display(), old.display()));
-                self.outcome.flags_undone += 1;
-            }
-            return Ok(());
-        }
-        match (new.exists(), old.exists()) {
-            (true, false) => {
-                rename_noreplace(new, old)?;
-                fsync_dir(parent(old))?;
+    /// Carries out a maildir-flags step.
+    fn do_flags(&mut self, step: Step) -> io::Result<()> {
+        match step {
+            Step::UndoFlags(f) => {
+                rename_noreplace(&f.new, &f.old)?;
+                fsync_dir(parent(&f.old))?;
                 fault::point("restore.flags");
                 self.outcome.flags_undone += 1;
+                self.done(&f.id)
             }
-            (false, true) => self.outcome.already += 1,
-            (true, true) => {
-                self.problem(
-                    old,
-                    None,
-                    "both the flagged and the original name exist; left as they are",
-                );
-                return Ok(());
+            Step::FlagsAlready(f) => {
+                self.outcome.already += 1;
+                self.done(&f.id)
             }
-            (false, false) => {
-                let name = old
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let unique = MaildirName::parse(&name).unique.to_string();
-                self.problem(
-                    old,
-                    None,
-                    format!("renamed since by a mail client (unique name {unique}); its flags are left as they are now"),
-                );
+            Step::Problem { problem, .. } => {
+                self.outcome.problems.push(problem);
+                Ok(())
             }
+            _ => Ok(()),
         }
-        self.done(id)
     }
 
     /// Rebuilds the entry an extract record describes from its quarantined file.
-    fn rebuild_entry(&self, r: &Record) -> io::Result<Vec<u8>> {
+    fn rebuild_entry(&self, sim: &Sim, r: &Record) -> io::Result<Vec<u8>> {
         let Record::MboxExtract {
             from_line,
             separator,
@@ -736,7 +1105,7 @@ impl Restore {
         if !quarantined_ok(quarantined) {
             return Err(io::Error::other("bad quarantined name"));
         }
-        let msg = crate::fsutil::read_regular(&self.qdir.join(quarantined))?;
+        let msg = sim.read(&self.qdir.join(quarantined))?;
         let mut entry = unb64(from_line)?;
         entry.extend_from_slice(&requote(&msg, unquoted_lines));
         entry.extend_from_slice(&unb64(separator)?);
@@ -749,7 +1118,7 @@ impl Restore {
         Ok(entry)
     }
 
-    fn remove_extracts(&mut self, ex: &[&Record]) -> io::Result<()> {
+    fn remove_extracts(&mut self, ex: &[Record]) -> io::Result<()> {
         for r in ex {
             if let Record::MboxExtract {
                 id, quarantined, ..
@@ -767,38 +1136,8 @@ impl Restore {
         Ok(())
     }
 
-    fn mbox_rewrite(
-        &mut self,
-        id: &str,
-        rw: &Rewrite,
-        ex: &[&Record],
-        restored: &HashSet<String>,
-    ) -> io::Result<()> {
-        let ex: Vec<&Record> = ex
-            .iter()
-            .copied()
-            .filter(|r| matches!(r, Record::MboxExtract { id, .. } if !restored.contains(id)))
-            .collect();
-        if self.dry_run {
-            self.outcome.actions.push(format!(
-                "reinsert {} messages into {}",
-                ex.len(),
-                rw.mbox.display()
-            ));
-            self.outcome.restored += ex.len();
-            return Ok(());
-        }
-        let lock = match MboxLock::acquire(rw.mbox, &self.lock) {
-            Ok(l) => l,
-            Err(e) => {
-                self.problem(rw.mbox, None, format!("not restored: {e}"));
-                return Ok(());
-            }
-        };
-        let data = crate::act::mbox_edit::read_all(&lock.file)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", rw.mbox.display())))?;
-        let cur: &[u8] = &data;
-        let flag_edits = rw.edits.iter().filter(|e| e.original.is_some()).count();
+    /// Judges an mbox (whole content `cur`) against the rewrite record to undo.
+    fn judge_mbox(&self, sim: &Sim, cur: &[u8], u: &MboxUndo) -> io::Result<MboxVerdict> {
         let prefix_is = |size: u64, b3: &str| {
             usize::try_from(size)
                 .ok()
@@ -809,179 +1148,277 @@ impl Restore {
         // were at the end (or were all of it), the rewritten file is a prefix of the
         // original, and an mbox already put back would be taken for one still rewritten
         // and get those messages a second time.
-        if !prefix_is(rw.pre_size, rw.pre_b3) && prefix_is(rw.post_size, rw.post_b3) {
-            // Rebuild the file as it was before the quarantine, plus what arrived since.
-            let mut rebuilt: HashMap<String, Vec<u8>> = HashMap::new();
-            for r in &ex {
-                if let Record::MboxExtract { id, .. } = r {
-                    match self.rebuild_entry(r) {
-                        Ok(e) => {
-                            rebuilt.insert(id.clone(), e);
-                        }
-                        Err(e) => {
-                            self.problem(
-                                rw.mbox,
-                                None,
-                                format!("cannot restore: extract {id}: {e}"),
-                            );
-                            return Ok(());
-                        }
+        if prefix_is(u.pre_size, &u.pre_b3) {
+            // Never rewritten (interrupted before the write) or restored already: every
+            // extracted message is in the mbox, so our copies in QDIR can go.
+            return Ok(MboxVerdict::Whole);
+        }
+        if !prefix_is(u.post_size, &u.post_b3) {
+            return Ok(MboxVerdict::Problem(
+                "changed since the quarantine (not only appended to): its messages stay in QDIR"
+                    .into(),
+            ));
+        }
+        // Rebuild the file as it was before the quarantine, plus what arrived since.
+        let mut rebuilt: HashMap<String, Vec<u8>> = HashMap::new();
+        for r in &u.extracts {
+            if let Record::MboxExtract { id, .. } = r {
+                match self.rebuild_entry(sim, r) {
+                    Ok(e) => {
+                        rebuilt.insert(id.clone(), e);
+                    }
+                    Err(e) => {
+                        return Ok(MboxVerdict::Problem(format!(
+                            "cannot restore: extract {id}: {e}"
+                        )))
                     }
                 }
             }
-            let mut originals: Vec<Vec<u8>> = Vec::new();
-            for e in rw.edits {
-                originals.push(match (&e.extract, &e.original) {
-                    (Some(x), _) => match rebuilt.get(x) {
-                        Some(b) => b.clone(),
-                        None => {
-                            self.problem(
-                                rw.mbox,
-                                None,
-                                format!("cannot restore: extract {x} already undone elsewhere"),
-                            );
-                            return Ok(());
-                        }
-                    },
-                    (None, Some(o)) => unb64(o)?,
-                    (None, None) => Vec::new(),
-                });
-            }
-            // The inverse of the quarantine's edits, in the rewritten file's offsets.
-            let spans: Vec<(usize, usize, usize)> = rw
-                .edits
-                .iter()
-                .map(|e| {
-                    (
-                        e.offset as usize,
-                        e.length as usize,
-                        e.replacement_len as usize,
-                    )
+        }
+        let mut originals: Vec<Vec<u8>> = Vec::new();
+        for e in &u.edits {
+            originals.push(match (&e.extract, &e.original) {
+                (Some(x), _) => match rebuilt.get(x) {
+                    Some(b) => b.clone(),
+                    None => {
+                        return Ok(MboxVerdict::Problem(format!(
+                            "cannot restore: extract {x} already undone elsewhere"
+                        )))
+                    }
+                },
+                (None, Some(o)) => unb64(o)?,
+                (None, None) => Vec::new(),
+            });
+        }
+        // The inverse of the quarantine's edits, in the rewritten file's offsets.
+        let spans: Vec<(usize, usize, usize)> = u
+            .edits
+            .iter()
+            .map(|e| {
+                (
+                    e.offset as usize,
+                    e.length as usize,
+                    e.replacement_len as usize,
+                )
+            })
+            .collect();
+        let post = u.post_size as usize;
+        let Some((first, mut tail)) = MboxEdit::recorded(&spans, originals, &cur[..post])
+            .and_then(|edit| edit.invert().apply(&cur[..post]))
+        else {
+            return Ok(MboxVerdict::Problem(
+                "the manifest's edits do not fit the mbox; nothing changed".into(),
+            ));
+        };
+        let mut h = blake3::Hasher::new();
+        h.update(&cur[..first]);
+        h.update(&tail);
+        if (first + tail.len()) as u64 != u.pre_size || h.finalize().to_hex().as_str() != u.pre_b3 {
+            return Ok(MboxVerdict::Problem(
+                "rebuilt mbox does not match the manifest; nothing changed".into(),
+            ));
+        }
+        // What arrived since the quarantine stays behind it.
+        tail.extend_from_slice(&cur[post..]);
+        Ok(MboxVerdict::Reinsert { first, tail })
+    }
+
+    /// The step for an mbox-rewrite record, judged on the mbox as `sim` has it (read
+    /// without its locks: the real run reads it again under them), and what it leaves.
+    fn plan_mbox(&self, sim: &mut Sim, u: &MboxUndo) -> io::Result<Step> {
+        let cur = match sim.read(&u.mbox) {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Step::MboxUnread {
+                    undo: u.clone(),
+                    problem: problem(&u.mbox, None, format!("not restored: {e}")),
                 })
-                .collect();
-            let undo = crate::act::mbox_edit::inverse(&spans, &originals);
-            let post = rw.post_size as usize;
-            let Some((first, mut tail)) = crate::act::mbox_edit::splice_tail(&cur[..post], &undo)
-            else {
-                self.problem(
-                    rw.mbox,
-                    None,
-                    "the manifest's edits do not fit the mbox; nothing changed",
-                );
-                return Ok(());
-            };
-            let mut h = blake3::Hasher::new();
-            h.update(&cur[..first]);
-            h.update(&tail);
-            if (first + tail.len()) as u64 != rw.pre_size
-                || h.finalize().to_hex().as_str() != rw.pre_b3
-            {
-                self.problem(
-                    rw.mbox,
-                    None,
-                    "rebuilt mbox does not match the manifest; nothing changed",
-                );
+            }
+        };
+        Ok(match self.judge_mbox(sim, &cur, u)? {
+            MboxVerdict::Problem(why) => Step::Problem {
+                mbox: Some(u.mbox.clone()),
+                problem: problem(&u.mbox, None, why),
+            },
+            MboxVerdict::Whole => Step::MboxAlready(u.clone()),
+            MboxVerdict::Reinsert { first, tail } => {
+                let mut new = cur[..first].to_vec();
+                new.extend_from_slice(&tail);
+                sim.put(&u.mbox, new);
+                Step::Reinsert(u.clone())
+            }
+        })
+    }
+
+    /// Carries out an mbox step under the mbox's locks, judging the mbox again as it is
+    /// now.
+    fn do_mbox(&mut self, u: &MboxUndo) -> io::Result<()> {
+        let lock = match MboxLock::acquire(&u.mbox, &self.lock) {
+            Ok(l) => l,
+            Err(e) => {
+                self.problem(&u.mbox, None, format!("not restored: {e}"));
                 return Ok(());
             }
-            // What arrived since the quarantine stays behind it.
-            tail.extend_from_slice(&cur[post..]);
-            let wid = crate::act::mbox_edit::fresh_id("restore");
-            match crate::act::mbox_edit::write_in_place(
-                &self.qdir,
-                &mut self.manifest,
-                &lock.file,
-                rw.mbox,
-                &wid,
-                id,
-                None,
-                cur,
-                first,
-                &tail,
-            ) {
-                Ok(()) => {}
-                Err(crate::act::mbox_edit::WriteError::Untouched(e))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-                    ) =>
-                {
-                    // Nothing changed; QDIR (or the mbox's filesystem) is full.
-                    self.deferred.insert(rw.mbox.to_path_buf(), e.to_string());
-                    return Ok(());
+        };
+        let data = crate::act::mbox_edit::read_all(&lock.file)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", u.mbox.display())))?;
+        let cur: &[u8] = &data;
+        match self.judge_mbox(&Sim::default(), cur, u)? {
+            MboxVerdict::Problem(why) => {
+                self.problem(&u.mbox, None, why);
+                Ok(())
+            }
+            MboxVerdict::Whole => {
+                drop(lock);
+                self.outcome.already += u.extracts.len();
+                self.remove_extracts(&u.extracts)?;
+                self.done(&u.id)
+            }
+            MboxVerdict::Reinsert { first, tail } => {
+                let wid = crate::act::mbox_edit::fresh_id("restore");
+                let write = InPlaceWrite {
+                    qdir: &self.qdir,
+                    file: &lock.file,
+                    mbox: &u.mbox,
+                    id: &wid,
+                    of: &u.id,
+                    supersedes: None,
+                    cur,
+                    first,
+                    tail: &tail,
+                };
+                match write_in_place(&write, &mut self.manifest) {
+                    Ok(()) => {}
+                    Err(crate::act::mbox_edit::WriteError::Untouched(e))
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+                        ) =>
+                    {
+                        // Nothing changed; QDIR (or the mbox's filesystem) is full.
+                        self.deferred.insert(u.mbox.clone(), e.to_string());
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
+                fault::point("restore.mbox-written");
+                drop(lock);
+                self.outcome.restored += u.extracts.len();
+                self.outcome.flags_undone += u.flag_edits();
+                self.outcome.mboxes_restored += 1;
+                self.remove_extracts(&u.extracts)?;
+                self.done(&u.id)
             }
-            fault::point("restore.mbox-written");
-            drop(lock);
-            self.outcome.restored += ex.len();
-            self.outcome.flags_undone += flag_edits;
-            self.outcome.mboxes_restored += 1;
-            self.remove_extracts(&ex)?;
-            self.done(id)
-        } else if prefix_is(rw.pre_size, rw.pre_b3) {
-            // Never rewritten (interrupted before the write) or restored already: every
-            // extracted message is in the mbox, so our copies in QDIR can go.
-            drop(lock);
-            self.outcome.already += ex.len();
-            self.remove_extracts(&ex)?;
-            self.done(id)
-        } else {
-            self.problem(
-                rw.mbox,
-                None,
-                "changed since the quarantine (not only appended to): its messages stay in QDIR",
-            );
-            Ok(())
         }
     }
 
-    fn orphan_extract(
-        &mut self,
-        r: &Record,
-        line: usize,
-        cut: Option<&crate::act::manifest::validate::Cut>,
-    ) -> io::Result<()> {
-        let Record::MboxExtract {
-            id,
-            mbox,
-            offset,
-            length,
-            entry_b3,
-            quarantined,
-            ..
-        } = r
-        else {
-            return Ok(());
-        };
-        if self.dry_run {
-            return Ok(());
-        }
-        let data = crate::fsutil::read_regular(mbox)?;
-        let entry = usize::try_from(*offset)
-            .ok()
-            .zip(usize::try_from(*length).ok())
-            .and_then(|(o, l)| data.get(o..o.checked_add(l)?));
-        if entry.is_some_and(|e| &b3hex(e) == entry_b3) {
-            let q = self.qdir.join(quarantined);
-            if q.exists() {
-                std::fs::remove_file(&q)?;
-                fsync_dir(parent(&q))?;
+    /// Carries out an orphan-extract step.
+    fn do_orphan(&mut self, step: Step) -> io::Result<()> {
+        match step {
+            Step::DropOrphan(o) => {
+                let q = self.qdir.join(&o.quarantined);
+                if q.exists() {
+                    std::fs::remove_file(&q)?;
+                    fsync_dir(parent(&q))?;
+                }
+                self.outcome.already += 1;
+                self.done(&o.id)
             }
-            self.outcome.already += 1;
-            self.done(id)
-        } else {
-            let why = match cut {
-                Some(c) => format!(
-                    "{quarantined} (manifest line {line}) was extracted from here, and the mbox no longer holds it here, although the rewrite record that would follow (line {}) is incomplete, so that rewrite was never made: the mbox was changed since by another program (or the manifest was cut short after the rewrite). The message is safe in QDIR as {quarantined} (nothing lost); put it back by hand if the mbox lacks it",
-                    c.line
-                ),
-                None => format!(
-                    "{quarantined} (manifest line {line}) was extracted from here, and the mbox changed here since (no rewrite record names this extract); the message is safe in QDIR as {quarantined} (nothing lost)"
-                ),
-            };
-            self.problem(mbox, Some(*offset), why);
-            Ok(())
+            Step::Problem { problem, .. } => {
+                self.outcome.problems.push(problem);
+                Ok(())
+            }
+            _ => Ok(()),
         }
+    }
+}
+
+/// What to do for a maildir-flags record, from what `sim` holds.
+fn judge_flags(sim: &Sim, f: &FlagsRec) -> Step {
+    let (old, new) = (f.old.as_path(), f.new.as_path());
+    match (sim.exists(new), sim.exists(old)) {
+        (true, false) => Step::UndoFlags(f.clone()),
+        (false, true) => Step::FlagsAlready(f.clone()),
+        (true, true) => Step::Problem {
+            mbox: None,
+            problem: problem(
+                old,
+                None,
+                "both the flagged and the original name exist; left as they are",
+            ),
+        },
+        (false, false) => {
+            let name = old
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let unique = MaildirName::parse(&name).unique.to_string();
+            Step::Problem {
+                mbox: None,
+                problem: problem(
+                    old,
+                    None,
+                    format!("renamed since by a mail client (unique name {unique}); its flags are left as they are now"),
+                ),
+            }
+        }
+    }
+}
+
+/// What to do for an extract whose mbox was never rewritten: is its entry still there?
+fn judge_orphan(sim: &Sim, o: &OrphanRec) -> io::Result<Step> {
+    let data = sim.read(&o.mbox)?;
+    let entry = usize::try_from(o.offset)
+        .ok()
+        .zip(usize::try_from(o.length).ok())
+        .and_then(|(at, l)| data.get(at..at.checked_add(l)?));
+    if entry.is_some_and(|e| b3hex(e) == o.entry_b3) {
+        return Ok(Step::DropOrphan(o.clone()));
+    }
+    let (quarantined, line) = (&o.quarantined, o.line);
+    let why = match o.cut_line {
+        Some(c) => format!(
+            "{quarantined} (manifest line {line}) was extracted from here, and the mbox no longer holds it here, although the rewrite record that would follow (line {c}) is incomplete, so that rewrite was never made: the mbox was changed since by another program (or the manifest was cut short after the rewrite). The message is safe in QDIR as {quarantined} (nothing lost); put it back by hand if the mbox lacks it"
+        ),
+        None => format!(
+            "{quarantined} (manifest line {line}) was extracted from here, and the mbox changed here since (no rewrite record names this extract); the message is safe in QDIR as {quarantined} (nothing lost)"
+        ),
+    };
+    Ok(Step::Problem {
+        mbox: Some(o.mbox.clone()),
+        problem: problem(&o.mbox, Some(o.offset), why),
+    })
+}
+
+/// What `step` leaves on disk, recorded in `sim` for the steps after it. (An mbox a
+/// reinsert rewrites is recorded by [`Restore::plan_mbox`], which has its new bytes.)
+fn apply_to_sim(sim: &mut Sim, qdir: &Path, step: &Step) {
+    match step {
+        Step::PutBack(m) => {
+            let q = qdir.join(&m.quarantined);
+            let data = sim.read(&q).unwrap_or_default();
+            sim.remove(&q);
+            sim.put(&m.source, data);
+        }
+        Step::DropCopy(m) => sim.remove(&qdir.join(&m.quarantined)),
+        Step::UndoFlags(f) => {
+            let data = sim.read(&f.new).unwrap_or_default();
+            sim.remove(&f.new);
+            sim.put(&f.old, data);
+        }
+        Step::Reinsert(u) | Step::MboxAlready(u) => {
+            for r in &u.extracts {
+                if let Record::MboxExtract { quarantined, .. } = r {
+                    sim.remove(&qdir.join(quarantined));
+                }
+            }
+        }
+        Step::DropOrphan(o) => sim.remove(&qdir.join(&o.quarantined)),
+        Step::MoveAlready(_)
+        | Step::FlagsAlready(_)
+        | Step::Problem { .. }
+        | Step::MboxUnread { .. }
+        | Step::Stop { .. } => {}
     }
 }
 
@@ -991,13 +1428,4 @@ enum Missing {
     BackInStore,
     /// Elsewhere, or unknown: the problem to report.
     Elsewhere(String),
-}
-
-struct Rewrite<'a> {
-    mbox: &'a Path,
-    pre_size: u64,
-    pre_b3: &'a str,
-    post_size: u64,
-    post_b3: &'a str,
-    edits: &'a [Edit],
 }
