@@ -304,6 +304,8 @@ impl<'a> Ranker<'a> {
         let full = match &c.loc {
             crate::model::Loc::Maildir { sub, name } => store.join(sub.as_str()).join(&**name),
             crate::model::Loc::Mbox { .. } => store.clone(),
+            crate::model::Loc::Eml { name } if name.is_empty() => store.clone(),
+            crate::model::Loc::Eml { name } => store.join(&**name),
         };
         self.prefer
             .iter()
@@ -442,6 +444,7 @@ pub fn folder_rank(store: &crate::model::Store) -> u8 {
             };
             sub.rsplit('.').next().unwrap_or(sub).to_ascii_lowercase()
         }
+        crate::model::StoreKind::Eml => name.to_ascii_lowercase(),
         crate::model::StoreKind::Mbox => {
             let n = name.to_ascii_lowercase();
             let n = n

@@ -136,6 +136,8 @@ pub struct Summary {
     pub stores: usize,
     pub maildir_stores: usize,
     pub mbox_stores: usize,
+    /// Folders of `.eml` files (and single `.eml` files given as PATHs).
+    pub eml_stores: usize,
     pub messages: usize,
     pub groups: usize,
     pub extra_copies: usize,
@@ -287,6 +289,10 @@ impl<'a> Report<'a> {
                 .iter()
                 .filter(|s| s.kind == crate::model::StoreKind::Mbox)
                 .count(),
+            eml_stores: stores
+                .iter()
+                .filter(|s| s.kind == crate::model::StoreKind::Eml)
+                .count(),
             messages: scan.copies.len(),
             groups: grouping.groups.len(),
             conflicts: grouping.conflicts.len(),
@@ -415,9 +421,13 @@ impl<'a> Report<'a> {
         use crate::render::term::escape as esc;
         let s = &self.summary;
         let mut o = String::new();
+        let eml = match s.eml_stores {
+            0 => String::new(),
+            n => format!(", {} eml", thousands(n)),
+        };
         let _ = writeln!(
             o,
-            "Scanned {} in {} ({} Maildir, {} mbox).",
+            "Scanned {} in {} ({} Maildir, {} mbox{eml}).",
             count(s.messages, "message", "messages"),
             count(s.stores, "store", "stores"),
             thousands(s.maildir_stores),

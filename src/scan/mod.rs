@@ -52,7 +52,8 @@ struct Buffers {
     scratch: Vec<u8>,
 }
 
-/// One unit of stage-1 work: a Maildir file. (mbox entries are fingerprinted while
+/// One unit of stage-1 work: a Maildir or `.eml` file (`sub` is the Maildir subfolder;
+/// unused for `.eml`, whose folder is `dirs[0]`). (mbox entries are fingerprinted while
 /// their file is listed, window by window, so their pages can be released behind.)
 struct Work {
     store: u32,
@@ -328,6 +329,79 @@ fn digest(c: &mut MessageCopy, stores: &[Store], bufs: &mut Buffers) -> Result<(
     Ok(())
 }
 
+/// Lists a folder of `.eml` files (opened, and read through its descriptor as a Maildir's
+/// `cur/` is), or takes the one `.eml` file the store is.
+fn list_eml(
+    index: u32,
+    store: &Store,
+    opened: &mut Opened,
+    work: &mut Vec<Work>,
+    skipped: &mut Vec<Skipped>,
+) {
+    use rustix::fs::{open, FileType as T, Mode, OFlags};
+    let one = |name: &OsStr| Work {
+        store: index,
+        sub: Sub::Cur,
+        name: Box::from(name),
+        cached: None,
+    };
+    if std::fs::symlink_metadata(&store.path).is_ok_and(|m| m.is_file()) {
+        work.push(one(OsStr::new("")));
+        return;
+    }
+    let d = &store.path;
+    let fd = match open(
+        d,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            skipped.push(Skipped::io(d, "cannot list", &io::Error::from(e)));
+            return;
+        }
+    };
+    let rd = match rustix::fs::Dir::read_from(&fd) {
+        Ok(rd) => rd,
+        Err(e) => {
+            skipped.push(Skipped::io(d, "cannot list", &io::Error::from(e)));
+            return;
+        }
+    };
+    for ent in rd {
+        let ent = match ent {
+            Ok(ent) => ent,
+            Err(e) => {
+                skipped.push(Skipped::io(d, "cannot list", &io::Error::from(e)));
+                break;
+            }
+        };
+        let name = OsStr::from_bytes(ent.file_name().to_bytes());
+        if name.as_bytes().first() == Some(&b'.')
+            || !crate::store::discover::is_eml_name(&name.to_string_lossy())
+        {
+            continue;
+        }
+        let mut t = ent.file_type();
+        if t == T::Unknown {
+            t = match rustix::fs::statat(&fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => T::from_raw_mode(st.st_mode),
+                Err(e) => {
+                    skipped.push(Skipped::io(d.join(name), "cannot stat", &io::Error::from(e)));
+                    continue;
+                }
+            };
+        }
+        match t {
+            T::RegularFile => work.push(one(name)),
+            // Discovery reports these (they are walked as entries of the folder).
+            _ => {}
+        }
+    }
+    work.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    opened.dirs[0] = Some(fd);
+}
+
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
 /// them: one path component for the kernel to resolve), or an mbox read and split.
 fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<&Cache>) -> Listed {
@@ -440,6 +514,7 @@ fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<
                 use_maildir_cache(&mut opened, &mut work, store, cache.view(index as usize));
             }
         }
+        StoreKind::Eml => list_eml(index, store, &mut opened, &mut work, &mut skipped),
         StoreKind::Mbox => {
             let view = cache.and_then(|c| c.view(index as usize));
             // A file another program changed while it was read is read once more, then
