@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 use tempfile::TempDir;
 
-const MSG: &str = "Received: from mx.example.org by mail.example.com; Tue, 2 Jan 2024 10:00:00 +0000\n\
+const MSG: &str =
+    "Received: from mx.example.org by mail.example.com; Tue, 2 Jan 2024 10:00:00 +0000\n\
 From: Ann <ann@example.org>\nTo: bob@example.com\nSubject: minutes\n\
 Date: Tue, 2 Jan 2024 09:59:00 +0000\nMessage-ID: <minutes-1@example.org>\n\nThe minutes.\n";
 

@@ -6,7 +6,6 @@ use super::scan_cmd::{scan_selection, write_html};
 use super::{print_json, EXIT_OK, EXIT_PARTIAL};
 use crate::act::runlog::RunLog;
 use crate::cli::progress::Progress;
-use crate::group::group;
 use crate::render::report::{count, thousands, Report};
 use crate::render::term::{self, escape as esc};
 use std::io::{IsTerminal, Write};
@@ -43,7 +42,7 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
     // in every mode (with -q too), and in the run log.
     let incomplete = scanned.report_problems(log, true);
     let done = |code: i32| incomplete.unwrap_or(code);
-    let grouping = group(out, &sel.group_options());
+    let grouping = crate::group::merge::group_and_merge(out, &sel.group_options());
     let plan = crate::act::plan::plan(out, &grouping, only);
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
     if args.dry_run {

@@ -176,10 +176,17 @@ impl Sub {
 /// Where a copy lives inside its store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loc {
-    Maildir { sub: Sub, name: Box<OsStr> },
-    Mbox { offset: u64 },
+    Maildir {
+        sub: Sub,
+        name: Box<OsStr>,
+    },
+    Mbox {
+        offset: u64,
+    },
     /// A `.eml` file in the store's folder; an empty name: the store is that one file.
-    Eml { name: Box<OsStr> },
+    Eml {
+        name: Box<OsStr>,
+    },
 }
 
 /// One copy of a message, fingerprinted. Kept small (about 100 bytes plus its file

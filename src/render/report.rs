@@ -83,6 +83,7 @@ fn group_report(
         message_id: g.message_id.as_deref().map(str::to_string),
         content_hash: hex(&g.content_hash),
         class: g.class(),
+        merged_kind: g.merged_kind,
         copies: g
             .members
             .iter()
@@ -155,6 +156,9 @@ pub struct Summary {
     pub conflicts: usize,
     /// Conflicts by kind (`list-copy`, `transfer-encoding`, `resend`, `edited`).
     pub conflict_kinds: ConflictKinds,
+    /// Conflicts treated as duplicates because `--merge-conflicts` named their kind (each
+    /// is a group now, with `merged_kind`); 0 without that flag.
+    pub merged_conflicts: usize,
     pub reclaimable_bytes: u64,
     pub skipped: usize,
     /// Sets of identical copies that are all marked deleted: no group, nothing moved.
@@ -206,6 +210,9 @@ pub struct GroupReport {
     pub message_id: Option<String>,
     pub content_hash: String,
     pub class: GroupClass,
+    /// Only on a conflict merged into a group (`--merge-conflicts`): its kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_kind: Option<crate::group::conflict::ConflictKind>,
     pub copies: Vec<CopyReport>,
 }
 
@@ -299,6 +306,7 @@ impl<'a> Report<'a> {
             skipped: scan.skipped.len(),
             deleted_only_groups: grouping.deleted_only,
             cross_folder_copies: grouping.cross_folder_copies(),
+            merged_conflicts: grouping.merged_conflicts,
             cross_folder_groups: grouping.cross_folder.len(),
             across_folders: grouping.across_folders,
             ..Summary::default()
@@ -478,6 +486,13 @@ impl<'a> Report<'a> {
                 String::new()
             }
         );
+        if s.merged_conflicts > 0 {
+            let _ = writeln!(
+                o,
+                "Merged conflicts: {:>7}   (treated as duplicates: --merge-conflicts)",
+                thousands(s.merged_conflicts)
+            );
+        }
         if self.awaiting_compaction > 0 {
             let _ = writeln!(
                 o,

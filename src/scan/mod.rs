@@ -387,7 +387,11 @@ fn list_eml(
             t = match rustix::fs::statat(&fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => T::from_raw_mode(st.st_mode),
                 Err(e) => {
-                    skipped.push(Skipped::io(d.join(name), "cannot stat", &io::Error::from(e)));
+                    skipped.push(Skipped::io(
+                        d.join(name),
+                        "cannot stat",
+                        &io::Error::from(e),
+                    ));
                     continue;
                 }
             };

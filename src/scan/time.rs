@@ -107,7 +107,10 @@ pub(crate) fn header_time(
 
 /// A `.eml` file's delivery time: the delivery headers it carries (`Delivery-date:`, the
 /// top `Received:`), else the file's mtime (when it was saved, a poorer guess).
-pub(crate) fn eml_time(mtime: Option<i64>, facts: &HeaderFacts) -> (Option<i64>, Option<TimeSource>, u8) {
+pub(crate) fn eml_time(
+    mtime: Option<i64>,
+    facts: &HeaderFacts,
+) -> (Option<i64>, Option<TimeSource>, u8) {
     let mut check = TimeCheck::new(facts.date);
     let (t, source) = header_time(facts, &mut check);
     if t.is_some() {
