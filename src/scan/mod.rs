@@ -396,10 +396,10 @@ fn list_eml(
                 }
             };
         }
-        match t {
-            T::RegularFile => work.push(one(name)),
-            // Discovery reports these (they are walked as entries of the folder).
-            _ => {}
+        // Anything else (a symlink, a FIFO) is reported by discovery, which walks the
+        // folder's entries too.
+        if t == T::RegularFile {
+            work.push(one(name));
         }
     }
     work.sort_unstable_by(|a, b| a.name.cmp(&b.name));
