@@ -178,7 +178,7 @@ fn a_merged_list_copy_quarantines_and_restores_exactly() {
     let before = snapshot(&tree);
     let qdir = td.path().join("q");
     // Under the folder rule the list folder keeps its only copy: nothing moves.
-    let out = md(&[
+    let out = md([
         "quarantine",
         "--no-progress",
         "--no-cache",
