@@ -14,6 +14,9 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 
+/// Maildir files larger than this are read in stage 1 without readahead.
+const NO_READAHEAD_ABOVE: u64 = 128 * 1024;
+
 /// Stage 1 for one message: header facts only, no digest unless it has no Message-ID.
 pub(crate) fn fingerprint(
     w: Work,
@@ -168,6 +171,12 @@ pub(crate) fn read_maildir_file(
     let size = meta.len();
     if size == 0 {
         return Err(Skipped::empty(path()));
+    }
+    if size > NO_READAHEAD_ABOVE {
+        // Stage 1 wants the header block only: no readahead of a large body (on a cold
+        // cache it would pull in whole attachments that are never hashed). Smaller files
+        // are left alone: the readahead window covers them anyway, and the call costs.
+        let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Random);
     }
     let mtime = meta
         .modified()

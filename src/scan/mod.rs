@@ -27,7 +27,8 @@ use mbox_reader::{by_window, changed_reason, open_mbox, read_mbox, OpenMbox};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -153,7 +154,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
                 return None;
             }
             opened[c.store as usize].fresh.fetch_add(1, Relaxed);
-            digest(c, &stores, bufs).err().map(|e| (i, e))
+            digest(c, &stores, &opened, bufs).err().map(|e| (i, e))
         })
         .flatten()
         .collect();
@@ -306,21 +307,47 @@ fn candidates(copies: &[MessageCopy], all: bool) -> Vec<bool> {
 }
 
 /// Stage 2 for a Maildir candidate: its content hash and Message-ID, from its whole file.
-fn digest(c: &mut MessageCopy, stores: &[Store], bufs: &mut Buffers) -> Result<(), Skipped> {
-    let path = c.path(stores);
-    let fail = |e: io::Error| Skipped::io(&path, "cannot read", &e);
-    let changed = || Skipped::changed(&path, "changed during the scan (size differs)");
-    let mut f = crate::fsutil::open_regular(&path).map_err(fail)?;
-    let len = f.metadata().map_err(fail)?.len();
+fn digest(
+    c: &mut MessageCopy,
+    stores: &[Store],
+    opened: &[Opened],
+    bufs: &mut Buffers,
+) -> Result<(), Skipped> {
+    let path = || c.path(stores);
+    let fail = |e: io::Error| Skipped::io(path(), "cannot read", &e);
+    let changed = || Skipped::changed(path(), "changed during the scan (size differs)");
+    // Through the folder descriptor stage 1 listed it with (one name for the kernel to
+    // look up, never a symlink or FIFO swapped in since), else by path.
+    let dirs = &opened[c.store as usize].dirs;
+    let (dir, name) = match &c.loc {
+        Loc::Maildir { sub, name } => (dirs[*sub as usize].as_ref(), &**name),
+        Loc::Eml { name } if !name.is_empty() => (dirs[0].as_ref(), &**name),
+        _ => (None, OsStr::new("")),
+    };
+    let mut f = match dir {
+        Some(fd) => {
+            use rustix::fs::{openat, Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            File::from(openat(fd, name, flags, Mode::empty()).map_err(|e| fail(e.into()))?)
+        }
+        None => crate::fsutil::open_regular(&path()).map_err(fail)?,
+    };
+    let meta = f.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(Skipped::not_mail(path(), "not a regular file"));
+    }
+    let len = meta.len();
     if len != c.length {
         return Err(changed());
     }
+    // The whole file is wanted: read ahead freely.
+    let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Sequential);
     // Read, never mapped: a file truncated by another program while it is read must
-    // not fault the process.
+    // not fault the process. Sized from fstat: one read, no probing.
     bufs.data.clear();
-    bufs.data.reserve(len as usize);
-    f.read_to_end(&mut bufs.data).map_err(fail)?;
-    if bufs.data.len() as u64 != c.length {
+    bufs.data.resize(len as usize, 0);
+    let n = maildir_reader::read_full(&mut f, &mut bufs.data).map_err(fail)?;
+    if n as u64 != c.length {
         return Err(changed());
     }
     let (content, id) = message_hash_and_id(&bufs.data, &mut bufs.scratch);
