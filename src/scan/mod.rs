@@ -436,154 +436,170 @@ fn list_eml(
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
 /// them: one path component for the kernel to resolve), or an mbox read and split.
 fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<&Cache>) -> Listed {
-    let mut opened = Opened::default();
-    let mut work = Vec::new();
-    let mut ready = Vec::new();
-    let mut skipped = Vec::new();
+    let mut l = Listed {
+        opened: Opened::default(),
+        work: Vec::new(),
+        ready: Vec::new(),
+        skipped: Vec::new(),
+    };
     match store.kind {
-        StoreKind::Maildir => {
-            // Never through a symlinked cur/, new/ or tmp/ (discovery skips such a
-            // Maildir; this catches one swapped in since).
-            if let Some(sub) = crate::store::discover::symlinked_maildir_sub(&store.path) {
-                skipped.push(Skipped::not_mail(
-                    store.path.join(sub),
-                    crate::store::discover::SYMLINKED_SUB,
-                ));
-                return Listed {
-                    opened,
-                    work,
-                    ready,
-                    skipped,
-                };
-            }
-            for sub in [Sub::Cur, Sub::New] {
-                let d = store.path.join(sub.as_str());
-                // Opened without following a symlink, then listed through that very
-                // descriptor: nothing can be swapped in between.
-                let fd = {
-                    use rustix::fs::{open, Mode, OFlags};
-                    open(
-                        &d,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                };
-                let fd = match fd {
-                    Ok(fd) => fd,
-                    Err(e) if e == rustix::io::Errno::NOENT => continue,
-                    Err(e)
-                        if e == rustix::io::Errno::LOOP
-                            || std::fs::symlink_metadata(&d)
-                                .is_ok_and(|m| m.file_type().is_symlink()) =>
-                    {
-                        skipped.push(Skipped::not_mail(&d, crate::store::discover::SYMLINKED_SUB));
-                        work.clear();
-                        break;
-                    }
-                    Err(e) => {
-                        skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
-                        continue;
-                    }
-                };
-                let rd = match rustix::fs::Dir::read_from(&fd) {
-                    Ok(rd) => rd,
-                    Err(e) => {
-                        skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
-                        continue;
-                    }
-                };
-                opened.dirs[sub as usize] = Some(fd);
-                let first = work.len();
-                for ent in rd {
-                    let ent = match ent {
-                        Ok(ent) => ent,
-                        Err(e) => {
-                            skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
-                            break;
-                        }
-                    };
-                    let name = OsStr::from_bytes(ent.file_name().to_bytes());
-                    if name.as_bytes().first() == Some(&b'.') {
-                        continue;
-                    }
-                    use rustix::fs::FileType as T;
-                    let mut t = ent.file_type();
-                    if t == T::Unknown {
-                        // Filesystems that give no type in the listing: ask.
-                        t = match opened.dirs[sub as usize].as_ref().map(|fd| {
-                            rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-                        }) {
-                            Some(Ok(st)) => T::from_raw_mode(st.st_mode),
-                            Some(Err(e)) => {
-                                skipped.push(Skipped::io(
-                                    d.join(name),
-                                    "cannot stat",
-                                    &io::Error::from(e),
-                                ));
-                                continue;
-                            }
-                            None => T::Unknown,
-                        };
-                    }
-                    match t {
-                        T::RegularFile => work.push(Work {
-                            store: index,
-                            sub,
-                            name: Box::from(name),
-                            cached: None,
-                        }),
-                        T::Symlink => skipped.push(Skipped::not_mail(
-                            d.join(name),
-                            "symbolic link: not followed",
-                        )),
-                        _ => skipped.push(Skipped::not_mail(d.join(name), "not a regular file")),
-                    }
-                }
-                work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
-            }
-            if let Some(cache) = cache {
-                use_maildir_cache(&mut opened, &mut work, store, cache.view(index as usize));
-            }
-        }
-        StoreKind::Eml => list_eml(index, store, &mut opened, &mut work, &mut skipped),
-        StoreKind::Mbox => {
-            let view = cache.and_then(|c| c.view(index as usize));
-            // A file another program changed while it was read is read once more, then
-            // skipped: its entries' offsets may point anywhere.
-            let mut again = true;
-            loop {
-                let mut m = match open_mbox(&store.path) {
-                    Ok(m) => m,
-                    Err(s) => {
-                        skipped.push(s);
-                        break;
-                    }
-                };
-                let read = read_mbox(index, &store.path, &mut m, view, progress);
-                match (read, m.check_unchanged()) {
-                    (Ok(copies), Ok(())) => {
-                        ready = copies;
-                        opened.mbox = Some(m);
-                        break;
-                    }
-                    (Err(s), Ok(())) => {
-                        skipped.push(s);
-                        break;
-                    }
-                    (_, Err(_)) if again => again = false,
-                    (_, Err(e)) => {
-                        skipped.push(Skipped::changed(&store.path, changed_reason(&e)));
-                        break;
-                    }
-                }
-            }
-        }
+        StoreKind::Maildir => list_maildir(index, store, cache, &mut l),
+        StoreKind::Eml => list_eml(index, store, &mut l.opened, &mut l.work, &mut l.skipped),
+        StoreKind::Mbox => list_mbox(index, store, progress, cache, &mut l),
     }
-    Listed {
+    l
+}
+
+/// A Maildir's `cur/` and `new/`, each opened and listed through its descriptor.
+fn list_maildir(index: u32, store: &Store, cache: Option<&Cache>, l: &mut Listed) {
+    let Listed {
         opened,
         work,
+        skipped,
+        ..
+    } = l;
+    // Never through a symlinked cur/, new/ or tmp/ (discovery skips such a
+    // Maildir; this catches one swapped in since).
+    if let Some(sub) = crate::store::discover::symlinked_maildir_sub(&store.path) {
+        skipped.push(Skipped::not_mail(
+            store.path.join(sub),
+            crate::store::discover::SYMLINKED_SUB,
+        ));
+        return;
+    }
+    for sub in [Sub::Cur, Sub::New] {
+        let d = store.path.join(sub.as_str());
+        // Opened without following a symlink, then listed through that very
+        // descriptor: nothing can be swapped in between.
+        let fd = {
+            use rustix::fs::{open, Mode, OFlags};
+            open(
+                &d,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+        };
+        let fd = match fd {
+            Ok(fd) => fd,
+            Err(e) if e == rustix::io::Errno::NOENT => continue,
+            Err(e)
+                if e == rustix::io::Errno::LOOP
+                    || std::fs::symlink_metadata(&d).is_ok_and(|m| m.file_type().is_symlink()) =>
+            {
+                skipped.push(Skipped::not_mail(&d, crate::store::discover::SYMLINKED_SUB));
+                work.clear();
+                break;
+            }
+            Err(e) => {
+                skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
+                continue;
+            }
+        };
+        let rd = match rustix::fs::Dir::read_from(&fd) {
+            Ok(rd) => rd,
+            Err(e) => {
+                skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
+                continue;
+            }
+        };
+        opened.dirs[sub as usize] = Some(fd);
+        let first = work.len();
+        for ent in rd {
+            let ent = match ent {
+                Ok(ent) => ent,
+                Err(e) => {
+                    skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
+                    break;
+                }
+            };
+            let name = OsStr::from_bytes(ent.file_name().to_bytes());
+            if name.as_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            use rustix::fs::FileType as T;
+            let mut t = ent.file_type();
+            if t == T::Unknown {
+                // Filesystems that give no type in the listing: ask.
+                t = match opened.dirs[sub as usize]
+                    .as_ref()
+                    .map(|fd| rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW))
+                {
+                    Some(Ok(st)) => T::from_raw_mode(st.st_mode),
+                    Some(Err(e)) => {
+                        skipped.push(Skipped::io(
+                            d.join(name),
+                            "cannot stat",
+                            &io::Error::from(e),
+                        ));
+                        continue;
+                    }
+                    None => T::Unknown,
+                };
+            }
+            match t {
+                T::RegularFile => work.push(Work {
+                    store: index,
+                    sub,
+                    name: Box::from(name),
+                    cached: None,
+                }),
+                T::Symlink => skipped.push(Skipped::not_mail(
+                    d.join(name),
+                    "symbolic link: not followed",
+                )),
+                _ => skipped.push(Skipped::not_mail(d.join(name), "not a regular file")),
+            }
+        }
+        work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    }
+    if let Some(cache) = cache {
+        use_maildir_cache(opened, work, store, cache.view(index as usize));
+    }
+}
+
+/// An mbox, read and split (stage 1 happens while it is read, window by window).
+fn list_mbox(
+    index: u32,
+    store: &Store,
+    progress: &dyn Observer,
+    cache: Option<&Cache>,
+    l: &mut Listed,
+) {
+    let Listed {
+        opened,
         ready,
         skipped,
+        ..
+    } = l;
+    let view = cache.and_then(|c| c.view(index as usize));
+    // A file another program changed while it was read is read once more, then
+    // skipped: its entries' offsets may point anywhere.
+    let mut again = true;
+    loop {
+        let mut m = match open_mbox(&store.path) {
+            Ok(m) => m,
+            Err(s) => {
+                skipped.push(s);
+                break;
+            }
+        };
+        let read = read_mbox(index, &store.path, &mut m, view, progress);
+        match (read, m.check_unchanged()) {
+            (Ok(copies), Ok(())) => {
+                *ready = copies;
+                opened.mbox = Some(m);
+                break;
+            }
+            (Err(s), Ok(())) => {
+                skipped.push(s);
+                break;
+            }
+            (_, Err(_)) if again => again = false,
+            (_, Err(e)) => {
+                skipped.push(Skipped::changed(&store.path, changed_reason(&e)));
+                break;
+            }
+        }
     }
 }
 
