@@ -426,7 +426,6 @@ impl<'a> Report<'a> {
         paint: crate::render::style::Paint,
         width: Option<usize>,
     ) -> String {
-        use crate::render::term::escape as esc;
         let s = &self.summary;
         let mut o = String::new();
         let eml = match s.eml_stores {
@@ -533,6 +532,16 @@ impl<'a> Report<'a> {
             width,
             verbose,
         ));
+        self.largest_groups(&mut o, largest, paint);
+        if verbose {
+            self.verbose_lists(&mut o, paint);
+        }
+        o
+    }
+
+    /// The largest groups, most copies first (`largest` of them).
+    fn largest_groups(&self, o: &mut String, largest: usize, paint: crate::render::style::Paint) {
+        use crate::render::term::escape as esc;
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();
             order.sort_by_key(|&i| std::cmp::Reverse(self.groups.groups[i].members.len()));
@@ -553,52 +562,55 @@ impl<'a> Report<'a> {
                 );
             }
         }
-        if verbose {
-            if s.cross_folder_copies > 0 && !s.across_folders {
-                let _ = writeln!(o, "\n{}", paint.heading("Also in other folders (kept):"));
-                for g in self.groups.groups.iter().chain(self.cross_folder.groups) {
-                    for m in g.kept_elsewhere() {
-                        let c = &self.groups.scan.copies[m.copy];
-                        let _ = writeln!(
-                            o,
-                            "  {}{}  also in {}",
-                            esc(&c.path(&self.groups.scan.stores).to_string_lossy()),
-                            c.offset().map(|x| format!(" @{x}")).unwrap_or_default(),
-                            esc(&also_in(g, m.copy, self.groups.scan).join(", "))
-                        );
-                    }
-                }
-            }
-            if !self.conflicts.is_empty() {
-                let _ = writeln!(o, "\n{}", paint.heading("Conflicts:"));
-                for k in &self.conflicts {
+    }
+
+    /// What `-v` adds: copies kept in their folders, every conflict, every skipped file.
+    fn verbose_lists(&self, o: &mut String, paint: crate::render::style::Paint) {
+        use crate::render::term::escape as esc;
+        let s = &self.summary;
+        if s.cross_folder_copies > 0 && !s.across_folders {
+            let _ = writeln!(o, "\n{}", paint.heading("Also in other folders (kept):"));
+            for g in self.groups.groups.iter().chain(self.cross_folder.groups) {
+                for m in g.kept_elsewhere() {
+                    let c = &self.groups.scan.copies[m.copy];
                     let _ = writeln!(
                         o,
-                        "  {}  {} variants; differ in: {}{}",
-                        esc(&k.message_id),
-                        k.variants,
-                        esc(&k.differs.headers.join(", ")),
-                        if k.differs.body {
-                            if k.differs.headers.is_empty() {
-                                "body"
-                            } else {
-                                ", body"
-                            }
-                        } else {
-                            ""
-                        }
+                        "  {}{}  also in {}",
+                        esc(&c.path(&self.groups.scan.stores).to_string_lossy()),
+                        c.offset().map(|x| format!(" @{x}")).unwrap_or_default(),
+                        esc(&also_in(g, m.copy, self.groups.scan).join(", "))
                     );
                 }
             }
-            if !self.skipped.is_empty() {
-                let _ = writeln!(o, "\n{}", paint.heading("Skipped:"));
-                for k in &self.skipped {
-                    let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
-                    let _ = writeln!(o, "  {}{}: {}", esc(&k.path), at, esc(&k.reason));
-                }
+        }
+        if !self.conflicts.is_empty() {
+            let _ = writeln!(o, "\n{}", paint.heading("Conflicts:"));
+            for k in &self.conflicts {
+                let _ = writeln!(
+                    o,
+                    "  {}  {} variants; differ in: {}{}",
+                    esc(&k.message_id),
+                    k.variants,
+                    esc(&k.differs.headers.join(", ")),
+                    if k.differs.body {
+                        if k.differs.headers.is_empty() {
+                            "body"
+                        } else {
+                            ", body"
+                        }
+                    } else {
+                        ""
+                    }
+                );
             }
         }
-        o
+        if !self.skipped.is_empty() {
+            let _ = writeln!(o, "\n{}", paint.heading("Skipped:"));
+            for k in &self.skipped {
+                let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
+                let _ = writeln!(o, "  {}{}: {}", esc(&k.path), at, esc(&k.reason));
+            }
+        }
     }
 }
 
