@@ -94,6 +94,8 @@ pub fn plan(scan: &ScanOutput, grouping: &Grouping, only_class: Option<Class>) -
             let mask = match scan.stores[k.store as usize].kind {
                 StoreKind::Maildir => MERGEABLE,
                 StoreKind::Mbox => MERGEABLE_MBOX,
+                // A .eml file has no store flags: nothing is merged into it.
+                StoreKind::Eml => &[],
             };
             let add = Flags(only(mask, gained).0 & !k.flags.0);
             if !add.is_empty() {

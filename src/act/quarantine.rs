@@ -272,6 +272,10 @@ impl<'a> Quarantine<'a> {
     fn verify_kept(&self, kept: usize) -> bool {
         let c = &self.scan.copies[kept];
         let (bytes, deleted) = match c.loc {
+            Loc::Eml { .. } => {
+                let p = c.path(&self.scan.stores);
+                (crate::fsutil::read_regular(&p).ok(), false)
+            }
             Loc::Maildir { .. } => {
                 let Some(p) = self.locate(c) else {
                     return false;

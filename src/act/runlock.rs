@@ -44,6 +44,9 @@ pub struct RunLock {
 pub fn lock_dir(store: &Path, kind: StoreKind) -> PathBuf {
     match kind {
         StoreKind::Maildir => store.to_path_buf(),
+        // A folder of .eml files; one .eml given as a PATH: its folder.
+        StoreKind::Eml if store.is_dir() => store.to_path_buf(),
+        StoreKind::Eml => crate::fsutil::parent(store).to_path_buf(),
         StoreKind::Mbox => crate::fsutil::parent(store).to_path_buf(),
     }
 }

@@ -78,6 +78,7 @@ fn ts_code(t: Option<TimeSource>) -> u8 {
         Some(TimeSource::MaildirName) => 3,
         Some(TimeSource::DeliveryDate) => 4,
         Some(TimeSource::Received) => 5,
+        Some(TimeSource::FileMtime) => 6,
     }
 }
 
@@ -89,6 +90,7 @@ fn ts_decode(c: u8) -> Option<Option<TimeSource>> {
         3 => Some(TimeSource::MaildirName),
         4 => Some(TimeSource::DeliveryDate),
         5 => Some(TimeSource::Received),
+        6 => Some(TimeSource::FileMtime),
         _ => return None,
     })
 }

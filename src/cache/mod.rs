@@ -333,6 +333,12 @@ impl Cache {
             let want = match store.kind {
                 StoreKind::Maildir => KIND_MAILDIR,
                 StoreKind::Mbox => KIND_MBOX,
+                // Not cached yet: every .eml is read afresh.
+                StoreKind::Eml => {
+                    loaded.push(None);
+                    views.push(None);
+                    continue;
+                }
             };
             match StoreView::parse(b).filter(|v| v.head.kind == want) {
                 Some(v) => {

@@ -285,6 +285,13 @@ pub struct Selection {
           default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub across_folders: bool,
 
+    /// Treat conflicts of these kinds as duplicates (off by default: a conflict is only
+    /// reported). `list-copy`: a list's copy with a `[tag]` subject or a footer, the copy
+    /// without them is kept; `transfer-encoding`: re-encoded on the way, the same decoded
+    /// content. A conflict with any other difference stays a conflict. Comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
+    pub merge_conflicts: Vec<crate::group::merge::MergeKind>,
+
     /// Digest every message body, not only those that can have a duplicate (slower; the
     /// result is the same).
     #[arg(long, hide = true)]
@@ -339,6 +346,7 @@ impl Selection {
             prefer: self.prefer.clone(),
             window_secs: self.same_time_window,
             across_folders: self.across_folders,
+            merge_conflicts: self.merge_conflicts.clone(),
         }
     }
 }

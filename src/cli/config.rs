@@ -32,6 +32,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("prefer", Kind::Path),
     ("same_time_window", Kind::Value),
     ("across_folders", Kind::Value),
+    ("merge_conflicts", Kind::Value),
     ("only", Kind::Value),
     ("mbox_lock", Kind::Value),
     ("lock_timeout", Kind::Value),

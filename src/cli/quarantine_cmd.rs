@@ -6,7 +6,6 @@ use super::scan_cmd::{scan_selection, write_html};
 use super::{print_json, EXIT_OK, EXIT_PARTIAL};
 use crate::act::runlog::RunLog;
 use crate::cli::progress::Progress;
-use crate::group::group;
 use crate::render::report::{count, thousands, Report};
 use crate::render::term::{self, escape as esc};
 use std::io::{IsTerminal, Write};
@@ -43,52 +42,14 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
     // in every mode (with -q too), and in the run log.
     let incomplete = scanned.report_problems(log, true);
     let done = |code: i32| incomplete.unwrap_or(code);
-    let grouping = group(out, &sel.group_options());
+    let grouping = crate::group::merge::group_and_merge(out, &sel.group_options());
     let plan = crate::act::plan::plan(out, &grouping, only);
-    let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
     if args.dry_run {
         if let Some(file) = &args.html {
             let report = Report::build(out, &grouping);
             write_html(file, out, &grouping, &report, &sel.paths)?;
         }
-        let summary = serde_json::json!({ "moves": plan.moves.len(), "bytes": planned_bytes,
-                             "flag_merges": plan.flag_merges.len(),
-                             "conflicts_left": grouping.conflicts.len(),
-                             "cross_folder_copies": grouping.cross_folder_copies(),
-                             "across_folders": grouping.across_folders });
-        log.set("summary", summary.clone());
-        if args.json {
-            use crate::render::plan_view::{AlsoIns, DryRun, FlagMerges, Moves};
-            print_json(&DryRun {
-                cross_folder: AlsoIns(out, &plan),
-                dry_run: true,
-                flag_merges: FlagMerges(out, &plan),
-                moves: Moves(out, &plan),
-                qdir: args.to.to_string_lossy().into_owned(),
-                summary,
-                version: 1,
-            })?;
-        } else if !args.quiet {
-            let mut o = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            crate::render::plan_view::write_lines(&mut o, out, &plan)?;
-            writeln!(
-                o,
-                "Dry run: would move {} ({}) into {} and merge flags into {}; {} left alone.",
-                count(plan.moves.len(), "extra copy", "extra copies"),
-                crate::render::report::human_bytes(planned_bytes),
-                term::path(&args.to),
-                count(plan.flag_merges.len(), "kept copy", "kept copies"),
-                count(grouping.conflicts.len(), "conflict", "conflicts")
-            )?;
-            if !plan.also_in.is_empty() {
-                writeln!(
-                    o,
-                    "Would keep {} in their folders though also in other folders (--across-folders moves them).",
-                    count(plan.also_in.len(), "copy", "copies")
-                )?;
-            }
-            o.flush()?;
-        }
+        print_dry_run(args, out, &grouping, &plan, log)?;
         return Ok(done(EXIT_OK));
     }
     if plan.moves.is_empty() && plan.flag_merges.is_empty() {
@@ -166,6 +127,56 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
         )
     })?;
     Ok(done(outcome_code(&outcome)))
+}
+
+/// `quarantine --dry-run`: the plan, as JSON or one line per move and a summary.
+fn print_dry_run(
+    args: &QuarantineArgs,
+    out: &crate::model::ScanOutput,
+    grouping: &crate::group::Grouping,
+    plan: &crate::act::plan::Plan,
+    log: &mut RunLog,
+) -> anyhow::Result<()> {
+    let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
+    let summary = serde_json::json!({ "moves": plan.moves.len(), "bytes": planned_bytes,
+                         "flag_merges": plan.flag_merges.len(),
+                         "conflicts_left": grouping.conflicts.len(),
+                         "cross_folder_copies": grouping.cross_folder_copies(),
+                         "across_folders": grouping.across_folders });
+    log.set("summary", summary.clone());
+    if args.json {
+        use crate::render::plan_view::{AlsoIns, DryRun, FlagMerges, Moves};
+        print_json(&DryRun {
+            cross_folder: AlsoIns(out, plan),
+            dry_run: true,
+            flag_merges: FlagMerges(out, plan),
+            moves: Moves(out, plan),
+            qdir: args.to.to_string_lossy().into_owned(),
+            summary,
+            version: 1,
+        })?;
+    } else if !args.quiet {
+        let mut o = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        crate::render::plan_view::write_lines(&mut o, out, plan)?;
+        writeln!(
+            o,
+            "Dry run: would move {} ({}) into {} and merge flags into {}; {} left alone.",
+            count(plan.moves.len(), "extra copy", "extra copies"),
+            crate::render::report::human_bytes(planned_bytes),
+            term::path(&args.to),
+            count(plan.flag_merges.len(), "kept copy", "kept copies"),
+            count(grouping.conflicts.len(), "conflict", "conflicts")
+        )?;
+        if !plan.also_in.is_empty() {
+            writeln!(
+                o,
+                "Would keep {} in their folders though also in other folders (--across-folders moves them).",
+                count(plan.also_in.len(), "copy", "copies")
+            )?;
+        }
+        o.flush()?;
+    }
+    Ok(())
 }
 
 /// The text lines after a quarantine's counts: copies kept because they are the only copy

@@ -5,7 +5,6 @@ use super::args::{ScanArgs, Selection};
 use super::{print_error, EXIT_DUPLICATES, EXIT_INCOMPLETE, EXIT_OK};
 use crate::act::runlog::RunLog;
 use crate::cli::progress::Progress;
-use crate::group::group;
 use crate::model::SkipKind;
 use crate::render::report::{count, Report};
 use crate::render::style::Paint;
@@ -24,7 +23,7 @@ pub(crate) fn run_scan(
     let progress = Progress::new(!args.no_progress && !args.quiet);
     let scanned = scan_selection(sel, &progress)?;
     let out = &scanned.out;
-    let grouping = group(out, &sel.group_options());
+    let grouping = crate::group::merge::group_and_merge(out, &sel.group_options());
     let report = Report::build(out, &grouping);
     log.set("summary", serde_json::to_value(&report.summary)?);
     // Nothing on stdout with -q, but a folder or file that could not be read is an error

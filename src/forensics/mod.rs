@@ -522,27 +522,7 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
     } else {
         GroupClass::Mixed
     };
-    // The cause of each examined copy (all of them, or an even sample).
-    let step = n.div_ceil(sample_max.max(1)).max(1);
-    let sample: Vec<&Extra> = extras.iter().step_by(step).collect();
-    // Each examined copy: its cause, how its Received chain relates to the kept copy's,
-    // and (for a recipient or route difference) a short quote of both traces.
-    let examined: Vec<(Cause, Option<Chain>, Option<Quote>)> = sample
-        .par_iter()
-        .map(|e| {
-            let (c, k) = (&scan.copies[e.copy], &scan.copies[e.kept]);
-            let traces = Trace::read(c, stores)
-                .and_then(|t| Ok((t, Trace::read(k, stores)?)))
-                .ok();
-            let cause = cause::classify(
-                e.class,
-                c.store != k.store,
-                traces.as_ref().map(|(a, b)| (a, b)),
-            );
-            let quote = traces.as_ref().map(|(a, b)| Quote::of(a, b));
-            (cause, traces.map(|(a, b)| cause::relate(&a, &b)), quote)
-        })
-        .collect();
+    let examined = examine(scan, extras, sample_max);
     let causes = ranked(examined.iter().map(|(c, _, _)| *c));
     let (top, top_n) = causes.first().copied().unwrap_or((Cause::Unknown, 0));
 
@@ -573,7 +553,123 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
         max: delays.last().copied(),
     };
 
-    // Evidence, in plain words.
+    // With `--keep latest` the kept copy is the last one, so the extras come before it.
+    let before = extras
+        .iter()
+        .filter(|e| scan.copies[e.kept].delivered_at.is_some_and(|k| e.time < k))
+        .count();
+    let rel = if 2 * before > n {
+        "before the kept copy"
+    } else {
+        "after the original"
+    };
+    let m = examined.len();
+    let evidence = evidence(&Evidence {
+        top,
+        top_n,
+        n,
+        examined: &examined,
+        causes: &causes,
+        delay: &delay_seconds,
+        rel,
+        original_span: &original_span,
+        one_folder: folders.len() == 1,
+    });
+
+    Incident {
+        start: extras.first().map_or(0, |e| e.time),
+        end: extras.last().map_or(0, |e| e.time),
+        extra_copies: n,
+        class,
+        same_time,
+        different_time,
+        likely_cause: if rate {
+            top.describe_rate()
+        } else {
+            top.describe()
+        },
+        cause_code: top,
+        evidence,
+        stores: folders.iter().map(|f| f.path.clone()).collect(),
+        folders,
+        kept_stores,
+        original_span,
+        delay_seconds,
+        causes: causes.iter().map(|(c, k)| (c.code(), *k)).collect(),
+        examined: m,
+        kind: if rate { Kind::Rate } else { Kind::Burst },
+        mechanism: top.mechanism(),
+        next_step: top.next_step(rate),
+        folder: None,
+        deliveries: None,
+        duplicated_deliveries: None,
+        rate_before: None,
+        rate_during: None,
+        rate_after: None,
+        still_going: None,
+    }
+}
+
+/// What one examined extra copy shows: its cause, how its Received chain relates to the
+/// kept copy's, and (for a recipient or route difference) a short quote of both traces.
+type Examined = (Cause, Option<Chain>, Option<Quote>);
+
+/// Reads the traces of every extra copy, or of an even sample of at most `sample_max`.
+fn examine(scan: &ScanOutput, extras: &[Extra], sample_max: usize) -> Vec<Examined> {
+    let n = extras.len();
+    let stores = &scan.stores;
+    // The cause of each examined copy (all of them, or an even sample).
+    let step = n.div_ceil(sample_max.max(1)).max(1);
+    let sample: Vec<&Extra> = extras.iter().step_by(step).collect();
+    // Each examined copy: its cause, how its Received chain relates to the kept copy's,
+    // and (for a recipient or route difference) a short quote of both traces.
+    sample
+        .par_iter()
+        .map(|e| {
+            let (c, k) = (&scan.copies[e.copy], &scan.copies[e.kept]);
+            let traces = Trace::read(c, stores)
+                .and_then(|t| Ok((t, Trace::read(k, stores)?)))
+                .ok();
+            let cause = cause::classify(
+                e.class,
+                c.store != k.store,
+                traces.as_ref().map(|(a, b)| (a, b)),
+            );
+            let quote = traces.as_ref().map(|(a, b)| Quote::of(a, b));
+            (cause, traces.map(|(a, b)| cause::relate(&a, &b)), quote)
+        })
+        .collect()
+}
+
+/// What [`evidence`] puts into words.
+struct Evidence<'a> {
+    top: Cause,
+    top_n: usize,
+    /// Extra copies in the incident.
+    n: usize,
+    examined: &'a [Examined],
+    causes: &'a [(Cause, usize)],
+    delay: &'a Delay,
+    /// "after the original" or "before the kept copy".
+    rel: &'static str,
+    original_span: &'a Span,
+    one_folder: bool,
+}
+
+/// The incident's evidence in plain words: the top cause and how many copies show it, an
+/// example hop or quote, the runner-up causes, the delays, the originals' span.
+fn evidence(e: &Evidence) -> String {
+    let Evidence {
+        top,
+        top_n,
+        n,
+        examined,
+        causes,
+        delay: delay_seconds,
+        rel,
+        original_span,
+        one_folder,
+    } = *e;
     let m = examined.len();
     let mut evidence = format!("{} for {top_n} of {m} copies", top.evidence());
     if m < n {
@@ -615,16 +711,6 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
             evidence.push_str(&format!("; {} for {k}", c.evidence()));
         }
     }
-    // With `--keep latest` the kept copy is the last one, so the extras come before it.
-    let before = extras
-        .iter()
-        .filter(|e| scan.copies[e.kept].delivered_at.is_some_and(|k| e.time < k))
-        .count();
-    let rel = if 2 * before > n {
-        "before the kept copy"
-    } else {
-        "after the original"
-    };
     if let (Some(lo), Some(hi)) = (delay_seconds.min, delay_seconds.max) {
         if hi == 0 {
             evidence.push_str("; copies delivered in the same second as the original");
@@ -642,42 +728,11 @@ fn explain(scan: &ScanOutput, extras: &[Extra], sample_max: usize, rate: bool) -
     if let (Some(a), Some(b)) = (original_span.start, original_span.end) {
         evidence.push_str(&format!("; originals delivered {} to {}", day(a), day(b)));
     }
-    if folders.len() == 1 {
+    if one_folder {
         evidence.push_str("; all extra copies in one folder");
     }
 
-    Incident {
-        start: extras.first().map_or(0, |e| e.time),
-        end: extras.last().map_or(0, |e| e.time),
-        extra_copies: n,
-        class,
-        same_time,
-        different_time,
-        likely_cause: if rate {
-            top.describe_rate()
-        } else {
-            top.describe()
-        },
-        cause_code: top,
-        evidence,
-        stores: folders.iter().map(|f| f.path.clone()).collect(),
-        folders,
-        kept_stores,
-        original_span,
-        delay_seconds,
-        causes: causes.iter().map(|(c, k)| (c.code(), *k)).collect(),
-        examined: m,
-        kind: if rate { Kind::Rate } else { Kind::Burst },
-        mechanism: top.mechanism(),
-        next_step: top.next_step(rate),
-        folder: None,
-        deliveries: None,
-        duplicated_deliveries: None,
-        rate_before: None,
-        rate_during: None,
-        rate_after: None,
-        still_going: None,
-    }
+    evidence
 }
 
 /// Short quotes of an extra copy's and its kept copy's trace, for the evidence.

@@ -19,6 +19,7 @@
 //!   ([`folder_rank`]).
 
 pub mod conflict;
+pub mod merge;
 
 use crate::identity::Digest;
 use crate::model::{MessageCopy, ScanOutput};
@@ -46,6 +47,8 @@ pub struct GroupOptions {
     /// Apply the keep order across folders (one kept copy per group) instead of the
     /// folder rule (one kept copy per folder).
     pub across_folders: bool,
+    /// Conflicts of these kinds are treated as duplicates ([`merge`]); empty: none.
+    pub merge_conflicts: Vec<merge::MergeKind>,
 }
 
 impl Default for GroupOptions {
@@ -55,6 +58,7 @@ impl Default for GroupOptions {
             prefer: Vec::new(),
             window_secs: DEFAULT_WINDOW_SECS,
             across_folders: false,
+            merge_conflicts: Vec::new(),
         }
     }
 }
@@ -143,6 +147,9 @@ pub struct Group {
     pub members: Vec<Member>,
     /// How many extra copies follow the first kept copy.
     pub n_extras: usize,
+    /// A conflict of this kind merged into one group (`--merge-conflicts`); `None` for
+    /// every ordinary group.
+    pub merged_kind: Option<conflict::ConflictKind>,
 }
 
 impl Group {
@@ -194,6 +201,8 @@ pub struct Grouping {
     pub cross_folder: Vec<Group>,
     /// Grouped with `across_folders` (one kept copy per group).
     pub across_folders: bool,
+    /// Conflicts merged into groups ([`merge`]).
+    pub merged_conflicts: usize,
 }
 
 impl Grouping {
@@ -304,6 +313,8 @@ impl<'a> Ranker<'a> {
         let full = match &c.loc {
             crate::model::Loc::Maildir { sub, name } => store.join(sub.as_str()).join(&**name),
             crate::model::Loc::Mbox { .. } => store.clone(),
+            crate::model::Loc::Eml { name } if name.is_empty() => store.clone(),
+            crate::model::Loc::Eml { name } => store.join(&**name),
         };
         self.prefer
             .iter()
@@ -369,9 +380,21 @@ impl<'a> Ranker<'a> {
         &self,
         message_id: Option<Box<str>>,
         content_hash: Digest,
-        mut v: Vec<usize>,
+        v: Vec<usize>,
     ) -> Group {
-        v.sort_by_cached_key(|&i| self.keep_key(i));
+        self.make_group_preferring(message_id, content_hash, v, None)
+    }
+
+    /// [`Ranker::make_group`], with the copies in `first` ahead of all others in the keep
+    /// order (a merged list copy keeps the undecorated variant).
+    fn make_group_preferring(
+        &self,
+        message_id: Option<Box<str>>,
+        content_hash: Digest,
+        mut v: Vec<usize>,
+        first: Option<&std::collections::HashSet<usize>>,
+    ) -> Group {
+        v.sort_by_cached_key(|&i| (first.is_some_and(|f| !f.contains(&i)), self.keep_key(i)));
         let first = v[0];
         let folder = |i: usize| self.copy(i).store;
         let member = |i: usize, class: Option<Class>, relative_to: usize| Member {
@@ -418,6 +441,7 @@ impl<'a> Ranker<'a> {
             content_hash,
             members,
             n_extras,
+            merged_kind: None,
         }
     }
 }
@@ -442,6 +466,7 @@ pub fn folder_rank(store: &crate::model::Store) -> u8 {
             };
             sub.rsplit('.').next().unwrap_or(sub).to_ascii_lowercase()
         }
+        crate::model::StoreKind::Eml => name.to_ascii_lowercase(),
         crate::model::StoreKind::Mbox => {
             let n = name.to_ascii_lowercase();
             let n = n

@@ -13,10 +13,30 @@ use std::path::PathBuf;
 pub enum StoreKind {
     Maildir,
     Mbox,
+    /// A folder of `.eml` files, one message each (Thunderbird's "Save as", Outlook
+    /// exports, archivers), or one `.eml` file given as a PATH.
+    Eml,
+}
+
+impl StoreKind {
+    /// Does each message live in a file of its own (moved out and back by rename)?
+    pub fn file_per_message(self) -> bool {
+        matches!(self, StoreKind::Maildir | StoreKind::Eml)
+    }
+
+    /// How a person names the kind: "Maildir", "mbox", "eml".
+    pub fn label(self) -> &'static str {
+        match self {
+            StoreKind::Maildir => "Maildir",
+            StoreKind::Mbox => "mbox",
+            StoreKind::Eml => "eml",
+        }
+    }
 }
 
 /// One mail store: a Maildir folder (its own messages only, not its Maildir++ subfolders,
-/// which are stores of their own) or one mbox file.
+/// which are stores of their own), one mbox file, or a folder of `.eml` files (its own
+/// files only; a subfolder of `.eml` files is a store of its own).
 #[derive(Debug, Clone)]
 pub struct Store {
     pub path: PathBuf,
@@ -116,6 +136,8 @@ pub enum TimeSource {
     MaildirMtime,
     /// The leading timestamp of a Maildir file's unique name.
     MaildirName,
+    /// A `.eml` file's modification time (when it was saved).
+    FileMtime,
     /// The `Delivery-date:` header.
     DeliveryDate,
     /// The date of the topmost `Received:` header.
@@ -128,6 +150,7 @@ impl TimeSource {
             TimeSource::MboxFromLine => "mbox-from-line",
             TimeSource::MaildirMtime => "maildir-mtime",
             TimeSource::MaildirName => "maildir-filename",
+            TimeSource::FileMtime => "file-mtime",
             TimeSource::DeliveryDate => "delivery-date-header",
             TimeSource::Received => "received-header",
         }
@@ -153,8 +176,17 @@ impl Sub {
 /// Where a copy lives inside its store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loc {
-    Maildir { sub: Sub, name: Box<OsStr> },
-    Mbox { offset: u64 },
+    Maildir {
+        sub: Sub,
+        name: Box<OsStr>,
+    },
+    Mbox {
+        offset: u64,
+    },
+    /// A `.eml` file in the store's folder; an empty name: the store is that one file.
+    Eml {
+        name: Box<OsStr>,
+    },
 }
 
 /// One copy of a message, fingerprinted. Kept small (about 100 bytes plus its file
@@ -199,13 +231,15 @@ impl MessageCopy {
         match &self.loc {
             Loc::Maildir { sub, name } => store.join(sub.as_str()).join(&**name),
             Loc::Mbox { .. } => store.clone(),
+            Loc::Eml { name } if name.is_empty() => store.clone(),
+            Loc::Eml { name } => store.join(&**name),
         }
     }
 
     pub fn offset(&self) -> Option<u64> {
         match self.loc {
             Loc::Mbox { offset } => Some(offset),
-            Loc::Maildir { .. } => None,
+            Loc::Maildir { .. } | Loc::Eml { .. } => None,
         }
     }
 }

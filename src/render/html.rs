@@ -176,8 +176,14 @@ pub fn render(
         &mut o,
         s.messages.to_string(),
         &format!(
-            "messages in {} stores ({} Maildir, {} mbox)",
-            s.stores, s.maildir_stores, s.mbox_stores
+            "messages in {} stores ({} Maildir, {} mbox{})",
+            s.stores,
+            s.maildir_stores,
+            s.mbox_stores,
+            match s.eml_stores {
+                0 => String::new(),
+                n => format!(", {n} eml"),
+            }
         ),
     );
     card(&mut o, s.groups.to_string(), "duplicate groups");
@@ -890,10 +896,7 @@ fn folders(o: &mut String, scan: &ScanOutput, grouping: &Grouping) {
             o,
             "<tr><td class=\"mono\">{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             path_html(&st.path.to_string_lossy()),
-            match st.kind {
-                crate::model::StoreKind::Maildir => "Maildir",
-                crate::model::StoreKind::Mbox => "mbox",
-            },
+            st.kind.label(),
             r.same + r.diff,
             r.same,
             r.diff,

@@ -3,7 +3,6 @@
 
 use crate::group::{Class, Grouping};
 use crate::model::ScanOutput;
-use crate::model::StoreKind;
 use crate::render::style::Paint;
 use std::fmt::Write as _;
 
@@ -98,10 +97,7 @@ pub fn table(scan: &ScanOutput, grouping: &Grouping, paint: Paint) -> String {
         "expunged"
     );
     for (st, c) in scan.stores.iter().zip(&counts) {
-        let kind = match st.kind {
-            StoreKind::Maildir => "Maildir",
-            StoreKind::Mbox => "mbox",
-        };
+        let kind = st.kind.label();
         let _ = writeln!(
             o,
             "  {:>9} {:>7} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9}  {} ({kind})",

@@ -83,6 +83,7 @@ fn group_report(
         message_id: g.message_id.as_deref().map(str::to_string),
         content_hash: hex(&g.content_hash),
         class: g.class(),
+        merged_kind: g.merged_kind,
         copies: g
             .members
             .iter()
@@ -136,6 +137,8 @@ pub struct Summary {
     pub stores: usize,
     pub maildir_stores: usize,
     pub mbox_stores: usize,
+    /// Folders of `.eml` files (and single `.eml` files given as PATHs).
+    pub eml_stores: usize,
     pub messages: usize,
     pub groups: usize,
     pub extra_copies: usize,
@@ -153,6 +156,9 @@ pub struct Summary {
     pub conflicts: usize,
     /// Conflicts by kind (`list-copy`, `transfer-encoding`, `resend`, `edited`).
     pub conflict_kinds: ConflictKinds,
+    /// Conflicts treated as duplicates because `--merge-conflicts` named their kind (each
+    /// is a group now, with `merged_kind`); 0 without that flag.
+    pub merged_conflicts: usize,
     pub reclaimable_bytes: u64,
     pub skipped: usize,
     /// Sets of identical copies that are all marked deleted: no group, nothing moved.
@@ -204,6 +210,9 @@ pub struct GroupReport {
     pub message_id: Option<String>,
     pub content_hash: String,
     pub class: GroupClass,
+    /// Only on a conflict merged into a group (`--merge-conflicts`): its kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_kind: Option<crate::group::conflict::ConflictKind>,
     pub copies: Vec<CopyReport>,
 }
 
@@ -287,12 +296,17 @@ impl<'a> Report<'a> {
                 .iter()
                 .filter(|s| s.kind == crate::model::StoreKind::Mbox)
                 .count(),
+            eml_stores: stores
+                .iter()
+                .filter(|s| s.kind == crate::model::StoreKind::Eml)
+                .count(),
             messages: scan.copies.len(),
             groups: grouping.groups.len(),
             conflicts: grouping.conflicts.len(),
             skipped: scan.skipped.len(),
             deleted_only_groups: grouping.deleted_only,
             cross_folder_copies: grouping.cross_folder_copies(),
+            merged_conflicts: grouping.merged_conflicts,
             cross_folder_groups: grouping.cross_folder.len(),
             across_folders: grouping.across_folders,
             ..Summary::default()
@@ -412,12 +426,15 @@ impl<'a> Report<'a> {
         paint: crate::render::style::Paint,
         width: Option<usize>,
     ) -> String {
-        use crate::render::term::escape as esc;
         let s = &self.summary;
         let mut o = String::new();
+        let eml = match s.eml_stores {
+            0 => String::new(),
+            n => format!(", {} eml", thousands(n)),
+        };
         let _ = writeln!(
             o,
-            "Scanned {} in {} ({} Maildir, {} mbox).",
+            "Scanned {} in {} ({} Maildir, {} mbox{eml}).",
             count(s.messages, "message", "messages"),
             count(s.stores, "store", "stores"),
             thousands(s.maildir_stores),
@@ -468,6 +485,13 @@ impl<'a> Report<'a> {
                 String::new()
             }
         );
+        if s.merged_conflicts > 0 {
+            let _ = writeln!(
+                o,
+                "Merged conflicts: {:>7}   (treated as duplicates: --merge-conflicts)",
+                thousands(s.merged_conflicts)
+            );
+        }
         if self.awaiting_compaction > 0 {
             let _ = writeln!(
                 o,
@@ -508,6 +532,16 @@ impl<'a> Report<'a> {
             width,
             verbose,
         ));
+        self.largest_groups(&mut o, largest, paint);
+        if verbose {
+            self.verbose_lists(&mut o, paint);
+        }
+        o
+    }
+
+    /// The largest groups, most copies first (`largest` of them).
+    fn largest_groups(&self, o: &mut String, largest: usize, paint: crate::render::style::Paint) {
+        use crate::render::term::escape as esc;
         if !self.groups.is_empty() && largest > 0 {
             let mut order: Vec<usize> = (0..self.groups.len()).collect();
             order.sort_by_key(|&i| std::cmp::Reverse(self.groups.groups[i].members.len()));
@@ -528,52 +562,55 @@ impl<'a> Report<'a> {
                 );
             }
         }
-        if verbose {
-            if s.cross_folder_copies > 0 && !s.across_folders {
-                let _ = writeln!(o, "\n{}", paint.heading("Also in other folders (kept):"));
-                for g in self.groups.groups.iter().chain(self.cross_folder.groups) {
-                    for m in g.kept_elsewhere() {
-                        let c = &self.groups.scan.copies[m.copy];
-                        let _ = writeln!(
-                            o,
-                            "  {}{}  also in {}",
-                            esc(&c.path(&self.groups.scan.stores).to_string_lossy()),
-                            c.offset().map(|x| format!(" @{x}")).unwrap_or_default(),
-                            esc(&also_in(g, m.copy, self.groups.scan).join(", "))
-                        );
-                    }
-                }
-            }
-            if !self.conflicts.is_empty() {
-                let _ = writeln!(o, "\n{}", paint.heading("Conflicts:"));
-                for k in &self.conflicts {
+    }
+
+    /// What `-v` adds: copies kept in their folders, every conflict, every skipped file.
+    fn verbose_lists(&self, o: &mut String, paint: crate::render::style::Paint) {
+        use crate::render::term::escape as esc;
+        let s = &self.summary;
+        if s.cross_folder_copies > 0 && !s.across_folders {
+            let _ = writeln!(o, "\n{}", paint.heading("Also in other folders (kept):"));
+            for g in self.groups.groups.iter().chain(self.cross_folder.groups) {
+                for m in g.kept_elsewhere() {
+                    let c = &self.groups.scan.copies[m.copy];
                     let _ = writeln!(
                         o,
-                        "  {}  {} variants; differ in: {}{}",
-                        esc(&k.message_id),
-                        k.variants,
-                        esc(&k.differs.headers.join(", ")),
-                        if k.differs.body {
-                            if k.differs.headers.is_empty() {
-                                "body"
-                            } else {
-                                ", body"
-                            }
-                        } else {
-                            ""
-                        }
+                        "  {}{}  also in {}",
+                        esc(&c.path(&self.groups.scan.stores).to_string_lossy()),
+                        c.offset().map(|x| format!(" @{x}")).unwrap_or_default(),
+                        esc(&also_in(g, m.copy, self.groups.scan).join(", "))
                     );
                 }
             }
-            if !self.skipped.is_empty() {
-                let _ = writeln!(o, "\n{}", paint.heading("Skipped:"));
-                for k in &self.skipped {
-                    let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
-                    let _ = writeln!(o, "  {}{}: {}", esc(&k.path), at, esc(&k.reason));
-                }
+        }
+        if !self.conflicts.is_empty() {
+            let _ = writeln!(o, "\n{}", paint.heading("Conflicts:"));
+            for k in &self.conflicts {
+                let _ = writeln!(
+                    o,
+                    "  {}  {} variants; differ in: {}{}",
+                    esc(&k.message_id),
+                    k.variants,
+                    esc(&k.differs.headers.join(", ")),
+                    if k.differs.body {
+                        if k.differs.headers.is_empty() {
+                            "body"
+                        } else {
+                            ", body"
+                        }
+                    } else {
+                        ""
+                    }
+                );
             }
         }
-        o
+        if !self.skipped.is_empty() {
+            let _ = writeln!(o, "\n{}", paint.heading("Skipped:"));
+            for k in &self.skipped {
+                let at = k.offset.map(|o| format!(" @{o}")).unwrap_or_default();
+                let _ = writeln!(o, "  {}{}: {}", esc(&k.path), at, esc(&k.reason));
+            }
+        }
     }
 }
 

@@ -2,17 +2,20 @@
 //! and fingerprint it.
 
 use super::incremental::stat_matches;
-use super::time::maildir_time;
+use super::time::{eml_time, maildir_time};
 use super::{id_key, Buffers, Opened, Work, HEAD_CHUNK};
 use crate::cache::Cache;
 use crate::identity::{header_digest, message_hash, Digest, Flags, HeaderFacts};
-use crate::model::{Loc, MessageCopy, Skipped, Store};
+use crate::model::{Loc, MessageCopy, Skipped, Store, StoreKind};
 use crate::store::maildir::MaildirName;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
+
+/// Maildir files larger than this are read in stage 1 without readahead.
+const NO_READAHEAD_ABOVE: u64 = 128 * 1024;
 
 /// Stage 1 for one message: header facts only, no digest unless it has no Message-ID.
 pub(crate) fn fingerprint(
@@ -28,6 +31,9 @@ pub(crate) fn fingerprint(
         name,
         cached,
     } = w;
+    if stores[store as usize].kind == StoreKind::Eml {
+        return fingerprint_eml(store, name, stores, opened, bufs);
+    }
     let dir = &stores[store as usize].path;
     let path = || dir.join(sub.as_str()).join(&*name);
     let dir_fd = opened[store as usize].dirs[sub as usize].as_ref();
@@ -70,6 +76,44 @@ pub(crate) fn fingerprint(
         content: content.map(Box::new),
         delivered_at,
         flags,
+        mtime: mtime.unwrap_or(0),
+        rejected_times,
+    })
+}
+
+/// Stage 1 for one `.eml` file: as a Maildir file, with no flags (a saved message has
+/// none) and its delivery time from its headers, then its mtime.
+fn fingerprint_eml(
+    store: u32,
+    name: Box<OsStr>,
+    stores: &[Store],
+    opened: &[Opened],
+    bufs: &mut Buffers,
+) -> Result<MessageCopy, Skipped> {
+    let dir = &stores[store as usize].path;
+    let path = || {
+        if name.is_empty() {
+            dir.clone()
+        } else {
+            dir.join(&*name)
+        }
+    };
+    let dir_fd = opened[store as usize].dirs[0].as_ref();
+    opened[store as usize].fresh.fetch_add(1, Relaxed);
+    let (facts, length, mtime, header_key, content) =
+        read_maildir_file(dir_fd, &name, &path, bufs)?;
+    let (delivered_at, time_source, rejected_times) = eml_time(mtime, &facts);
+    Ok(MessageCopy {
+        store,
+        time_source,
+        loc: Loc::Eml { name },
+        length,
+        id_key: facts.message_id.as_deref().map_or(0, id_key),
+        message_id: None,
+        header_key: header_key.map(Box::new),
+        content: content.map(Box::new),
+        delivered_at,
+        flags: Flags(0),
         mtime: mtime.unwrap_or(0),
         rejected_times,
     })
@@ -127,6 +171,12 @@ pub(crate) fn read_maildir_file(
     let size = meta.len();
     if size == 0 {
         return Err(Skipped::empty(path()));
+    }
+    if size > NO_READAHEAD_ABOVE {
+        // Stage 1 wants the header block only: no readahead of a large body (on a cold
+        // cache it would pull in whole attachments that are never hashed). Smaller files
+        // are left alone: the readahead window covers them anyway, and the call costs.
+        let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Random);
     }
     let mtime = meta
         .modified()

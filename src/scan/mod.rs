@@ -27,7 +27,8 @@ use mbox_reader::{by_window, changed_reason, open_mbox, read_mbox, OpenMbox};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -52,7 +53,8 @@ struct Buffers {
     scratch: Vec<u8>,
 }
 
-/// One unit of stage-1 work: a Maildir file. (mbox entries are fingerprinted while
+/// One unit of stage-1 work: a Maildir or `.eml` file (`sub` is the Maildir subfolder;
+/// unused for `.eml`, whose folder is `dirs[0]`). (mbox entries are fingerprinted while
 /// their file is listed, window by window, so their pages can be released behind.)
 struct Work {
     store: u32,
@@ -152,7 +154,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
                 return None;
             }
             opened[c.store as usize].fresh.fetch_add(1, Relaxed);
-            digest(c, &stores, bufs).err().map(|e| (i, e))
+            digest(c, &stores, &opened, bufs).err().map(|e| (i, e))
         })
         .flatten()
         .collect();
@@ -305,21 +307,47 @@ fn candidates(copies: &[MessageCopy], all: bool) -> Vec<bool> {
 }
 
 /// Stage 2 for a Maildir candidate: its content hash and Message-ID, from its whole file.
-fn digest(c: &mut MessageCopy, stores: &[Store], bufs: &mut Buffers) -> Result<(), Skipped> {
-    let path = c.path(stores);
-    let fail = |e: io::Error| Skipped::io(&path, "cannot read", &e);
-    let changed = || Skipped::changed(&path, "changed during the scan (size differs)");
-    let mut f = crate::fsutil::open_regular(&path).map_err(fail)?;
-    let len = f.metadata().map_err(fail)?.len();
+fn digest(
+    c: &mut MessageCopy,
+    stores: &[Store],
+    opened: &[Opened],
+    bufs: &mut Buffers,
+) -> Result<(), Skipped> {
+    let path = || c.path(stores);
+    let fail = |e: io::Error| Skipped::io(path(), "cannot read", &e);
+    let changed = || Skipped::changed(path(), "changed during the scan (size differs)");
+    // Through the folder descriptor stage 1 listed it with (one name for the kernel to
+    // look up, never a symlink or FIFO swapped in since), else by path.
+    let dirs = &opened[c.store as usize].dirs;
+    let (dir, name) = match &c.loc {
+        Loc::Maildir { sub, name } => (dirs[*sub as usize].as_ref(), &**name),
+        Loc::Eml { name } if !name.is_empty() => (dirs[0].as_ref(), &**name),
+        _ => (None, OsStr::new("")),
+    };
+    let mut f = match dir {
+        Some(fd) => {
+            use rustix::fs::{openat, Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            File::from(openat(fd, name, flags, Mode::empty()).map_err(|e| fail(e.into()))?)
+        }
+        None => crate::fsutil::open_regular(&path()).map_err(fail)?,
+    };
+    let meta = f.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(Skipped::not_mail(path(), "not a regular file"));
+    }
+    let len = meta.len();
     if len != c.length {
         return Err(changed());
     }
+    // The whole file is wanted: read ahead freely.
+    let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Sequential);
     // Read, never mapped: a file truncated by another program while it is read must
-    // not fault the process.
+    // not fault the process. Sized from fstat: one read, no probing.
     bufs.data.clear();
-    bufs.data.reserve(len as usize);
-    f.read_to_end(&mut bufs.data).map_err(fail)?;
-    if bufs.data.len() as u64 != c.length {
+    bufs.data.resize(len as usize, 0);
+    let n = maildir_reader::read_full(&mut f, &mut bufs.data).map_err(fail)?;
+    if n as u64 != c.length {
         return Err(changed());
     }
     let (content, id) = message_hash_and_id(&bufs.data, &mut bufs.scratch);
@@ -328,156 +356,250 @@ fn digest(c: &mut MessageCopy, stores: &[Store], bufs: &mut Buffers) -> Result<(
     Ok(())
 }
 
+/// Lists a folder of `.eml` files (opened, and read through its descriptor as a Maildir's
+/// `cur/` is), or takes the one `.eml` file the store is.
+fn list_eml(
+    index: u32,
+    store: &Store,
+    opened: &mut Opened,
+    work: &mut Vec<Work>,
+    skipped: &mut Vec<Skipped>,
+) {
+    use rustix::fs::{open, FileType as T, Mode, OFlags};
+    let one = |name: &OsStr| Work {
+        store: index,
+        sub: Sub::Cur,
+        name: Box::from(name),
+        cached: None,
+    };
+    if std::fs::symlink_metadata(&store.path).is_ok_and(|m| m.is_file()) {
+        work.push(one(OsStr::new("")));
+        return;
+    }
+    let d = &store.path;
+    let fd = match open(
+        d,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            skipped.push(Skipped::io(d, "cannot list", &io::Error::from(e)));
+            return;
+        }
+    };
+    let rd = match rustix::fs::Dir::read_from(&fd) {
+        Ok(rd) => rd,
+        Err(e) => {
+            skipped.push(Skipped::io(d, "cannot list", &io::Error::from(e)));
+            return;
+        }
+    };
+    for ent in rd {
+        let ent = match ent {
+            Ok(ent) => ent,
+            Err(e) => {
+                skipped.push(Skipped::io(d, "cannot list", &io::Error::from(e)));
+                break;
+            }
+        };
+        let name = OsStr::from_bytes(ent.file_name().to_bytes());
+        if name.as_bytes().first() == Some(&b'.')
+            || !crate::store::discover::is_eml_name(&name.to_string_lossy())
+        {
+            continue;
+        }
+        let mut t = ent.file_type();
+        if t == T::Unknown {
+            t = match rustix::fs::statat(&fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => T::from_raw_mode(st.st_mode),
+                Err(e) => {
+                    skipped.push(Skipped::io(
+                        d.join(name),
+                        "cannot stat",
+                        &io::Error::from(e),
+                    ));
+                    continue;
+                }
+            };
+        }
+        // Anything else (a symlink, a FIFO) is reported by discovery, which walks the
+        // folder's entries too.
+        if t == T::RegularFile {
+            work.push(one(name));
+        }
+    }
+    work.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    opened.dirs[0] = Some(fd);
+}
+
 /// Lists a store: a Maildir's `cur/` and `new/` (opened, so files are opened relative to
 /// them: one path component for the kernel to resolve), or an mbox read and split.
 fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<&Cache>) -> Listed {
-    let mut opened = Opened::default();
-    let mut work = Vec::new();
-    let mut ready = Vec::new();
-    let mut skipped = Vec::new();
+    let mut l = Listed {
+        opened: Opened::default(),
+        work: Vec::new(),
+        ready: Vec::new(),
+        skipped: Vec::new(),
+    };
     match store.kind {
-        StoreKind::Maildir => {
-            // Never through a symlinked cur/, new/ or tmp/ (discovery skips such a
-            // Maildir; this catches one swapped in since).
-            if let Some(sub) = crate::store::discover::symlinked_maildir_sub(&store.path) {
-                skipped.push(Skipped::not_mail(
-                    store.path.join(sub),
-                    crate::store::discover::SYMLINKED_SUB,
-                ));
-                return Listed {
-                    opened,
-                    work,
-                    ready,
-                    skipped,
-                };
-            }
-            for sub in [Sub::Cur, Sub::New] {
-                let d = store.path.join(sub.as_str());
-                // Opened without following a symlink, then listed through that very
-                // descriptor: nothing can be swapped in between.
-                let fd = {
-                    use rustix::fs::{open, Mode, OFlags};
-                    open(
-                        &d,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                };
-                let fd = match fd {
-                    Ok(fd) => fd,
-                    Err(e) if e == rustix::io::Errno::NOENT => continue,
-                    Err(e)
-                        if e == rustix::io::Errno::LOOP
-                            || std::fs::symlink_metadata(&d)
-                                .is_ok_and(|m| m.file_type().is_symlink()) =>
-                    {
-                        skipped.push(Skipped::not_mail(&d, crate::store::discover::SYMLINKED_SUB));
-                        work.clear();
-                        break;
-                    }
-                    Err(e) => {
-                        skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
-                        continue;
-                    }
-                };
-                let rd = match rustix::fs::Dir::read_from(&fd) {
-                    Ok(rd) => rd,
-                    Err(e) => {
-                        skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
-                        continue;
-                    }
-                };
-                opened.dirs[sub as usize] = Some(fd);
-                let first = work.len();
-                for ent in rd {
-                    let ent = match ent {
-                        Ok(ent) => ent,
-                        Err(e) => {
-                            skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
-                            break;
-                        }
-                    };
-                    let name = OsStr::from_bytes(ent.file_name().to_bytes());
-                    if name.as_bytes().first() == Some(&b'.') {
-                        continue;
-                    }
-                    use rustix::fs::FileType as T;
-                    let mut t = ent.file_type();
-                    if t == T::Unknown {
-                        // Filesystems that give no type in the listing: ask.
-                        t = match opened.dirs[sub as usize].as_ref().map(|fd| {
-                            rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-                        }) {
-                            Some(Ok(st)) => T::from_raw_mode(st.st_mode),
-                            Some(Err(e)) => {
-                                skipped.push(Skipped::io(
-                                    d.join(name),
-                                    "cannot stat",
-                                    &io::Error::from(e),
-                                ));
-                                continue;
-                            }
-                            None => T::Unknown,
-                        };
-                    }
-                    match t {
-                        T::RegularFile => work.push(Work {
-                            store: index,
-                            sub,
-                            name: Box::from(name),
-                            cached: None,
-                        }),
-                        T::Symlink => skipped.push(Skipped::not_mail(
-                            d.join(name),
-                            "symbolic link: not followed",
-                        )),
-                        _ => skipped.push(Skipped::not_mail(d.join(name), "not a regular file")),
-                    }
-                }
-                work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
-            }
-            if let Some(cache) = cache {
-                use_maildir_cache(&mut opened, &mut work, store, cache.view(index as usize));
-            }
-        }
-        StoreKind::Mbox => {
-            let view = cache.and_then(|c| c.view(index as usize));
-            // A file another program changed while it was read is read once more, then
-            // skipped: its entries' offsets may point anywhere.
-            let mut again = true;
-            loop {
-                let mut m = match open_mbox(&store.path) {
-                    Ok(m) => m,
-                    Err(s) => {
-                        skipped.push(s);
-                        break;
-                    }
-                };
-                let read = read_mbox(index, &store.path, &mut m, view, progress);
-                match (read, m.check_unchanged()) {
-                    (Ok(copies), Ok(())) => {
-                        ready = copies;
-                        opened.mbox = Some(m);
-                        break;
-                    }
-                    (Err(s), Ok(())) => {
-                        skipped.push(s);
-                        break;
-                    }
-                    (_, Err(_)) if again => again = false,
-                    (_, Err(e)) => {
-                        skipped.push(Skipped::changed(&store.path, changed_reason(&e)));
-                        break;
-                    }
-                }
-            }
-        }
+        StoreKind::Maildir => list_maildir(index, store, cache, &mut l),
+        StoreKind::Eml => list_eml(index, store, &mut l.opened, &mut l.work, &mut l.skipped),
+        StoreKind::Mbox => list_mbox(index, store, progress, cache, &mut l),
     }
-    Listed {
+    l
+}
+
+/// A Maildir's `cur/` and `new/`, each opened and listed through its descriptor.
+fn list_maildir(index: u32, store: &Store, cache: Option<&Cache>, l: &mut Listed) {
+    let Listed {
         opened,
         work,
+        skipped,
+        ..
+    } = l;
+    // Never through a symlinked cur/, new/ or tmp/ (discovery skips such a
+    // Maildir; this catches one swapped in since).
+    if let Some(sub) = crate::store::discover::symlinked_maildir_sub(&store.path) {
+        skipped.push(Skipped::not_mail(
+            store.path.join(sub),
+            crate::store::discover::SYMLINKED_SUB,
+        ));
+        return;
+    }
+    for sub in [Sub::Cur, Sub::New] {
+        let d = store.path.join(sub.as_str());
+        // Opened without following a symlink, then listed through that very
+        // descriptor: nothing can be swapped in between.
+        let fd = {
+            use rustix::fs::{open, Mode, OFlags};
+            open(
+                &d,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+        };
+        let fd = match fd {
+            Ok(fd) => fd,
+            Err(e) if e == rustix::io::Errno::NOENT => continue,
+            Err(e)
+                if e == rustix::io::Errno::LOOP
+                    || std::fs::symlink_metadata(&d).is_ok_and(|m| m.file_type().is_symlink()) =>
+            {
+                skipped.push(Skipped::not_mail(&d, crate::store::discover::SYMLINKED_SUB));
+                work.clear();
+                break;
+            }
+            Err(e) => {
+                skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
+                continue;
+            }
+        };
+        let rd = match rustix::fs::Dir::read_from(&fd) {
+            Ok(rd) => rd,
+            Err(e) => {
+                skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
+                continue;
+            }
+        };
+        opened.dirs[sub as usize] = Some(fd);
+        let first = work.len();
+        for ent in rd {
+            let ent = match ent {
+                Ok(ent) => ent,
+                Err(e) => {
+                    skipped.push(Skipped::io(&d, "cannot list", &io::Error::from(e)));
+                    break;
+                }
+            };
+            let name = OsStr::from_bytes(ent.file_name().to_bytes());
+            if name.as_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            use rustix::fs::FileType as T;
+            let mut t = ent.file_type();
+            if t == T::Unknown {
+                // Filesystems that give no type in the listing: ask.
+                t = match opened.dirs[sub as usize]
+                    .as_ref()
+                    .map(|fd| rustix::fs::statat(fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW))
+                {
+                    Some(Ok(st)) => T::from_raw_mode(st.st_mode),
+                    Some(Err(e)) => {
+                        skipped.push(Skipped::io(
+                            d.join(name),
+                            "cannot stat",
+                            &io::Error::from(e),
+                        ));
+                        continue;
+                    }
+                    None => T::Unknown,
+                };
+            }
+            match t {
+                T::RegularFile => work.push(Work {
+                    store: index,
+                    sub,
+                    name: Box::from(name),
+                    cached: None,
+                }),
+                T::Symlink => skipped.push(Skipped::not_mail(
+                    d.join(name),
+                    "symbolic link: not followed",
+                )),
+                _ => skipped.push(Skipped::not_mail(d.join(name), "not a regular file")),
+            }
+        }
+        work[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    }
+    if let Some(cache) = cache {
+        use_maildir_cache(opened, work, store, cache.view(index as usize));
+    }
+}
+
+/// An mbox, read and split (stage 1 happens while it is read, window by window).
+fn list_mbox(
+    index: u32,
+    store: &Store,
+    progress: &dyn Observer,
+    cache: Option<&Cache>,
+    l: &mut Listed,
+) {
+    let Listed {
+        opened,
         ready,
         skipped,
+        ..
+    } = l;
+    let view = cache.and_then(|c| c.view(index as usize));
+    // A file another program changed while it was read is read once more, then
+    // skipped: its entries' offsets may point anywhere.
+    let mut again = true;
+    loop {
+        let mut m = match open_mbox(&store.path) {
+            Ok(m) => m,
+            Err(s) => {
+                skipped.push(s);
+                break;
+            }
+        };
+        let read = read_mbox(index, &store.path, &mut m, view, progress);
+        match (read, m.check_unchanged()) {
+            (Ok(copies), Ok(())) => {
+                *ready = copies;
+                opened.mbox = Some(m);
+                break;
+            }
+            (Err(s), Ok(())) => {
+                skipped.push(s);
+                break;
+            }
+            (_, Err(_)) if again => again = false,
+            (_, Err(e)) => {
+                skipped.push(Skipped::changed(&store.path, changed_reason(&e)));
+                break;
+            }
+        }
     }
 }
 

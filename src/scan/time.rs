@@ -104,3 +104,20 @@ pub(crate) fn header_time(
         (None, None)
     }
 }
+
+/// A `.eml` file's delivery time: the delivery headers it carries (`Delivery-date:`, the
+/// top `Received:`), else the file's mtime (when it was saved, a poorer guess).
+pub(crate) fn eml_time(
+    mtime: Option<i64>,
+    facts: &HeaderFacts,
+) -> (Option<i64>, Option<TimeSource>, u8) {
+    let mut check = TimeCheck::new(facts.date);
+    let (t, source) = header_time(facts, &mut check);
+    if t.is_some() {
+        return (t, source, check.rejected);
+    }
+    match check.ok(mtime) {
+        Some(m) => (Some(m), Some(TimeSource::FileMtime), check.rejected),
+        None => (None, None, check.rejected),
+    }
+}

@@ -77,6 +77,17 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Store>, Vec<Skipped>) {
             Ok(m) if m.file_type().is_symlink() => {
                 skipped.push(Skipped::not_mail(root, "symbolic link: not followed"));
             }
+            Ok(m)
+                if m.is_file()
+                    && root
+                        .file_name()
+                        .is_some_and(|n| is_eml_name(&n.to_string_lossy())) =>
+            {
+                stores.push(Store {
+                    path: root.to_path_buf(),
+                    kind: StoreKind::Eml,
+                });
+            }
             Ok(m) if m.is_file() => match sniff_mbox(root) {
                 Ok(None) => stores.push(Store {
                     path: root.clone(),
@@ -113,7 +124,15 @@ fn descend(entry: &walkdir::DirEntry) -> bool {
     !name.starts_with('.') || is_maildir(path)
 }
 
+/// Is this the name of a saved message (`.eml`, any case)?
+pub fn is_eml_name(name: &str) -> bool {
+    name.len() > 4 && name.as_bytes()[name.len() - 4..].eq_ignore_ascii_case(b".eml")
+}
+
 fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
+    // Folders already taken as .eml stores: walkdir interleaves a folder's files with its
+    // subfolders' contents, so a folder's first .eml makes it a store, the rest are in it.
+    let mut eml_folders = std::collections::HashSet::new();
     let it = WalkDir::new(root)
         .follow_links(false)
         .into_iter()
@@ -170,6 +189,22 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
         }
         let parent_is_maildir = entry.depth() > 0 && path.parent().is_some_and(is_maildir);
         if (parent_is_maildir && is_index_file(&name)) || is_known_non_mail(&name) {
+            continue;
+        }
+        // A saved message: one message of its folder's .eml store (even one that starts
+        // with a From_ line), or, given alone as a PATH, a store of its own.
+        if is_eml_name(&name) && !parent_is_maildir {
+            let folder = if entry.depth() == 0 {
+                path.to_path_buf()
+            } else {
+                crate::fsutil::parent(path).to_path_buf()
+            };
+            if eml_folders.insert(folder.clone()) {
+                stores.push(Store {
+                    path: folder,
+                    kind: StoreKind::Eml,
+                });
+            }
             continue;
         }
         match sniff_mbox(path) {

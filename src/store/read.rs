@@ -48,7 +48,7 @@ pub fn message_bytes(c: &MessageCopy, stores: &[Store]) -> io::Result<Vec<u8>> {
     let path = c.path(stores);
     let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     match c.loc {
-        Loc::Maildir { .. } => crate::fsutil::read_regular(&path).map_err(named),
+        Loc::Maildir { .. } | Loc::Eml { .. } => crate::fsutil::read_regular(&path).map_err(named),
         Loc::Mbox { offset } => {
             // pread, never a map: the mbox may be rewritten by another program meanwhile.
             let f = crate::fsutil::open_regular(&path).map_err(named)?;
