@@ -151,3 +151,33 @@ fn real_eml_files_scan_as_eml() {
     assert_eq!(groups.len(), 1, "{v:#}");
     assert_eq!(groups[0]["copies"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn an_extra_eml_file_is_quarantined_and_restored_byte_exact() {
+    let td = TempDir::new().unwrap();
+    let tree = td.path().join("tree");
+    let dir = tree.join("saved");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("minutes.eml"), MSG).unwrap();
+    fs::write(dir.join("minutes (1).eml"), MSG).unwrap();
+    fs::write(dir.join("other.eml"), NO_RECEIVED).unwrap();
+    let before = snapshot(&tree);
+    let qdir = td.path().join("q");
+    let out = quarantine(&[&tree], &qdir, &["--no-cache"]);
+    out.expect_code(0, "quarantine");
+    let mut left = names(&dir);
+    left.sort();
+    assert_eq!(left.len(), 2, "one of the two copies moved: {left:?}");
+    assert!(left.contains(&"other.eml".to_string()));
+    let moves = manifest(&qdir);
+    assert_eq!(records(&moves, "maildir-move").len(), 1, "{moves:?}");
+    let moved: Vec<String> = names(&qdir.join("cur"));
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        fs::read(qdir.join("cur").join(&moved[0])).unwrap(),
+        MSG.as_bytes()
+    );
+    let out = restore(&qdir, &[]);
+    out.expect_code(0, "restore");
+    assert_same(&before, &snapshot(&tree), "restore puts the .eml back");
+}

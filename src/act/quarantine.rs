@@ -19,7 +19,6 @@ use crate::identity::header::line_at;
 use crate::identity::{message_hash, Flags, HeaderFacts};
 use crate::model::encode::hex;
 use crate::model::encode::{b3hex, b64};
-use crate::model::StoreKind;
 use crate::model::{Loc, MessageCopy, ScanOutput};
 use crate::store::lock::{LockOptions, MboxLock};
 use crate::store::maildir::MaildirName;
@@ -158,8 +157,11 @@ impl<'a> Quarantine<'a> {
     /// its locks. A failure that risks mail (disk full, read-only folder) stops the run.
     pub fn run(&mut self, plan: &Plan) -> io::Result<()> {
         let stores = &self.scan.stores;
-        let is_maildir =
-            |c: usize| stores[self.scan.copies[c].store as usize].kind == StoreKind::Maildir;
+        let is_maildir = |c: usize| {
+            stores[self.scan.copies[c].store as usize]
+                .kind
+                .file_per_message()
+        };
         // Never leave a group without its kept copy: check every kept copy is still there,
         // unchanged, before moving anything.
         let mut kept_ok: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
@@ -433,7 +435,7 @@ impl<'a> Quarantine<'a> {
             source: src_abs,
             quarantined: format!("cur/{name}"),
             file_b3: file_b3.clone(),
-            content_hash: hex(&g.content_hash),
+            content_hash: hex(&c.content_hash().unwrap_or(g.content_hash)),
             message_id: g.message_id.as_deref().map(String::from),
             group: hex(&g.content_hash),
             class: class.as_str().into(),

@@ -85,12 +85,22 @@ fn allowed(p: &Path, stores: &[RecordedStore], maildir: bool) -> bool {
     if is_link(p) || folder.is_some_and(|f| maildir && is_link(f)) || store.is_some_and(is_link) {
         return false;
     }
+    // A moved .eml file goes back into its eml store: that folder (never a Maildir's own
+    // folder), or the one file the store was.
+    let eml = maildir
+        && p.file_name()
+            .is_some_and(|n| crate::store::discover::is_eml_name(&n.to_string_lossy()));
     stores.iter().any(|s| {
         let inside = if maildir {
-            p.parent().and_then(Path::parent) == Some(s.path.as_path())
+            let in_maildir = p.parent().and_then(Path::parent) == Some(s.path.as_path())
                 && p.parent()
                     .and_then(Path::file_name)
-                    .is_some_and(|n| n == "cur" || n == "new")
+                    .is_some_and(|n| n == "cur" || n == "new");
+            let in_eml = eml
+                && (p == s.path
+                    || (p.parent() == Some(s.path.as_path())
+                        && !crate::store::discover::is_maildir(&s.path)));
+            in_maildir || in_eml
         } else {
             p == s.path
         };
