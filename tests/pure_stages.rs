@@ -61,6 +61,9 @@ impl Scan {
             StoreKind::Mbox => Loc::Mbox {
                 offset: 1000 * n as u64,
             },
+            StoreKind::Eml => Loc::Eml {
+                name: std::ffi::OsStr::new(name).into(),
+            },
         };
         self.0.copies.push(MessageCopy {
             store,
@@ -628,7 +631,13 @@ fn a_conflict_is_counted_in_the_grouping_the_report_would_explain() {
 fn the_text_summary_states_the_same_counts() {
     let s = mixed_scan();
     let g = s.group(&GroupOptions::default());
-    let text = Report::build(&s.0, &g).human(false, 0);
+    let text = Report::build(&s.0, &g).human_painted(
+        false,
+        0,
+        true,
+        maildedup::render::style::Paint::plain(),
+        None,
+    );
     let first: Vec<&str> = text.lines().take(2).collect();
     assert_eq!(
         first[0], "Scanned 6 messages in 2 stores (1 Maildir, 1 mbox).",
