@@ -1,6 +1,9 @@
 //! Where a quarantine folder may be: never inside a scanned path, nor around one. A QDIR
 //! inside a store would be scanned as a store next time and its copies taken for
-//! duplicates; a QDIR that contains a store would be moved into itself.
+//! duplicates; a QDIR that contains a store would be moved into itself. And it must be a
+//! folder this run can write: [`check_usable`] refuses, before anything is scanned, what
+//! the real run would otherwise only find out at its first write, so `--dry-run` refuses
+//! exactly what the real run refuses.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -30,6 +33,127 @@ pub fn check_qdir(qdir: &Path, paths: &[PathBuf]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses a quarantine folder this run could not use: one that exists and is not a folder
+/// (or whose `cur`, `new` or `tmp` is not), one on a read-only filesystem, one this user
+/// may not write (or, not created yet, whose nearest existing parent this user may not
+/// write), and one whose manifest another maildedup run holds. Changes nothing: the
+/// manifest's lock is taken and released at once.
+pub fn check_usable(qdir: &Path) -> io::Result<()> {
+    let refuse = |p: &Path, kind: io::ErrorKind, why: &str| {
+        Err(io::Error::new(kind, format!("{}: {why}", p.display())))
+    };
+    let missing = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+        )
+    };
+    let meta = match std::fs::metadata(qdir) {
+        Ok(m) => Some(m),
+        Err(e) if missing(&e) => None,
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", qdir.display()))),
+    };
+    let Some(meta) = meta else {
+        // Not there yet: it will be created in the nearest folder that exists.
+        let abs = std::path::absolute(qdir)?;
+        let mut parent = abs.as_path();
+        while let Some(up) = parent.parent() {
+            parent = up;
+            match std::fs::metadata(parent) {
+                Ok(m) if m.is_dir() => return writable(parent),
+                Ok(_) => {
+                    return refuse(
+                        parent,
+                        io::ErrorKind::AlreadyExists,
+                        "is not a folder, so the quarantine folder cannot be created in it",
+                    )
+                }
+                Err(e) if missing(&e) => continue,
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}", parent.display()),
+                    ))
+                }
+            }
+        }
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return refuse(
+            qdir,
+            io::ErrorKind::AlreadyExists,
+            "exists and is not a folder: the quarantine folder must be a Maildir, an empty \
+             folder or a path that does not exist yet",
+        );
+    }
+    writable(qdir)?;
+    for sub in ["cur", "new", "tmp"] {
+        let d = qdir.join(sub);
+        match std::fs::metadata(&d) {
+            Ok(m) if m.is_dir() => writable(&d)?,
+            Ok(_) => {
+                return refuse(
+                    &d,
+                    io::ErrorKind::AlreadyExists,
+                    "is not a folder, so the quarantine folder is not a Maildir",
+                )
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", d.display()))),
+        }
+    }
+    let manifest = qdir.join(crate::act::manifest::MANIFEST);
+    match std::fs::File::open(&manifest) {
+        Ok(f) => {
+            writable(&manifest)?;
+            // The lock `Manifest::open` takes; released when `f` is dropped.
+            if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err()
+            {
+                return refuse(
+                    &manifest,
+                    io::ErrorKind::WouldBlock,
+                    "another maildedup run is using this quarantine folder",
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("{}: {e}", manifest.display()),
+        )),
+    }
+}
+
+/// Whether this user may create and rename files in folder (or write file) `p`, on a
+/// filesystem mounted writable; the error names `p` and says which.
+fn writable(p: &Path) -> io::Result<()> {
+    let dir = p.is_dir();
+    if let Ok(v) = rustix::fs::statvfs(p) {
+        if v.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+            return Err(io::Error::new(
+                io::ErrorKind::ReadOnlyFilesystem,
+                format!("{}: is on a read-only filesystem", p.display()),
+            ));
+        }
+    }
+    let mode = match dir {
+        true => rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+        false => rustix::fs::Access::WRITE_OK,
+    };
+    rustix::fs::access(p, mode).map_err(|e| {
+        let why = match e {
+            rustix::io::Errno::ROFS => "is on a read-only filesystem".to_string(),
+            rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => {
+                "is not writable by this user".to_string()
+            }
+            other => io::Error::from(other).to_string(),
+        };
+        io::Error::new(io::Error::from(e).kind(), format!("{}: {why}", p.display()))
+    })
 }
 
 /// A path as the kernel will resolve it once its missing folders are created: its

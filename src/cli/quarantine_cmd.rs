@@ -19,16 +19,16 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
     let only = args.only.and_then(OnlyClass::class);
     log.set("only", serde_json::to_value(only)?);
     let progress = Progress::new(!args.no_progress && !args.json && !args.quiet);
+    // Everything the real run would refuse is refused here, before the scan, and the same
+    // way with --dry-run: a QDIR inside a scanned path, one it could not write, a run lock
+    // another run keeps.
     crate::act::placement::check_qdir(&args.to, &sel.paths)?;
+    crate::act::placement::check_usable(&args.to)?;
     // One run per store at a time (`crate::act::runlock`), taken before the scan: a run that
-    // waited for another one scans what that run left.
-    let _runlock = match args.dry_run {
-        true => None,
-        false => Some(crate::act::runlock::RunLock::for_paths(
-            &sel.paths,
-            args.lock.options().timeout,
-        )?),
-    };
+    // waited for another one scans what that run left. A dry run takes it too (it only
+    // locks, never writes), so it shows what a real run started now would do.
+    let _runlock =
+        crate::act::runlock::RunLock::for_paths(&sel.paths, args.lock.options().timeout)?;
     // An mbox a killed run left half-written in place is finished before it is scanned
     // (mail appended to it since is kept); one that cannot be is reported and left alone.
     let recovery = if args.dry_run {
