@@ -8,6 +8,7 @@
 //! - [`manifest`]: the append-only record of every change;
 //! - [`runlock`], [`runlog`]: one run per store at a time; a line per run.
 
+pub mod aim;
 pub mod manifest;
 pub mod mbox_edit;
 pub mod placement;

@@ -100,6 +100,18 @@ impl<'a> Quarantine<'a> {
         qdir: &Path,
         lock: LockOptions,
     ) -> io::Result<Self> {
+        Self::start_recording(scan, grouping, qdir, lock, &[])
+    }
+
+    /// [`Quarantine::start`], recording `command` (the command line that asked for the
+    /// run) in the manifest's run record, for `restore --list`.
+    pub fn start_recording(
+        scan: &'a ScanOutput,
+        grouping: &'a Grouping,
+        qdir: &Path,
+        lock: LockOptions,
+        command: &[String],
+    ) -> io::Result<Self> {
         // No other maildedup run may change these stores while this one does; taken
         // before anything is written (shared with a lock the caller took before the scan).
         let runlock = crate::act::runlock::RunLock::for_stores(&scan.stores, lock.timeout)?;
@@ -117,6 +129,7 @@ impl<'a> Quarantine<'a> {
                 .iter()
                 .map(|s| std::fs::canonicalize(&s.path).unwrap_or_else(|_| abs(&s.path)))
                 .collect(),
+            command: command.to_vec(),
         })?;
         Ok(Quarantine {
             scan,

@@ -45,6 +45,8 @@ pub struct Restore {
     deferred: HashMap<PathBuf, String>,
     /// The run lock on the stores the manifest names, held while restoring.
     _runlock: Option<crate::act::runlock::RunLock>,
+    /// Which records are undone ([`Restore::aim_at`]); everything by default.
+    aim: crate::act::aim::Aim,
     pub outcome: RestoreOutcome,
 }
 
@@ -480,8 +482,32 @@ impl Restore {
             manifest: Manifest::open(qdir)?,
             deferred: HashMap::new(),
             _runlock: None,
+            aim: crate::act::aim::Aim::default(),
             outcome: RestoreOutcome::default(),
         })
+    }
+
+    /// Limits this restore to the records `aim` names (`restore --run/--store/
+    /// --message-id`); `last` among its runs becomes the newest run. Fails, changing
+    /// nothing, on a run id the manifest does not hold.
+    pub fn aim_at(&mut self, mut aim: crate::act::aim::Aim) -> io::Result<()> {
+        let loaded = crate::act::manifest::validate::load(&self.qdir)?;
+        let runs: Vec<&str> = loaded
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Run { run, .. } => Some(run.as_str()),
+                _ => None,
+            })
+            .collect();
+        aim.resolve_runs(&runs).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: {e}", self.qdir.display()),
+            )
+        })?;
+        self.aim = aim;
+        Ok(())
     }
 
     fn problem(&mut self, path: &Path, offset: Option<u64>, reason: impl Into<String>) {
@@ -722,8 +748,20 @@ impl Restore {
             })
             .collect();
         let mut handled: HashSet<String> = HashSet::new();
+        let run_of = crate::act::aim::run_of_each(records);
+        let extract_mid = |x: &str| match extracts.get(x) {
+            Some(Record::MboxExtract { message_id, .. }) => message_id.as_deref(),
+            _ => None,
+        };
         for (i, r) in records.iter().enumerate().rev() {
             let stores = &stores_of[i];
+            if !self.aim.selects(r, run_of[i], extract_mid) {
+                // Left for another restore; the messages its rewrite took out are its own.
+                if let Record::MboxRewrite { edits, .. } = r {
+                    handled.extend(edits.iter().filter_map(|e| e.extract.clone()));
+                }
+                continue;
+            }
             if let Some(why) = &loaded.rejected[i] {
                 // Said once, in the first pass; a pass for deferred mboxes only skips it.
                 if only.is_none() {

@@ -238,6 +238,28 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// List the quarantine runs QDIR holds (when, the command, how many copies from which
+    /// stores, how many restored already) and change nothing.
+    #[arg(long, conflicts_with_all = ["dry_run", "runs", "stores", "message_ids"])]
+    pub list: bool,
+
+    /// Restore only what run RUN quarantined: an id `--list` shows, or `last` for the
+    /// newest run. Repeatable (any of them).
+    #[arg(long = "run", value_name = "RUN")]
+    pub runs: Vec<String>,
+
+    /// Restore only copies taken from under PATH: a store, a Maildir++ folder, an mbox
+    /// file, or a folder holding some. Repeatable (any of them).
+    #[arg(long = "store", value_name = "PATH")]
+    pub stores: Vec<PathBuf>,
+
+    /// Restore only copies with this Message-ID (angle brackets optional). Repeatable (any
+    /// of them). A copy taken out of an mbox goes back together with the other copies the
+    /// same rewrite took out of that mbox. Aims of different kinds combine: `--run R
+    /// --store P` restores what run R took from under P.
+    #[arg(long = "message-id", value_name = "ID")]
+    pub message_ids: Vec<String>,
+
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

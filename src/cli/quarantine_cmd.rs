@@ -81,7 +81,11 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
         }
         return Ok(done(outcome_code(&outcome)));
     }
-    let mut q = Quarantine::start(out, &grouping, &args.to, args.lock.options())?;
+    let command: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut q =
+        Quarantine::start_recording(out, &grouping, &args.to, args.lock.options(), &command)?;
     q.outcome.left.extend(recovery);
     let result = q.run(&plan);
     let outcome = std::mem::take(&mut q.outcome);

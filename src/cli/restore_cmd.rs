@@ -10,7 +10,15 @@ pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Resul
     log.set_paths(std::slice::from_ref(&args.qdir));
     log.set("qdir", crate::act::runlog::absolute(&args.qdir));
     log.set("dry_run", args.dry_run);
+    if args.list {
+        return list_runs(args);
+    }
     let mut r = crate::act::restore::Restore::open(&args.qdir, args.lock.options(), args.dry_run)?;
+    let aim = crate::act::aim::Aim::new(&args.runs, &args.stores, &args.message_ids);
+    if !aim.is_all() {
+        log.set("aim", serde_json::to_value(&aim)?);
+        r.aim_at(aim)?;
+    }
     let result = r.run();
     let outcome = std::mem::take(&mut r.outcome);
     log.set(
@@ -61,4 +69,61 @@ pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Resul
     } else {
         EXIT_PARTIAL
     })
+}
+
+/// `restore --list`: the runs QDIR holds, oldest first.
+fn list_runs(args: &RestoreArgs) -> anyhow::Result<i32> {
+    use crate::act::manifest::MANIFEST;
+    if !args.qdir.join(MANIFEST).is_file() {
+        anyhow::bail!(
+            "{}: no {MANIFEST} here: not a maildedup quarantine folder",
+            args.qdir.display()
+        );
+    }
+    let loaded = crate::act::manifest::validate::load(&args.qdir)?;
+    let runs = crate::act::manifest::runs::summarize(&loaded.records);
+    if args.json {
+        print_json(
+            &serde_json::json!({"version": 1, "qdir": args.qdir.to_string_lossy(),
+            "runs": runs}),
+        )?;
+        return Ok(EXIT_OK);
+    }
+    if args.quiet {
+        return Ok(EXIT_OK);
+    }
+    let mut o = String::new();
+    for r in &runs {
+        use std::fmt::Write;
+        let _ = writeln!(o, "Run {}, started {}", esc(&r.run), esc(&r.started));
+        if !r.command.is_empty() {
+            let _ = writeln!(o, "  command: {}", esc(&r.command.join(" ")));
+        }
+        let _ = writeln!(
+            o,
+            "  moved {} ({} restored since); merged flags into {}; rewrote {}",
+            count(r.copies, "copy", "copies"),
+            thousands(r.restored),
+            count(r.flag_merges, "kept copy", "kept copies"),
+            count(r.mboxes_rewritten, "mbox file", "mbox files"),
+        );
+        for s in &r.stores {
+            let _ = writeln!(
+                o,
+                "  {:>8} from {}",
+                thousands(s.copies),
+                esc(&s.store.to_string_lossy())
+            );
+        }
+    }
+    match runs.len() {
+        0 => o.push_str("No quarantine run is recorded here.\n"),
+        n => o.push_str(&format!(
+            "{}. Restore one with: maildedup restore --run RUN {}\n",
+            count(n, "run", "runs"),
+            esc(&args.qdir.to_string_lossy())
+        )),
+    }
+    print!("{o}");
+    Ok(EXIT_OK)
 }

@@ -8,6 +8,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+pub mod runs;
 pub mod validate;
 
 pub const MANIFEST: &str = "manifest.jsonl";
@@ -43,6 +44,10 @@ pub enum Record {
             skip_serializing_if = "Vec::is_empty"
         )]
         canonical: Vec<PathBuf>,
+        /// The command line that made the run (`restore --list` shows it). Missing in
+        /// manifests of older versions.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        command: Vec<String>,
     },
     /// A Maildir file moved, as it is, to `quarantined` (relative to QDIR).
     MaildirMove {
