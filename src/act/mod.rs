@@ -15,6 +15,7 @@ pub mod placement;
 pub mod plan;
 pub mod quarantine;
 pub mod restore;
+pub mod reviewed;
 pub mod runlock;
 pub mod runlog;
 

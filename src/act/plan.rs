@@ -64,6 +64,43 @@ fn only(mask: &[u8], f: Flags) -> Flags {
     out
 }
 
+/// The flag merges for kept copies given the flags their extra copies carry: what each
+/// kept copy's store can hold and the copy lacks.
+fn merges_into_kept(
+    scan: &ScanOutput,
+    gained: Vec<(usize, Flags)>,
+) -> impl Iterator<Item = FlagMerge> + '_ {
+    gained.into_iter().filter_map(|(kept, gained)| {
+        let k = &scan.copies[kept];
+        let mask = match scan.stores[k.store as usize].kind {
+            StoreKind::Maildir => MERGEABLE,
+            StoreKind::Mbox => MERGEABLE_MBOX,
+            // A .eml file has no store flags: nothing is merged into it.
+            StoreKind::Eml => &[],
+        };
+        let add = Flags(only(mask, gained).0 & !k.flags.0);
+        (!add.is_empty()).then_some(FlagMerge { copy: kept, add })
+    })
+}
+
+/// The flag merges a list of moves calls for: each kept copy gains the flags of the copies
+/// moved in its place (a reviewed plan, `crate::act::reviewed`).
+pub fn flag_merges_for(scan: &ScanOutput, moves: &[Move]) -> Vec<FlagMerge> {
+    let mut gained: Vec<(usize, Flags)> = Vec::new();
+    let mut at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for m in moves {
+        let f = scan.copies[m.copy].flags;
+        match at.get(&m.kept) {
+            Some(&i) => gained[i].1 = gained[i].1.union(f),
+            None => {
+                at.insert(m.kept, gained.len());
+                gained.push((m.kept, f));
+            }
+        }
+    }
+    merges_into_kept(scan, gained).collect()
+}
+
 /// Builds the plan. `only_class` limits it to one class of extra copies.
 pub fn plan(scan: &ScanOutput, grouping: &Grouping, only_class: Option<Class>) -> Plan {
     let mut p = Plan::default();
@@ -89,19 +126,7 @@ pub fn plan(scan: &ScanOutput, grouping: &Grouping, only_class: Option<Class>) -
                 scope: m.scope.unwrap_or(Scope::SameFolder),
             });
         }
-        for (kept, gained) in gained {
-            let k = &scan.copies[kept];
-            let mask = match scan.stores[k.store as usize].kind {
-                StoreKind::Maildir => MERGEABLE,
-                StoreKind::Mbox => MERGEABLE_MBOX,
-                // A .eml file has no store flags: nothing is merged into it.
-                StoreKind::Eml => &[],
-            };
-            let add = Flags(only(mask, gained).0 & !k.flags.0);
-            if !add.is_empty() {
-                p.flag_merges.push(FlagMerge { copy: kept, add });
-            }
-        }
+        p.flag_merges.extend(merges_into_kept(scan, gained));
     }
     for g in grouping.groups.iter().chain(&grouping.cross_folder) {
         for m in g.kept_elsewhere() {

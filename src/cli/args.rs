@@ -203,6 +203,14 @@ pub struct QuarantineArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Carry out a reviewed plan: the output of `quarantine --dry-run --json`, edited by
+    /// hand or with jq (moves struck, or another copy kept). Every move is checked again
+    /// against a fresh scan of PATH...: a copy or kept copy changed since is left and
+    /// listed; a plan that breaks a safety rule (keeps a copy it also moves, keeps one that
+    /// is not the same message, empties a folder without --across-folders) is refused.
+    #[arg(long, value_name = "FILE", conflicts_with = "only")]
+    pub plan: Option<PathBuf>,
+
     /// With --dry-run: also write the scan report as one self-contained HTML page to FILE
     /// (as `scan --html`).
     #[arg(long, value_name = "FILE", requires = "dry_run")]

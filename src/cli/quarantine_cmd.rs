@@ -36,25 +36,40 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
     } else {
         crate::act::mbox_edit::recover_qdir(&args.to, &args.lock.options())?
     };
+    // A reviewed plan is read before the scan: a file that is no plan fails at once.
+    let reviewed = match &args.plan {
+        Some(p) => Some(crate::act::reviewed::PlanFile::read(p)?),
+        None => None,
+    };
     let scanned = scan_selection(sel, &progress)?;
     let out = &scanned.out;
     // A folder or file that could not be read is never quarantined from: say so on stderr
     // in every mode (with -q too), and in the run log.
     let incomplete = scanned.report_problems(log, true);
     let done = |code: i32| incomplete.unwrap_or(code);
-    let grouping = crate::group::merge::group_and_merge(out, &sel.group_options());
-    let plan = crate::act::plan::plan(out, &grouping, only);
+    let (grouping, plan, left) = match &reviewed {
+        None => {
+            let grouping = crate::group::merge::group_and_merge(out, &sel.group_options());
+            let plan = crate::act::plan::plan(out, &grouping, only);
+            (grouping, plan, Vec::new())
+        }
+        Some(file) => checked_plan(args, file, out)?,
+    };
     if args.dry_run {
         if let Some(file) = &args.html {
             let report = Report::build(out, &grouping);
             write_html(file, out, &grouping, &report, &sel.paths)?;
         }
-        print_dry_run(args, out, &grouping, &plan, log)?;
-        return Ok(done(EXIT_OK));
+        print_dry_run(args, out, &grouping, &plan, &left, log)?;
+        return Ok(done(if left.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_PARTIAL
+        }));
     }
     if plan.moves.is_empty() && plan.flag_merges.is_empty() {
         let outcome = crate::act::quarantine::Outcome {
-            left: recovery,
+            left: recovery.into_iter().chain(left).collect(),
             ..Default::default()
         };
         log.set("summary", quarantine_summary(&outcome, &grouping));
@@ -87,6 +102,7 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
     let mut q =
         Quarantine::start_recording(out, &grouping, &args.to, args.lock.options(), &command)?;
     q.outcome.left.extend(recovery);
+    q.outcome.left.extend(left);
     let result = q.run(&plan);
     let outcome = std::mem::take(&mut q.outcome);
     log.set("summary", quarantine_summary(&outcome, &grouping));
@@ -133,12 +149,52 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
     Ok(done(outcome_code(&outcome)))
 }
 
-/// `quarantine --dry-run`: the plan, as JSON or one line per move and a summary.
+/// `quarantine --plan FILE`: the reviewed plan checked against the scan, grouped across
+/// folders so every copy of a message is in one group. Refused whole, listing every rule it
+/// breaks; else the plan and the moves left because their copies changed since.
+fn checked_plan(
+    args: &QuarantineArgs,
+    file: &crate::act::reviewed::PlanFile,
+    out: &crate::model::ScanOutput,
+) -> anyhow::Result<(
+    crate::group::Grouping,
+    crate::act::plan::Plan,
+    Vec<crate::act::Problem>,
+)> {
+    let mut opts = args.selection.group_options();
+    let across = opts.across_folders || file.across_folders();
+    opts.across_folders = true;
+    let grouping = crate::group::merge::group_and_merge(out, &opts);
+    match crate::act::reviewed::check(file, out, &grouping, opts.window_secs, across) {
+        Ok(c) => Ok((grouping, c.plan, c.left)),
+        Err(rules) => {
+            let shown: Vec<&str> = rules.iter().take(20).map(String::as_str).collect();
+            let more = rules.len().saturating_sub(shown.len());
+            anyhow::bail!(
+                "{}: the plan is refused, nothing was moved:\n  {}{}",
+                args.plan
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("-"))
+                    .display(),
+                shown.join("\n  "),
+                if more > 0 {
+                    format!("\n  (and {more} more)")
+                } else {
+                    String::new()
+                }
+            )
+        }
+    }
+}
+
+/// `quarantine --dry-run`: the plan, as JSON or one line per move and a summary; `left`:
+/// moves of a reviewed plan left because their copies changed.
 fn print_dry_run(
     args: &QuarantineArgs,
     out: &crate::model::ScanOutput,
     grouping: &crate::group::Grouping,
     plan: &crate::act::plan::Plan,
+    left: &[crate::act::Problem],
     log: &mut RunLog,
 ) -> anyhow::Result<()> {
     let planned_bytes: u64 = plan.moves.iter().map(|m| out.copies[m.copy].length).sum();
@@ -154,7 +210,14 @@ fn print_dry_run(
             cross_folder: AlsoIns(out, plan),
             dry_run: true,
             flag_merges: FlagMerges(out, plan),
+            left,
             moves: Moves(out, plan),
+            paths: args
+                .selection
+                .paths
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
             qdir: args.to.to_string_lossy().into_owned(),
             summary,
             version: 1,
@@ -177,6 +240,9 @@ fn print_dry_run(
                 "Would keep {} in their folders though also in other folders (--across-folders moves them).",
                 count(plan.also_in.len(), "copy", "copies")
             )?;
+        }
+        for p in left {
+            writeln!(o, "would leave in place: {}", esc(&p.to_string()))?;
         }
         o.flush()?;
     }

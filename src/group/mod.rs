@@ -218,6 +218,19 @@ impl Grouping {
     }
 }
 
+/// The class of extra copy `copy` relative to the copy `kept` in its place: same-time
+/// when both were delivered within `window_secs` of each other.
+pub fn class_of(
+    kept: &crate::model::MessageCopy,
+    copy: &crate::model::MessageCopy,
+    window_secs: i64,
+) -> Class {
+    match (kept.delivered_at, copy.delivered_at) {
+        (Some(a), Some(b)) if (a - b).abs() <= window_secs => Class::SameTime,
+        _ => Class::DifferentTime,
+    }
+}
+
 pub fn group(scan: &ScanOutput, opts: &GroupOptions) -> Grouping {
     let copies = &scan.copies;
     let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -370,10 +383,7 @@ impl<'a> Ranker<'a> {
     }
 
     fn class_against(&self, kept: usize, i: usize) -> Class {
-        match (self.copy(kept).delivered_at, self.copy(i).delivered_at) {
-            (Some(a), Some(b)) if (a - b).abs() <= self.opts.window_secs => Class::SameTime,
-            _ => Class::DifferentTime,
-        }
+        class_of(self.copy(kept), self.copy(i), self.opts.window_secs)
     }
 
     fn make_group(

@@ -9,9 +9,11 @@ use crate::render::term::escape;
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::io::{self, Write};
 
-/// Where a copy is: its file, and its offset in an mbox.
+/// Where a kept copy is: its file, and its offset in an mbox, and its content hash (which
+/// `quarantine --plan` checks again).
 #[derive(serde::Serialize)]
 struct Place {
+    content_hash: Option<String>,
     offset: Option<u64>,
     path: String,
 }
@@ -21,8 +23,11 @@ struct Place {
 #[derive(serde::Serialize)]
 struct MoveView {
     class: Class,
+    /// What `quarantine --plan` checks the copy still is.
+    content_hash: Option<String>,
     kept: Place,
     length: u64,
+    message_id: Option<String>,
     offset: Option<u64>,
     path: String,
     /// `same-folder`, or `cross-folder` (only with `--across-folders`).
@@ -48,6 +53,7 @@ struct FlagView {
 fn place(scan: &ScanOutput, copy: usize) -> Place {
     let c = &scan.copies[copy];
     Place {
+        content_hash: c.content_hash().map(|h| crate::model::encode::hex(&h)),
         offset: c.offset(),
         path: c.path(&scan.stores).to_string_lossy().into_owned(),
     }
@@ -62,8 +68,13 @@ impl Moves<'_> {
         let here = place(self.0, m.copy);
         MoveView {
             class: m.class,
+            content_hash: here.content_hash,
             kept: place(self.0, m.kept),
             length: self.0.copies[m.copy].length,
+            message_id: self.0.copies[m.copy]
+                .message_id
+                .as_deref()
+                .map(str::to_string),
             offset: here.offset,
             path: here.path,
             scope: m.scope,
@@ -147,7 +158,12 @@ pub struct DryRun<'a> {
     pub cross_folder: AlsoIns<'a>,
     pub dry_run: bool,
     pub flag_merges: FlagMerges<'a>,
+    /// With `--plan`: the moves left because their copies changed since the plan.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub left: &'a [crate::act::Problem],
     pub moves: Moves<'a>,
+    /// The PATHs the plan was made from (`quarantine --plan` is given them again).
+    pub paths: Vec<String>,
     pub qdir: String,
     pub summary: serde_json::Value,
     pub version: u32,
