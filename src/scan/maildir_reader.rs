@@ -2,10 +2,13 @@
 //! and fingerprint it.
 
 use super::incremental::stat_matches;
+use super::seen::SeenKeys;
 use super::time::{eml_time, maildir_time};
 use super::{id_key, Buffers, Opened, Work, HEAD_CHUNK};
 use crate::cache::Cache;
-use crate::identity::{header_digest, message_hash, Digest, Flags, HeaderFacts};
+use crate::identity::{
+    header_digest, message_hash, message_hash_and_id, Digest, Flags, HeaderFacts,
+};
 use crate::model::{Loc, MessageCopy, Skipped, Store, StoreKind};
 use crate::store::maildir::MaildirName;
 use std::ffi::OsStr;
@@ -24,6 +27,7 @@ pub(crate) fn fingerprint(
     opened: &[Opened],
     bufs: &mut Buffers,
     cache: Option<&Cache>,
+    seen: &SeenKeys,
 ) -> Result<MessageCopy, Skipped> {
     let Work {
         store,
@@ -32,7 +36,7 @@ pub(crate) fn fingerprint(
         cached,
     } = w;
     if stores[store as usize].kind == StoreKind::Eml {
-        return fingerprint_eml(store, name, stores, opened, bufs);
+        return fingerprint_eml(store, name, stores, opened, bufs, seen);
     }
     let dir = &stores[store as usize].path;
     let path = || dir.join(sub.as_str()).join(&*name);
@@ -42,6 +46,8 @@ pub(crate) fn fingerprint(
         if let Some(rec) = rec {
             if !cache.paranoid || stat_matches(dir_fd, &name, &rec) {
                 opened[store as usize].hits.fetch_add(1, Relaxed);
+                // A fresh copy of this message met later is hashed in stage 1.
+                seen.insert(rec.id_key);
                 let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
                 return Ok(MessageCopy {
                     store,
@@ -65,13 +71,15 @@ pub(crate) fn fingerprint(
         read_maildir_file(dir_fd, &name, &path, bufs)?;
     let (delivered_at, time_source, rejected_times) = maildir_time(&name, mtime, &facts);
     let flags = Flags::from_maildir(MaildirName::parse(&name.to_string_lossy()).flags);
+    let key = facts.message_id.as_deref().map_or(0, id_key);
+    let (content, message_id) = early_hash(content, key, length, seen, bufs);
     Ok(MessageCopy {
         store,
         time_source,
         loc: Loc::Maildir { sub, name },
         length,
-        id_key: facts.message_id.as_deref().map_or(0, id_key),
-        message_id: None,
+        id_key: key,
+        message_id,
         header_key: header_key.map(Box::new),
         content: content.map(Box::new),
         delivered_at,
@@ -89,6 +97,7 @@ fn fingerprint_eml(
     stores: &[Store],
     opened: &[Opened],
     bufs: &mut Buffers,
+    seen: &SeenKeys,
 ) -> Result<MessageCopy, Skipped> {
     let dir = &stores[store as usize].path;
     let path = || {
@@ -103,13 +112,15 @@ fn fingerprint_eml(
     let (facts, length, mtime, header_key, content) =
         read_maildir_file(dir_fd, &name, &path, bufs)?;
     let (delivered_at, time_source, rejected_times) = eml_time(mtime, &facts);
+    let key = facts.message_id.as_deref().map_or(0, id_key);
+    let (content, message_id) = early_hash(content, key, length, seen, bufs);
     Ok(MessageCopy {
         store,
         time_source,
         loc: Loc::Eml { name },
         length,
-        id_key: facts.message_id.as_deref().map_or(0, id_key),
-        message_id: None,
+        id_key: key,
+        message_id,
         header_key: header_key.map(Box::new),
         content: content.map(Box::new),
         delivered_at,
@@ -117,6 +128,28 @@ fn fingerprint_eml(
         mtime: mtime.unwrap_or(0),
         rejected_times,
     })
+}
+
+/// The content hash (and normalised Message-ID) of a file stage 1 read whole, when
+/// another copy with its Message-ID key was met before: it is a candidate, and hashing it
+/// now spares stage 2 opening and reading it again. `content`: a hash stage 1 computed
+/// already (a message without a Message-ID).
+fn early_hash(
+    content: Option<Digest>,
+    key: u64,
+    length: u64,
+    seen: &SeenKeys,
+    bufs: &mut Buffers,
+) -> (Option<Digest>, Option<Box<str>>) {
+    let met = seen.insert(key);
+    match content {
+        Some(c) => (Some(c), None),
+        None if met && bufs.data.len() as u64 == length => {
+            let (c, id) = message_hash_and_id(&bufs.data, &mut bufs.scratch);
+            (Some(c), id.map(String::into_boxed_str))
+        }
+        None => (None, None),
+    }
 }
 
 /// What stage 1 learns of a Maildir file: its header facts, size and mtime, the header

@@ -13,6 +13,7 @@
 mod incremental;
 mod maildir_reader;
 mod mbox_reader;
+mod seen;
 pub mod time;
 
 use crate::cache::{Cache, FileId};
@@ -119,9 +120,10 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
     }
     let failed = std::sync::Mutex::new(Vec::new());
     let mut copies: Vec<MessageCopy> = Vec::with_capacity(files + ready);
+    let seen = seen::SeenKeys::new(files);
     copies.par_extend(work.into_par_iter().map_init(Buffers::default, |bufs, w| {
         progress.advance(1);
-        match fingerprint(w, &stores, &opened, bufs, cache) {
+        match fingerprint(w, &stores, &opened, bufs, cache, &seen) {
             Ok(c) => c,
             Err(s) => {
                 if let Ok(mut f) = failed.lock() {
@@ -134,6 +136,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
     for r in mbox_copies {
         copies.extend(r);
     }
+    drop(seen);
     copies.retain(|c| c.length != FAILED.length);
     // Filled in parallel: sorted, so the same stores always give the same report.
     let mut failed = failed.into_inner().unwrap_or_default();
