@@ -812,3 +812,37 @@ fn quarantine_leaves_an_mbox_copy_whose_flags_the_cache_has_stale() {
         text(&out.stderr)
     );
 }
+
+/// A conflict is explained once: the next cached run takes what differs from the cache and
+/// reads neither copy (issue 16). Shown by giving the list copy the other copy's bytes
+/// under its old name, which a cached run does not look at (Maildir files never change):
+/// the cached run still reports the subject tag, a run without the cache finds no
+/// difference left to explain.
+#[test]
+fn a_conflict_is_explained_from_the_cache_without_reading_its_copies() {
+    let td = tempfile::tempdir().unwrap();
+    let root = td.path();
+    copy_dir(&common::repo().join("demo"), &root.join("store"));
+    let cache = root.join("cache");
+    let (first, _) = scan(root, Some(&cache), &[]);
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let conflict = &first["conflicts"][0];
+    assert_eq!(conflict["kind"], "list-copy", "{conflict:#}");
+    assert_eq!(conflict["differs"]["headers"], serde_json::json!(["subject"]));
+    let paths: Vec<PathBuf> = conflict["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| root.join(c["path"].as_str().unwrap()))
+        .collect();
+    fs::write(&paths[0], fs::read(&paths[1]).unwrap()).unwrap();
+    let (again, _) = scan(root, Some(&cache), &[]);
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["conflicts"], first["conflicts"], "from the cache");
+    let (fresh, _) = scan(root, None, &[]);
+    let fresh: serde_json::Value = serde_json::from_str(&fresh).unwrap();
+    assert_ne!(
+        fresh["conflicts"], first["conflicts"],
+        "without the cache the copies are read (and now hold the same bytes)"
+    );
+}

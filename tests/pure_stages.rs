@@ -27,6 +27,7 @@ impl Scan {
             stores: Vec::new(),
             copies: Vec::new(),
             skipped: Vec::new(),
+            comparisons: Default::default(),
         })
     }
 

@@ -24,6 +24,7 @@
 //! carries its own blake3 checksum.
 
 mod codec;
+pub mod comparisons;
 
 use crate::identity::Digest;
 use crate::model::{Store, StoreKind};

@@ -25,6 +25,10 @@ pub(crate) fn run_scan(
     let out = &scanned.out;
     let grouping = crate::group::merge::group_and_merge(out, &sel.group_options());
     let report = Report::build(out, &grouping);
+    if let Some(dir) = sel.scan_options().cache {
+        // The conflicts explained this run, so the next one reads neither copy again.
+        crate::cache::comparisons::save(&dir, &out.comparisons);
+    }
     log.set("summary", serde_json::to_value(&report.summary)?);
     // Nothing on stdout with -q, but a folder or file that could not be read is an error
     // (without -q the report lists it among the skipped).

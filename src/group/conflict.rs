@@ -3,6 +3,7 @@
 //! is ([`ConflictKind`]).
 
 use crate::identity::{identity_fields, normalise_body, HeaderFacts};
+use crate::model::comparisons::{pair_key, Comparisons};
 use crate::model::MessageCopy;
 use crate::model::Store;
 use crate::store::read::message_bytes;
@@ -20,7 +21,19 @@ pub struct Differences {
 /// What kind of difference separates the variants of a conflict. Declared from the
 /// mildest to the most serious; a conflict of more than two variants takes the most
 /// serious kind found between its first variant and each other one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConflictKind {
     /// A mailing list's copy: the subject gained a `[tag]`, the body a trailing footer
@@ -78,17 +91,58 @@ pub fn describe(copies: &[&MessageCopy], stores: &[Store]) -> Differences {
 /// of the difference. Copies that cannot be read any more are left out; with fewer than
 /// two readable copies the kind is `edited` (nothing shows it is milder).
 pub fn explain(copies: &[&MessageCopy], stores: &[Store]) -> (Differences, ConflictKind) {
-    let mut read = copies.iter().filter_map(|c| message_bytes(c, stores).ok());
-    let Some(first) = read.next() else {
-        return (Differences::default(), ConflictKind::Edited);
+    explain_known(copies, stores, &Comparisons::default())
+}
+
+/// One comparison as the cache keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Compared {
+    h: BTreeSet<String>,
+    b: bool,
+    k: ConflictKind,
+}
+
+/// [`explain`], taking the comparison of two contents from `known` where it was made
+/// before (then neither copy is read) and recording the ones it makes. A copy without a
+/// content hash is always read.
+pub fn explain_known(
+    copies: &[&MessageCopy],
+    stores: &[Store],
+    known: &Comparisons,
+) -> (Differences, ConflictKind) {
+    let key = |a: &MessageCopy, b: &MessageCopy| Some(pair_key(&a.content_hash()?, &b.content_hash()?));
+    let recalled = |a: &MessageCopy, b: &MessageCopy| -> Option<Compared> {
+        serde_json::from_slice(&known.get(&key(a, b)?)?).ok()
     };
+    let mut compared: Vec<Compared> = Vec::new();
+    if let Some((first, rest)) = copies.split_first() {
+        compared = rest.iter().map_while(|c| recalled(first, c)).collect();
+        if compared.len() != rest.len() {
+            compared.clear();
+        }
+    }
+    if compared.is_empty() {
+        let mut read = copies
+            .iter()
+            .filter_map(|c| message_bytes(c, stores).ok().map(|b| (*c, b)));
+        let Some((first, first_bytes)) = read.next() else {
+            return (Differences::default(), ConflictKind::Edited);
+        };
+        for (other, bytes) in read {
+            let (h, b, k) = compare(&first_bytes, &bytes);
+            let c = Compared { h, b, k };
+            if let (Some(pk), Ok(v)) = (key(first, other), serde_json::to_vec(&c)) {
+                known.put(pk, v);
+            }
+            compared.push(c);
+        }
+    }
     let mut headers = BTreeSet::new();
     let mut body = false;
     let mut kind: Option<ConflictKind> = None;
-    for other in read {
-        let (names, body_differs, k) = compare(&first, &other);
-        headers.extend(names);
-        body |= body_differs;
+    for Compared { h, b, k } in compared {
+        headers.extend(h);
+        body |= b;
         kind = Some(kind.map_or(k, |old| old.max(k)));
     }
     (

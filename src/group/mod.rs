@@ -536,6 +536,7 @@ mod tests {
                 })
                 .collect(),
             skipped: Vec::new(),
+            comparisons: Default::default(),
         }
     }
 

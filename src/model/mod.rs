@@ -1,6 +1,7 @@
 //! The types every stage shares: the stores, one copy of a message and where it lives,
 //! where its delivery time came from, what a scan returns, and what was skipped.
 
+pub mod comparisons;
 pub mod encode;
 pub mod pathser;
 
@@ -245,8 +246,11 @@ impl MessageCopy {
 }
 
 /// What a scan returns: the stores found, every copy in them, and what was not read.
+#[derive(Default)]
 pub struct ScanOutput {
     pub stores: Vec<Store>,
     pub copies: Vec<MessageCopy>,
     pub skipped: Vec<Skipped>,
+    /// Conflicts explained in earlier runs (from the cache) and in this one.
+    pub comparisons: comparisons::Comparisons,
 }

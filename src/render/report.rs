@@ -1,6 +1,6 @@
 //! The scan report: the JSON contract (`--json`) and the human summary.
 
-use crate::group::conflict::{explain, ConflictKind, Differences};
+use crate::group::conflict::{explain_known, ConflictKind, Differences};
 use crate::group::{Class, Group, GroupClass, Grouping, Scope};
 use crate::model::encode::{hex, rfc3339};
 use crate::model::Store;
@@ -362,7 +362,7 @@ impl<'a> Report<'a> {
                             .copied()
                     })
                     .collect();
-                let (differs, kind) = explain(&reps, stores);
+                let (differs, kind) = explain_known(&reps, stores, &scan.comparisons);
                 ConflictReport {
                     message_id: k.message_id.to_string(),
                     variants: hashes.len(),

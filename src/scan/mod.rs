@@ -242,6 +242,12 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
         stores,
         copies,
         skipped,
+        // Conflicts explained by earlier runs: `group::conflict` reads neither copy again.
+        comparisons: opts
+            .cache
+            .as_deref()
+            .map(crate::cache::comparisons::load)
+            .unwrap_or_default(),
     }
 }
 
