@@ -828,7 +828,10 @@ fn a_conflict_is_explained_from_the_cache_without_reading_its_copies() {
     let first: serde_json::Value = serde_json::from_str(&first).unwrap();
     let conflict = &first["conflicts"][0];
     assert_eq!(conflict["kind"], "list-copy", "{conflict:#}");
-    assert_eq!(conflict["differs"]["headers"], serde_json::json!(["subject"]));
+    assert_eq!(
+        conflict["differs"]["headers"],
+        serde_json::json!(["subject"])
+    );
     let paths: Vec<PathBuf> = conflict["copies"]
         .as_array()
         .unwrap()
@@ -845,4 +848,50 @@ fn a_conflict_is_explained_from_the_cache_without_reading_its_copies() {
         fresh["conflicts"], first["conflicts"],
         "without the cache the copies are read (and now hold the same bytes)"
     );
+}
+
+/// A cache written before the key index (`store_keys`) gets it at its next save, and
+/// finding the records to remove works with it and without it: a store removed from
+/// under a scanned path leaves no record behind either way.
+#[test]
+fn the_store_key_index_is_built_for_an_older_cache_and_kept_in_step() {
+    use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition};
+    const STORES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stores");
+    const KEYS: TableDefinition<&[u8], u64> = TableDefinition::new("store_keys");
+    let td = tempfile::tempdir().unwrap();
+    let root = td.path();
+    copy_dir(&common::repo().join("demo"), &root.join("store"));
+    let cache = root.join("cache");
+    same(root, &cache, "first");
+    let file = cache.join("fingerprints.redb");
+    let count = |t: TableDefinition<&[u8], u64>| -> Option<u64> {
+        let db = redb::Database::open(&file).unwrap();
+        let txn = db.begin_read().unwrap();
+        let n = txn.open_table(t).ok().map(|t| t.len().unwrap());
+        drop(txn);
+        n
+    };
+    let stores_len = || -> u64 {
+        let db = redb::Database::open(&file).unwrap();
+        let txn = db.begin_read().unwrap();
+        let n = txn.open_table(STORES).unwrap().len().unwrap();
+        drop(txn);
+        n
+    };
+    assert_eq!(count(KEYS), Some(stores_len()), "one key per record");
+    // As an older version left it: no index.
+    {
+        let db = redb::Database::open(&file).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(KEYS).unwrap();
+        txn.commit().unwrap();
+    }
+    assert_eq!(count(KEYS), None);
+    same(root, &cache, "older cache");
+    assert_eq!(count(KEYS), Some(stores_len()), "the index was built");
+    let before = stores_len();
+    fs::remove_dir_all(root.join("store/mbox")).unwrap();
+    same(root, &cache, "a store removed");
+    assert!(stores_len() < before, "the removed stores' records went");
+    assert_eq!(count(KEYS), Some(stores_len()), "and their keys with them");
 }

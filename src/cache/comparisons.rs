@@ -55,9 +55,8 @@ pub fn save(dir: &Path, comparisons: &Comparisons) {
     }
     let db = match open_with(&file, true) {
         Ok(Db::Rw(db)) => db,
-        Ok(Db::Ro(_)) | Err(OpenError::NeedsRepair | OpenError::Busy(_) | OpenError::Corrupt(_)) => {
-            return
-        }
+        Ok(Db::Ro(_))
+        | Err(OpenError::NeedsRepair | OpenError::Busy(_) | OpenError::Corrupt(_)) => return,
     };
     let _ = quiet_catch(|| -> Result<(), String> {
         let e = |e: &dyn std::fmt::Display| e.to_string();
@@ -68,7 +67,9 @@ pub fn save(dir: &Path, comparisons: &Comparisons) {
                 table.retain(|_, _| false).map_err(|x| e(&x))?;
             }
             for (k, v) in &added {
-                table.insert(k.as_slice(), v.as_slice()).map_err(|x| e(&x))?;
+                table
+                    .insert(k.as_slice(), v.as_slice())
+                    .map_err(|x| e(&x))?;
             }
         }
         txn.commit().map_err(|x| e(&x))

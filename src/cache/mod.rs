@@ -51,6 +51,11 @@ pub const FORMAT: u64 = 3;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const STORES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stores");
+/// The keys of `STORES` (with each record's length), so that finding the records to remove
+/// reads a few bytes per store instead of every record (a 30-message scan beside a 5 MB
+/// cache read 4.6 MB of it). Written with `STORES` in the same transaction; a cache
+/// without it (older versions) gets it at its next save.
+const STORE_KEYS: TableDefinition<&[u8], u64> = TableDefinition::new("store_keys");
 
 /// How long a run waits for another run to let go of the cache file.
 const LOCK_WAIT: Duration = Duration::from_secs(3);
@@ -242,6 +247,7 @@ fn write_format(db: &Database) -> Result<(), String> {
         let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
         meta.insert("format", FORMAT).map_err(|e| e.to_string())?;
         txn.open_table(STORES).map_err(|e| e.to_string())?;
+        txn.open_table(STORE_KEYS).map_err(|e| e.to_string())?;
     }
     txn.commit().map_err(|e| e.to_string())
 }
@@ -392,7 +398,7 @@ impl Cache {
             }
         }
         let not_updated = |e: &str| obs.warn(&format!("{e}; the cache was not updated"));
-        let stale = match open_for_reading(&self.file) {
+        let (stale, unindexed) = match open_for_reading(&self.file) {
             Ok(db) => match self.stale(&db, roots) {
                 Ok(s) => s,
                 Err(e) => return not_updated(&format!("cannot read {}: {e}", self.file.display())),
@@ -400,7 +406,7 @@ impl Cache {
             Err(OpenError::Busy(e) | OpenError::Corrupt(e)) => return not_updated(&e),
             Err(OpenError::NeedsRepair) => return,
         };
-        if changed.is_empty() && stale.is_empty() {
+        if changed.is_empty() && stale.is_empty() && !unindexed {
             return;
         }
         let db = match open_with(&self.file, true) {
@@ -413,18 +419,32 @@ impl Cache {
             let txn = db.begin_write().map_err(|x| e(&x))?;
             {
                 let mut table = txn.open_table(STORES).map_err(|x| e(&x))?;
+                let mut keys = txn.open_table(STORE_KEYS).map_err(|x| e(&x))?;
+                if unindexed {
+                    let mut all: Vec<(Vec<u8>, u64)> = Vec::new();
+                    for item in table.iter().map_err(|x| e(&x))? {
+                        let (k, v) = item.map_err(|x| e(&x))?;
+                        all.push((k.value().to_vec(), v.value().len() as u64));
+                    }
+                    for (k, len) in all {
+                        keys.insert(k.as_slice(), len).map_err(|x| e(&x))?;
+                    }
+                }
                 for (key, rec) in changed {
                     match rec {
                         Some(b) => {
                             table.insert(key, b.as_slice()).map_err(|x| e(&x))?;
+                            keys.insert(key, b.len() as u64).map_err(|x| e(&x))?;
                         }
                         None => {
                             table.remove(key).map_err(|x| e(&x))?;
+                            keys.remove(key).map_err(|x| e(&x))?;
                         }
                     }
                 }
                 for k in stale {
                     table.remove(k.as_slice()).map_err(|x| e(&x))?;
+                    keys.remove(k.as_slice()).map_err(|x| e(&x))?;
                 }
             }
             txn.commit().map_err(|x| e(&x))
@@ -440,8 +460,9 @@ impl Cache {
     }
 
     /// The records to remove: of stores under a scanned path that this scan did not find,
-    /// and of stores whose path no longer exists.
-    fn stale(&self, db: &Db, roots: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
+    /// and of stores whose path no longer exists; and whether the cache lacks its key
+    /// index (`STORE_KEYS`), which the save then builds.
+    fn stale(&self, db: &Db, roots: &[PathBuf]) -> Result<(Vec<Vec<u8>>, bool), String> {
         let scanned: HashSet<&[u8]> = self.keys.iter().map(Vec::as_slice).collect();
         let roots: Vec<Vec<u8>> = roots
             .iter()
@@ -451,26 +472,42 @@ impl Cache {
                 k
             })
             .collect();
-        quiet_catch(|| -> Result<Vec<Vec<u8>>, String> {
+        let is_stale = |k: &[u8]| {
+            if scanned.contains(k) {
+                return false;
+            }
+            let under_root = roots
+                .iter()
+                .any(|r| k.starts_with(r) || k == &r[..r.len() - 1]);
+            under_root
+                || std::fs::symlink_metadata(Path::new(std::ffi::OsStr::from_bytes(k))).is_err()
+        };
+        quiet_catch(|| -> Result<(Vec<Vec<u8>>, bool), String> {
             let e = |e: &dyn std::fmt::Display| e.to_string();
             let txn = db.begin_read()?;
-            let table = txn.open_table(STORES).map_err(|x| e(&x))?;
             let mut stale = Vec::new();
-            for item in table.iter().map_err(|x| e(&x))? {
-                let (k, _) = item.map_err(|x| e(&x))?;
-                let k = k.value();
-                if scanned.contains(k) {
-                    continue;
+            match txn.open_table(STORE_KEYS) {
+                Ok(keys) => {
+                    for item in keys.iter().map_err(|x| e(&x))? {
+                        let (k, _) = item.map_err(|x| e(&x))?;
+                        if is_stale(k.value()) {
+                            stale.push(k.value().to_vec());
+                        }
+                    }
+                    Ok((stale, false))
                 }
-                let under_root = roots
-                    .iter()
-                    .any(|r| k.starts_with(r) || k == &r[..r.len() - 1]);
-                let path = Path::new(std::ffi::OsStr::from_bytes(k));
-                if under_root || std::fs::symlink_metadata(path).is_err() {
-                    stale.push(k.to_vec());
+                Err(redb::TableError::TableDoesNotExist(_)) => {
+                    let table = txn.open_table(STORES).map_err(|x| e(&x))?;
+                    for item in table.iter().map_err(|x| e(&x))? {
+                        let (k, _) = item.map_err(|x| e(&x))?;
+                        if is_stale(k.value()) {
+                            stale.push(k.value().to_vec());
+                        }
+                    }
+                    Ok((stale, true))
                 }
+                Err(x) => Err(e(&x)),
             }
-            Ok(stale)
         })
         .unwrap_or_else(|| Err("redb panicked reading it".into()))
     }

@@ -110,7 +110,8 @@ pub fn explain_known(
     stores: &[Store],
     known: &Comparisons,
 ) -> (Differences, ConflictKind) {
-    let key = |a: &MessageCopy, b: &MessageCopy| Some(pair_key(&a.content_hash()?, &b.content_hash()?));
+    let key =
+        |a: &MessageCopy, b: &MessageCopy| Some(pair_key(&a.content_hash()?, &b.content_hash()?));
     let recalled = |a: &MessageCopy, b: &MessageCopy| -> Option<Compared> {
         serde_json::from_slice(&known.get(&key(a, b)?)?).ok()
     };
