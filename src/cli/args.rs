@@ -345,6 +345,13 @@ pub struct Selection {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub paranoid: bool,
+
+    /// How many files are read at once: default 4 per core, at most 32. A disk answers
+    /// faster with more requests in flight (on a cold page cache, 8 threads on 2 cores
+    /// scanned twice as fast as 2); 1 reads one file at a time. The report is the same
+    /// whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub io_threads: Option<u32>,
 }
 
 impl Selection {
@@ -367,6 +374,7 @@ impl Selection {
             hash_all: self.hash_all,
             cache,
             paranoid: self.paranoid,
+            io_threads: self.io_threads.map(|n| n as usize),
         }
     }
 

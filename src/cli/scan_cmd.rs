@@ -25,9 +25,9 @@ pub(crate) fn run_scan(
     let out = &scanned.out;
     let grouping = crate::group::merge::group_and_merge(out, &sel.group_options());
     let report = Report::build(out, &grouping);
-    if let Some(dir) = sel.scan_options().cache {
+    if let Some(dir) = &scanned.cache {
         // The conflicts explained this run, so the next one reads neither copy again.
-        crate::cache::comparisons::save(&dir, &out.comparisons);
+        crate::cache::comparisons::save(dir, &out.comparisons);
     }
     log.set("summary", serde_json::to_value(&report.summary)?);
     // Nothing on stdout with -q, but a folder or file that could not be read is an error
@@ -105,6 +105,8 @@ pub(crate) struct Scanned {
     pub(crate) out: crate::model::ScanOutput,
     pub(crate) unreadable: Vec<String>,
     pub(crate) paths_without_store: Vec<String>,
+    /// The fingerprint cache folder the scan used, if any.
+    pub(crate) cache: Option<std::path::PathBuf>,
 }
 
 impl Scanned {
@@ -155,7 +157,8 @@ impl Scanned {
 /// the others; it is named in `paths_without_store`. When no PATH yields a store at all,
 /// that is a fatal error.
 pub(crate) fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<Scanned> {
-    let out = scan(&sel.paths, &sel.scan_options(), progress);
+    let opts = sel.scan_options();
+    let out = scan(&sel.paths, &opts, progress);
     let paths_without_store: Vec<String> = sel
         .paths
         .iter()
@@ -203,6 +206,7 @@ pub(crate) fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Re
         out,
         unreadable,
         paths_without_store,
+        cache: opts.cache,
     })
 }
 

