@@ -40,6 +40,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("cache", Kind::Path),
     ("no_cache", Kind::Value),
     ("paranoid", Kind::Value),
+    ("io_threads", Kind::Value),
 ];
 
 /// The keys, for messages and tests.
