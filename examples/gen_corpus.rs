@@ -61,9 +61,15 @@ struct Args {
     /// Store layout.
     #[arg(long, value_enum, default_value_t = Layout::Mixed)]
     layout: Layout,
-    /// Share of messages carrying a 0.1-1.5 MB base64 attachment.
+    /// Share of messages carrying a base64 attachment (of --attachment-size).
     #[arg(long, default_value_t = 0.05)]
     attachment_rate: f64,
+    /// Encoded size range of an attachment, MIN-MAX (K and M suffixes), skewed towards
+    /// MIN (mean about 2.8 x MIN at the default ratio of 15). The default, 100K-1500K, is
+    /// a mailbox of office documents; `--attachment-rate 0.5 --attachment-size 10K-150K`
+    /// resembles a real business store (~19 KB a message, many small attachments).
+    #[arg(long, default_value = "100K-1500K", value_parser = parse_size_range)]
+    attachment_size: (u64, u64),
     /// Size the store by bytes instead of --messages (e.g. 1G, 500M); the
     /// message count is estimated from the size model, so the result is close
     /// to, not exactly, this size.
@@ -851,12 +857,14 @@ fn base64_random(rng: &mut Rng, encoded_len: usize, out: &mut Vec<u8>) {
 }
 
 /// Sizes drawn first from the message stream, so they can be estimated cheaply.
-fn draw_sizes(rng: &mut Rng, attachment_rate: f64) -> (usize, Option<usize>) {
+fn draw_sizes(rng: &mut Rng, attachment_rate: f64, size: (u64, u64)) -> (usize, Option<usize>) {
     let body = rng.range(1_200, 8_500) as usize;
     let att = if rng.chance(attachment_rate) {
-        // Encoded 100 KB .. 1.5 MB, skewed towards the small end (mean ~280 KB).
+        // Encoded MIN .. MAX, skewed towards the small end (default 100 KB .. 1.5 MB,
+        // mean ~280 KB).
         let u = rng.unit();
-        Some((100_000.0 * 15f64.powf(u * u * u)) as usize)
+        let (min, max) = (size.0 as f64, size.1.max(size.0) as f64);
+        Some((min * (max / min).powf(u * u * u)) as usize)
     } else {
         None
     };
@@ -875,9 +883,9 @@ struct Core {
     has_attachment: bool,
 }
 
-fn gen_core(seed: u64, idx: u32, o: &Orig, attachment_rate: f64) -> Core {
+fn gen_core(seed: u64, idx: u32, o: &Orig, attachment_rate: f64, size: (u64, u64)) -> Core {
     let mut rng = Rng::derive(seed, 0x434F_5245, idx as u64);
-    let (body_len, att_len) = draw_sizes(&mut rng, attachment_rate);
+    let (body_len, att_len) = draw_sizes(&mut rng, attachment_rate, size);
     let (from_name, from_addr, to_hdr) = match o.kind {
         Kind::Sent => {
             let (n, a) = person(&mut rng);
@@ -1205,7 +1213,7 @@ fn main() -> std::io::Result<()> {
         let mut sum = 0f64;
         for i in 0..samples {
             let mut r = Rng::derive(args.seed, 0x434F_5245, i as u64);
-            let (b, a) = draw_sizes(&mut r, args.attachment_rate);
+            let (b, a) = draw_sizes(&mut r, args.attachment_rate, args.attachment_size);
             sum += 550.0 + b as f64 + a.map(|a| a as f64 * 1.02).unwrap_or(0.0);
         }
         n = ((target as f64) / (sum / samples as f64)).round().max(1.0) as u64;
@@ -1274,7 +1282,7 @@ fn main() -> std::io::Result<()> {
 
     for (k, e) in entries.iter().enumerate() {
         let o = &origs[e.orig as usize];
-        let core = gen_core(args.seed, e.orig, o, args.attachment_rate);
+        let core = gen_core(args.seed, e.orig, o, args.attachment_rate, args.attachment_size);
         let msg = message(args.seed, e, &core, o);
         if core.has_attachment {
             with_att += 1;
@@ -1512,4 +1520,25 @@ fn main() -> std::io::Result<()> {
         println!("  took {:.2} s", started.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+/// `MIN-MAX` with optional K/M suffixes (powers of 1000), MIN >= 1.
+fn parse_size_range(s: &str) -> Result<(u64, u64), String> {
+    let one = |t: &str| -> Result<u64, String> {
+        let t = t.trim();
+        let (num, mul) = match t.chars().last() {
+            Some('K' | 'k') => (&t[..t.len() - 1], 1_000),
+            Some('M' | 'm') => (&t[..t.len() - 1], 1_000_000),
+            _ => (t, 1),
+        };
+        num.parse::<u64>()
+            .map(|n| n * mul)
+            .map_err(|e| format!("{t}: {e}"))
+    };
+    let (a, b) = s.split_once('-').ok_or("expected MIN-MAX, e.g. 10K-150K")?;
+    let (a, b) = (one(a)?, one(b)?);
+    if a == 0 || b < a {
+        return Err(format!("{s}: need 1 <= MIN <= MAX"));
+    }
+    Ok((a, b))
 }
