@@ -17,8 +17,11 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Maildir files larger than this are read in stage 1 without readahead.
-const NO_READAHEAD_ABOVE: u64 = 128 * 1024;
+/// Maildir files larger than this are read in stage 1 without readahead: stage 1 wants
+/// their header block (8 KiB), and the device's readahead (8 MB here) would pull in the
+/// rest. On a 816 MB store of 20 KB messages, 16 KiB (was 128 KiB) cut the bytes read off
+/// a cold disk from 785 MB to 651 MB.
+const NO_READAHEAD_ABOVE: u64 = 16 * 1024;
 
 /// Stage 1 for one message: header facts only, no digest unless it has no Message-ID.
 pub(crate) fn fingerprint(
@@ -207,8 +210,8 @@ pub(crate) fn read_maildir_file(
     }
     if size > NO_READAHEAD_ABOVE {
         // Stage 1 wants the header block only: no readahead of a large body (on a cold
-        // cache it would pull in whole attachments that are never hashed). Smaller files
-        // are left alone: the readahead window covers them anyway, and the call costs.
+        // cache it would pull in whole attachments that are never hashed). Files of two
+        // header chunks or less are left alone: little to save, and the call costs.
         let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::Random);
     }
     let mtime = meta
