@@ -10,6 +10,7 @@
 
 pub mod manifest;
 pub mod mbox_edit;
+pub mod owner;
 pub mod placement;
 pub mod plan;
 pub mod quarantine;
