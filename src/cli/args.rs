@@ -185,13 +185,50 @@ impl LockArgs {
     }
 }
 
+/// `--each` and its settings, shared by scan and quarantine: every PATH is a mailbox of
+/// its own (a server's mail root, one run).
+#[derive(Args, Debug, Clone)]
+pub struct FleetArgs {
+    /// Treat every PATH as a mailbox of its own: groups, conflicts, classes and incidents
+    /// never span two mailboxes (as if each were scanned alone). Give one PATH per user,
+    /// e.g. `/var/vmail/*/*/Maildir` (Dovecot's %d/%n), `/home/*/Maildir` or
+    /// `/var/mail/*`. Mailboxes are scanned in parallel (--jobs at a time); one that
+    /// fails is reported and the others go on (exit 4). With --json: one JSON line per
+    /// mailbox, then a `{"fleet": ...}` line.
+    #[arg(long, conflicts_with = "html")]
+    pub each: bool,
+
+    /// With --each: how many mailboxes are scanned at a time (memory grows with this
+    /// many of the largest mailboxes, not with the number of mailboxes).
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "each",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+
+    /// With --each: an incident with the same cause in at least this many mailboxes
+    /// within --fleet-window is reported as a fleet incident, a server-side cause (a POP
+    /// proxy or delivery agent failing for everyone).
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "each",
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub fleet_threshold: u32,
+
+    /// With --each: incidents in different mailboxes are one fleet incident when each
+    /// starts within this many seconds of the end of the others.
+    #[arg(long, value_name = "SECONDS", default_value_t = 6 * 3600, requires = "each")]
+    pub fleet_window: i64,
+}
+
 #[derive(Args, Debug)]
 pub struct QuarantineArgs {
     #[command(flatten)]
     pub selection: Selection,
 
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+
     /// The quarantine folder (a Maildir; created mode 0700 if missing; later runs append;
-    /// required unless the config file has `to`).
+    /// required unless the config file has `to`). With --each, a template: `{mailbox}` is
+    /// replaced by each mailbox's PATH, e.g. `--to '{mailbox}/.Quarantine'` (a Maildir++
+    /// folder the user sees in their own mail client; it is never scanned).
     #[arg(long, value_name = "QDIR", required = true)]
     pub to: PathBuf,
 
@@ -230,13 +267,22 @@ pub struct QuarantineArgs {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// The quarantine folder given to `quarantine --to`.
-    #[arg(value_name = "QDIR")]
-    pub qdir: PathBuf,
+    /// The quarantine folder given to `quarantine --to`; several (one per mailbox after
+    /// `quarantine --each`, e.g. `/var/vmail/*/*/Maildir/.Quarantine`) are restored one
+    /// after the other, and one that fails does not stop the others (exit 4).
+    #[arg(value_name = "QDIR", required = true)]
+    pub qdir: Vec<PathBuf>,
 
     /// Print what would be restored and touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// As root: restore a QDIR owned by another user (one `quarantine --each` left in a
+    /// user's mailbox) as that user, in a child process with their uid and gid, so that
+    /// restore writes nothing that user could not write. Without it, root refuses such a
+    /// QDIR.
+    #[arg(long)]
+    pub as_owner: bool,
 
     /// Print the result as JSON.
     #[arg(long)]
@@ -355,6 +401,9 @@ impl Selection {
 pub struct ScanArgs {
     #[command(flatten)]
     pub selection: Selection,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 
     /// Print the full report as JSON on stdout instead of the summary.
     #[arg(long)]

@@ -7,10 +7,90 @@ use crate::render::report::{count, thousands};
 use crate::render::term::escape as esc;
 
 pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
-    log.set_paths(std::slice::from_ref(&args.qdir));
-    log.set("qdir", crate::act::runlog::absolute(&args.qdir));
+    log.set_paths(&args.qdir);
     log.set("dry_run", args.dry_run);
-    let mut r = crate::act::restore::Restore::open(&args.qdir, args.lock.options(), args.dry_run)?;
+    match args.qdir.as_slice() {
+        [qdir] => {
+            log.set("qdir", crate::act::runlog::absolute(qdir));
+            restore_one(args, qdir, log, false)
+        }
+        qdirs => restore_many(args, qdirs, log),
+    }
+}
+
+/// Several QDIRs (one per mailbox after `quarantine --each`): each restored as if alone,
+/// one after the other; one that fails is named and the others go on. With --json, one
+/// line per QDIR (JSON Lines). Exit: the highest of the QDIRs' codes, but 4 when a QDIR
+/// failed (2 for it alone).
+fn restore_many(
+    args: &RestoreArgs,
+    qdirs: &[std::path::PathBuf],
+    log: &mut RunLog,
+) -> anyhow::Result<i32> {
+    let mut code = EXIT_OK;
+    let mut failed = 0;
+    let mut summaries = Vec::new();
+    for qdir in qdirs {
+        let mut one = RunLog::open(None, "restore")?;
+        match restore_one(args, qdir, &mut one, true) {
+            Ok(c) => code = code.max(c),
+            Err(e) => {
+                failed += 1;
+                let line = format!("{}: {e:#}", qdir.display());
+                super::print_error(&line);
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"version": 1, "dry_run": args.dry_run,
+                            "qdir": qdir.to_string_lossy(), "error": format!("{e:#}")})
+                    );
+                }
+                log.errors.push(line);
+            }
+        }
+        for e in one.errors.drain(..) {
+            log.errors.push(format!("{}: {e}", qdir.display()));
+        }
+        summaries.push(one.fields.remove("summary"));
+    }
+    let total = |k: &str| -> u64 {
+        summaries
+            .iter()
+            .filter_map(|s| s.as_ref()?.get(k)?.as_u64())
+            .sum()
+    };
+    log.set(
+        "summary",
+        serde_json::json!({"qdirs": qdirs.len(), "failed": failed,
+            "restored": total("restored"), "flags_undone": total("flags_undone"),
+            "mboxes_restored": total("mboxes_restored"), "already": total("already"),
+            "problems": total("problems")}),
+    );
+    if failed > 0 {
+        eprintln!(
+            "maildedup: incomplete: {} could not be restored; the others were",
+            count(failed, "quarantine folder", "quarantine folders")
+        );
+        return Ok(super::EXIT_INCOMPLETE);
+    }
+    Ok(code)
+}
+
+/// Restores one QDIR; `lines`: print JSON as one line (one of several QDIRs), and name
+/// the QDIR before its text.
+fn restore_one(
+    args: &RestoreArgs,
+    qdir: &std::path::Path,
+    log: &mut RunLog,
+    lines: bool,
+) -> anyhow::Result<i32> {
+    if lines && !args.json && !args.quiet {
+        println!("{}:", crate::render::term::path(qdir));
+    }
+    if let Some(owner) = other_owner(args, qdir)? {
+        return restore_as(args, qdir, owner, log, lines);
+    }
+    let mut r = crate::act::restore::Restore::open(qdir, args.lock.options(), args.dry_run)?;
     let result = r.run();
     let outcome = std::mem::take(&mut r.outcome);
     log.set(
@@ -24,11 +104,12 @@ pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Resul
     for p in &outcome.problems {
         log.errors.push(format!("not restored: {p}"));
     }
-    if args.json {
-        print_json(
-            &serde_json::json!({"version": 1, "dry_run": args.dry_run, "qdir": args.qdir.to_string_lossy(),
-            "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string())}),
-        )?;
+    let json = serde_json::json!({"version": 1, "dry_run": args.dry_run, "qdir": qdir.to_string_lossy(),
+            "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string())});
+    if args.json && lines {
+        println!("{json}");
+    } else if args.json {
+        print_json(&json)?;
     } else if args.quiet {
         for line in log.errors.iter() {
             eprintln!("{}", esc(line));
@@ -60,5 +141,108 @@ pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Resul
         EXIT_OK
     } else {
         EXIT_PARTIAL
+    })
+}
+
+/// With `--as-owner`, running as root: the uid and gid owning `qdir`, when not root's.
+fn other_owner(args: &RestoreArgs, qdir: &std::path::Path) -> anyhow::Result<Option<(u32, u32)>> {
+    use std::os::unix::fs::MetadataExt;
+    if !args.as_owner || !rustix::process::geteuid().is_root() {
+        return Ok(None);
+    }
+    let m =
+        std::fs::symlink_metadata(qdir).map_err(|e| anyhow::anyhow!("{}: {e}", qdir.display()))?;
+    Ok((m.uid() != 0).then_some((m.uid(), m.gid())))
+}
+
+/// Restores `qdir` in a child `maildedup restore` running as its owner (std drops root's
+/// supplementary groups when it sets the uid). Its stderr is ours; its JSON is re-printed
+/// as one line among several QDIRs; its exit code is this QDIR's.
+fn restore_as(
+    args: &RestoreArgs,
+    qdir: &std::path::Path,
+    (uid, gid): (u32, u32),
+    log: &mut RunLog,
+    lines: bool,
+) -> anyhow::Result<i32> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("restore")
+        .arg("--mbox-lock")
+        .arg(
+            clap::ValueEnum::to_possible_value(&args.lock.mbox_lock)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_else(|| "both".into()),
+        )
+        .arg("--lock-timeout")
+        .arg(args.lock.lock_timeout.to_string());
+    if args.dry_run {
+        cmd.arg("--dry-run");
+    }
+    if args.json {
+        cmd.arg("--json");
+    }
+    if args.quiet {
+        cmd.arg("--quiet");
+    }
+    // No config file (root's is not the owner's to read: every option is passed), and a
+    // working folder the owner can enter.
+    let qdir = std::path::absolute(qdir)?;
+    cmd.arg("--")
+        .arg(&qdir)
+        .uid(uid)
+        .gid(gid)
+        .env_remove("HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .current_dir("/");
+    cmd.stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .stdout(std::process::Stdio::piped());
+    let out = cmd
+        .output()
+        .map_err(|e| anyhow::anyhow!("{}: cannot run restore as uid {uid}: {e}", qdir.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let code = out.status.code().unwrap_or(super::EXIT_FATAL);
+    if args.json {
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: restore as uid {uid} printed no JSON: {e}",
+                qdir.display()
+            )
+        })?;
+        if let Some(summary) = v.get("outcome") {
+            log.set("summary", restore_summary(summary));
+        }
+        if lines {
+            println!("{v}");
+        } else {
+            print_json(&v)?;
+        }
+    } else {
+        print!("{text}");
+    }
+    if code == super::EXIT_FATAL {
+        anyhow::bail!(
+            "{}: restore as uid {uid} failed (see above)",
+            qdir.display()
+        );
+    }
+    if code != EXIT_OK {
+        log.errors.push(format!(
+            "{}: restore as uid {uid} exited {code}",
+            qdir.display()
+        ));
+    }
+    Ok(code)
+}
+
+/// The run-log summary of a restore from its JSON `outcome`.
+fn restore_summary(o: &serde_json::Value) -> serde_json::Value {
+    let n = |k: &str| o.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "restored": n("restored"), "flags_undone": n("flags_undone"),
+        "mboxes_restored": n("mboxes_restored"), "already": n("already"),
+        "problems": o.get("problems").and_then(|p| p.as_array()).map(|a| a.len()),
     })
 }
