@@ -40,7 +40,7 @@ pub struct FleetIncident {
     pub mailbox_count: usize,
     /// Their extra copies in these incidents, all together.
     pub extra_copies: usize,
-    /// The mailboxes (indices into the caller's list), in the order of their incidents.
+    /// The mailboxes (indices into the caller's list), in the caller's order.
     #[serde(skip)]
     pub mailboxes: Vec<usize>,
 }
@@ -104,6 +104,7 @@ pub fn find(incidents: &[MailboxIncident], threshold: usize, window: i64) -> Vec
             }
         }
         if mailboxes.len() >= threshold.max(1) {
+            mailboxes.sort_unstable();
             out.push(FleetIncident {
                 start: first.start,
                 end,
