@@ -506,6 +506,16 @@ fn quarantine_mailbox(
             Ok(()),
         )
     } else {
+        // A template outside the mailboxes (`/srv/quarantine{mailbox}`) names folders
+        // that do not exist yet: made as QDIR itself is, mode 0700.
+        if let Some(parent) = qdir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", parent.display()))?;
+        }
         let mut q = Quarantine::start(out, &grouping, &qdir, args.lock.options())?;
         q.outcome.left.extend(recovery);
         let result = q.run(&plan);
