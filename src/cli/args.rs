@@ -57,9 +57,12 @@ to a store: it writes only to stdout, stderr, the --log file and its fingerprint
 When stdout is not a terminal (cron, systemd, a pipe), only the summary is printed; -v adds a \
 table per store and lists conflicts and skipped files; -q prints nothing.",
         after_help = "Examples:\n  maildedup scan ~/Maildir\n  maildedup scan --json /var/mail/alice ~/mail/archive.mbox > report.json\n  maildedup scan --check -q ~/Maildir || echo 'duplicates found'\n  maildedup scan -v --log ~/.local/state/maildedup/runs.jsonl ~/Maildir\n\n\
+A whole server, each mailbox on its own (Dovecot's /var/vmail/%d/%n/Maildir, ~user/Maildir, \
+/var/mail/USER):\n  maildedup scan --each /var/vmail/*/*/Maildir\n  \
+maildedup scan --each --json --jobs 4 /home/*/Maildir > fleet.jsonl   # JSON Lines\n\n\
 Exit codes: 0 scan completed; 1 with --check when duplicates were found; 2 usage or fatal error \
 (no PATH yielded a mail store); 4 incomplete: a PATH yielded no mail store, or files could not be \
-read (the rest was scanned and reported)."
+read, or (--each) a mailbox failed (the rest was scanned and reported)."
     )]
     Scan(ScanArgs),
 
@@ -75,9 +78,14 @@ are merged into the kept copy. Every change is recorded in QDIR/manifest.jsonl, 
 is made, so `maildedup restore QDIR` can undo it byte for byte. It never deletes mail and never \
 moves a conflict.",
         after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  maildedup restore ~/dedup-quarantine\n\n\
+A whole server: each mailbox gets its own quarantine folder, a Maildir++ folder its user sees \
+(never scanned; owner, group and mode of the mailbox):\n  \
+maildedup quarantine --each --to '{mailbox}/.Quarantine' --only same-time /var/vmail/*/*/Maildir\n  \
+maildedup restore --as-owner /var/vmail/*/*/Maildir/.Quarantine\n\n\
 Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: see the summary); \
 3 done, but some copies were left in place (changed since the scan, vanished, or locked); \
-4 incomplete: a PATH yielded no mail store, or files could not be read (the rest was done)."
+4 incomplete: a PATH yielded no mail store, or files could not be read, or (--each) a mailbox \
+failed (the rest was done)."
     )]
     Quarantine(QuarantineArgs),
 
@@ -89,8 +97,10 @@ an mbox message at its original offset, under the mbox's locks) and undo every f
 that was interrupted can simply be run again. It never overwrites an existing file, never writes \
 outside the stores the quarantine recorded, refuses an mbox that changed other than by appends, and \
 removes a file from QDIR only once its bytes are verified back in the store.",
-        after_help = "Examples:\n  maildedup restore --dry-run ~/dedup-quarantine\n  maildedup restore ~/dedup-quarantine\n\n\
-Exit codes: 0 done; 2 usage or fatal error; 3 done, but some records could not be undone (listed)."
+        after_help = "Examples:\n  maildedup restore --dry-run ~/dedup-quarantine\n  maildedup restore ~/dedup-quarantine\n  \
+maildedup restore --as-owner /var/vmail/*/*/Maildir/.Quarantine    # after quarantine --each, as root\n\n\
+Exit codes: 0 done; 2 usage or fatal error; 3 done, but some records could not be undone (listed); \
+4 one of several QDIRs could not be restored (named; the others were)."
     )]
     Restore(RestoreArgs),
 
