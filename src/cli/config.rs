@@ -40,6 +40,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("cache", Kind::Path),
     ("no_cache", Kind::Value),
     ("paranoid", Kind::Value),
+    ("jobs", Kind::Value),
+    ("fleet_threshold", Kind::Value),
+    ("fleet_window", Kind::Value),
 ];
 
 /// The keys, for messages and tests.
