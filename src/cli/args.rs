@@ -81,7 +81,7 @@ moves a conflict.",
 A whole server: each mailbox gets its own quarantine folder, a Maildir++ folder its user sees \
 (never scanned; owner, group and mode of the mailbox):\n  \
 maildedup quarantine --each --to '{mailbox}/.Quarantine' --only same-time /var/vmail/*/*/Maildir\n  \
-maildedup restore --as-owner /var/vmail/*/*/Maildir/.Quarantine\n\n\
+runuser -u vmail -- maildedup restore /var/vmail/*/*/Maildir/.Quarantine    # as their owner\n\n\
 Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: see the summary); \
 3 done, but some copies were left in place (changed since the scan, vanished, or locked); \
 4 incomplete: a PATH yielded no mail store, or files could not be read, or (--each) a mailbox \
@@ -98,7 +98,7 @@ that was interrupted can simply be run again. It never overwrites an existing fi
 outside the stores the quarantine recorded, refuses an mbox that changed other than by appends, and \
 removes a file from QDIR only once its bytes are verified back in the store.",
         after_help = "Examples:\n  maildedup restore --dry-run ~/dedup-quarantine\n  maildedup restore ~/dedup-quarantine\n  \
-maildedup restore --as-owner /var/vmail/*/*/Maildir/.Quarantine    # after quarantine --each, as root\n\n\
+runuser -u vmail -- maildedup restore /var/vmail/*/*/Maildir/.Quarantine    # after quarantine --each\n\n\
 Exit codes: 0 done; 2 usage or fatal error; 3 done, but some records could not be undone (listed); \
 4 one of several QDIRs could not be restored (named; the others were)."
     )]
@@ -286,13 +286,6 @@ pub struct RestoreArgs {
     /// Print what would be restored and touch nothing.
     #[arg(long)]
     pub dry_run: bool,
-
-    /// As root: restore a QDIR owned by another user (one `quarantine --each` left in a
-    /// user's mailbox) as that user, in a child process with their uid and gid, so that
-    /// restore writes nothing that user could not write. Without it, root refuses such a
-    /// QDIR.
-    #[arg(long)]
-    pub as_owner: bool,
 
     /// Print the result as JSON.
     #[arg(long)]

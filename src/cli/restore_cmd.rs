@@ -87,9 +87,6 @@ fn restore_one(
     if lines && !args.json && !args.quiet {
         println!("{}:", crate::render::term::path(qdir));
     }
-    if let Some(owner) = other_owner(args, qdir)? {
-        return restore_as(args, qdir, owner, log, lines);
-    }
     let mut r = crate::act::restore::Restore::open(qdir, args.lock.options(), args.dry_run)?;
     let result = r.run();
     let outcome = std::mem::take(&mut r.outcome);
@@ -141,108 +138,5 @@ fn restore_one(
         EXIT_OK
     } else {
         EXIT_PARTIAL
-    })
-}
-
-/// With `--as-owner`, running as root: the uid and gid owning `qdir`, when not root's.
-fn other_owner(args: &RestoreArgs, qdir: &std::path::Path) -> anyhow::Result<Option<(u32, u32)>> {
-    use std::os::unix::fs::MetadataExt;
-    if !args.as_owner || !rustix::process::geteuid().is_root() {
-        return Ok(None);
-    }
-    let m =
-        std::fs::symlink_metadata(qdir).map_err(|e| anyhow::anyhow!("{}: {e}", qdir.display()))?;
-    Ok((m.uid() != 0).then_some((m.uid(), m.gid())))
-}
-
-/// Restores `qdir` in a child `maildedup restore` running as its owner (std drops root's
-/// supplementary groups when it sets the uid). Its stderr is ours; its JSON is re-printed
-/// as one line among several QDIRs; its exit code is this QDIR's.
-fn restore_as(
-    args: &RestoreArgs,
-    qdir: &std::path::Path,
-    (uid, gid): (u32, u32),
-    log: &mut RunLog,
-    lines: bool,
-) -> anyhow::Result<i32> {
-    use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe()?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("restore")
-        .arg("--mbox-lock")
-        .arg(
-            clap::ValueEnum::to_possible_value(&args.lock.mbox_lock)
-                .map(|v| v.get_name().to_string())
-                .unwrap_or_else(|| "both".into()),
-        )
-        .arg("--lock-timeout")
-        .arg(args.lock.lock_timeout.to_string());
-    if args.dry_run {
-        cmd.arg("--dry-run");
-    }
-    if args.json {
-        cmd.arg("--json");
-    }
-    if args.quiet {
-        cmd.arg("--quiet");
-    }
-    // No config file (root's is not the owner's to read: every option is passed), and a
-    // working folder the owner can enter.
-    let qdir = std::path::absolute(qdir)?;
-    cmd.arg("--")
-        .arg(&qdir)
-        .uid(uid)
-        .gid(gid)
-        .env_remove("HOME")
-        .env_remove("XDG_CONFIG_HOME")
-        .current_dir("/");
-    cmd.stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .stdout(std::process::Stdio::piped());
-    let out = cmd
-        .output()
-        .map_err(|e| anyhow::anyhow!("{}: cannot run restore as uid {uid}: {e}", qdir.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let code = out.status.code().unwrap_or(super::EXIT_FATAL);
-    if args.json {
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: restore as uid {uid} printed no JSON: {e}",
-                qdir.display()
-            )
-        })?;
-        if let Some(summary) = v.get("outcome") {
-            log.set("summary", restore_summary(summary));
-        }
-        if lines {
-            println!("{v}");
-        } else {
-            print_json(&v)?;
-        }
-    } else {
-        print!("{text}");
-    }
-    if code == super::EXIT_FATAL {
-        anyhow::bail!(
-            "{}: restore as uid {uid} failed (see above)",
-            qdir.display()
-        );
-    }
-    if code != EXIT_OK {
-        log.errors.push(format!(
-            "{}: restore as uid {uid} exited {code}",
-            qdir.display()
-        ));
-    }
-    Ok(code)
-}
-
-/// The run-log summary of a restore from its JSON `outcome`.
-fn restore_summary(o: &serde_json::Value) -> serde_json::Value {
-    let n = |k: &str| o.get(k).cloned().unwrap_or(serde_json::Value::Null);
-    serde_json::json!({
-        "restored": n("restored"), "flags_undone": n("flags_undone"),
-        "mboxes_restored": n("mboxes_restored"), "already": n("already"),
-        "problems": o.get("problems").and_then(|p| p.as_array()).map(|a| a.len()),
     })
 }
