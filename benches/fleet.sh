@@ -47,7 +47,7 @@ measure() {
     set -e
     local wall rss
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log" |
-        awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')
+        awk -F: '{ if (NF == 3) printf "%.2f\n", $1*3600 + $2*60 + $3; else printf "%.2f\n", $1*60 + $2 }')
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log")
     rm -f "$log"
     printf '%s %s %s\n' "$wall" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$code"
