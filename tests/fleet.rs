@@ -418,3 +418,32 @@ fn restore_names_a_missing_quarantine_folder_and_restores_the_others() {
         .retain(|p, _| !p.components().any(|c| c.as_os_str() == ".Quarantine"));
     assert_same(&before, &now, "after restore");
 }
+
+#[test]
+fn an_unreadable_mailbox_is_named_and_the_others_are_scanned() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_t, root) = canonical_tempdir();
+    std::fs::set_permissions(&root, PermissionsExt::from_mode(0o755)).unwrap();
+    let paths = fleetgen::write_fleet(&root, 3, 0);
+    std::fs::set_permissions(&paths[1], PermissionsExt::from_mode(0o000)).unwrap();
+    // As root, run as nobody: permission bits deny it what they would deny a user.
+    let out = Out::from(
+        md_cmd_unprivileged()
+            .args(["scan", "--each", "--json", "--no-cache"])
+            .args(&paths)
+            .output()
+            .unwrap(),
+    );
+    std::fs::set_permissions(&paths[1], PermissionsExt::from_mode(0o755)).unwrap();
+    out.expect_code(4, "an unreadable mailbox");
+    let l = lines(&out);
+    assert_eq!(l.len(), 4, "{}", out.show());
+    assert!(
+        l[1]["error"].as_str().unwrap().contains("ermission denied"),
+        "{}",
+        out.show()
+    );
+    assert_eq!(l[0]["summary"]["groups"], fleetgen::own_duplicates(0));
+    assert_eq!(l[2]["summary"]["groups"], fleetgen::own_duplicates(2));
+    assert_eq!(l[3]["fleet"]["failed"], 1);
+}
