@@ -9,11 +9,17 @@ use std::path::Path;
 /// Gives `qdir` and everything in it (two levels: `cur/`, `new/`, `tmp/` and their files,
 /// the manifest and its companions) the owner and group of the mailbox folder, when
 /// running as root (as another user, files are that user's already and cannot be given
-/// away), and gives its folders the mailbox folder's mode. Files keep their own mode (a
+/// away), and gives its folders the mailbox folder's mode (an mbox file's mode, with
+/// search permission where it is readable). Files keep their own mode (a
 /// moved message keeps the mode it had). Symbolic links are never followed.
 pub fn match_mailbox(qdir: &Path, mailbox: &Path) -> io::Result<()> {
     let m = std::fs::metadata(mailbox)?;
-    let (uid, gid, mode) = (m.uid(), m.gid(), m.mode() & 0o7777);
+    let mut mode = m.mode() & 0o7777;
+    if !m.is_dir() {
+        // An mbox spool (0600): its folders need search permission where it is readable.
+        mode |= (mode & 0o444) >> 2;
+    }
+    let (uid, gid) = (m.uid(), m.gid());
     let root = rustix::process::geteuid().is_root();
     let adopt = |p: &Path, md: &std::fs::Metadata| -> io::Result<()> {
         if md.file_type().is_symlink() {

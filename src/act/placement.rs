@@ -58,18 +58,22 @@ fn resolve_path(p: &Path) -> io::Result<PathBuf> {
 }
 
 /// The quarantine folder of one mailbox in a `--each` run: the `--to` template with
-/// `{mailbox}` replaced by the mailbox's PATH as given.
+/// `{mailbox}` replaced by the mailbox's PATH as given, and `{name}` by its last component
+/// (`/var/mail/jane` → `jane`: `--to '/var/mail/.quarantine/{name}'` for mbox spools).
 pub fn mailbox_qdir(template: &Path, mailbox: &Path) -> PathBuf {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let t = template.as_os_str().as_bytes();
     let m = mailbox.as_os_str().as_bytes();
-    let key = b"{mailbox}";
+    let name = mailbox.file_name().map(OsStrExt::as_bytes).unwrap_or(m);
     let mut out = Vec::with_capacity(t.len() + m.len());
     let mut i = 0;
     while i < t.len() {
-        if t[i..].starts_with(key) {
+        if t[i..].starts_with(b"{mailbox}") {
             out.extend_from_slice(m);
-            i += key.len();
+            i += b"{mailbox}".len();
+        } else if t[i..].starts_with(b"{name}") {
+            out.extend_from_slice(name);
+            i += b"{name}".len();
         } else {
             out.push(t[i]);
             i += 1;
@@ -78,14 +82,14 @@ pub fn mailbox_qdir(template: &Path, mailbox: &Path) -> PathBuf {
     PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
-/// Does the `--to` template name each mailbox (else every mailbox would share one QDIR)?
+/// Does the `--to` template name each mailbox (`{mailbox}` or `{name}`; else every mailbox
+/// would share one QDIR)?
 pub fn is_mailbox_template(template: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    template
-        .as_os_str()
-        .as_bytes()
-        .windows(b"{mailbox}".len())
-        .any(|w| w == b"{mailbox}")
+    let t = template.as_os_str().as_bytes();
+    [&b"{mailbox}"[..], &b"{name}"[..]]
+        .iter()
+        .any(|k| t.windows(k.len()).any(|w| w == *k))
 }
 
 /// Where a mailbox's quarantine folder may be in a `--each` run: a Maildir++ folder of the
@@ -126,6 +130,14 @@ mod tests {
             Path::new("/var/vmail/example.com/jane/Maildir/.Quarantine")
         );
         assert!(is_mailbox_template(Path::new("/srv/q{mailbox}")));
+        assert_eq!(
+            mailbox_qdir(
+                Path::new("/var/mail/.quarantine/{name}"),
+                Path::new("/var/mail/jane")
+            ),
+            Path::new("/var/mail/.quarantine/jane")
+        );
+        assert!(is_mailbox_template(Path::new("/q/{name}")));
         assert!(!is_mailbox_template(Path::new("/srv/q")));
     }
 

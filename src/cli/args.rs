@@ -237,8 +237,9 @@ pub struct QuarantineArgs {
 
     /// The quarantine folder (a Maildir; created mode 0700 if missing; later runs append;
     /// required unless the config file has `to`). With --each, a template: `{mailbox}` is
-    /// replaced by each mailbox's PATH, e.g. `--to '{mailbox}/.Quarantine'` (a Maildir++
-    /// folder the user sees in their own mail client; it is never scanned).
+    /// replaced by each mailbox's PATH, `{name}` by its last component, e.g. `--to
+    /// '{mailbox}/.Quarantine'` (a Maildir++ folder the user sees in their own mail client;
+    /// it is never scanned) or, for mbox spools, `--to '/var/mail/.quarantine/{name}'`.
     #[arg(long, value_name = "QDIR", required = true)]
     pub to: PathBuf,
 

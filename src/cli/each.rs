@@ -507,12 +507,13 @@ fn quarantine_mailbox(
         )
     } else {
         // A template outside the mailboxes (`/srv/quarantine{mailbox}`) names folders
-        // that do not exist yet: made as QDIR itself is, mode 0700.
+        // that do not exist yet: made mode 0711, so that each user can reach their own
+        // quarantine folder (which has their owner and mode) without listing the others.
         if let Some(parent) = qdir.parent().filter(|p| !p.as_os_str().is_empty()) {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
                 .recursive(true)
-                .mode(0o700)
+                .mode(0o711)
                 .create(parent)
                 .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", parent.display()))?;
         }
@@ -573,7 +574,7 @@ pub(crate) fn run_quarantine_each(args: &QuarantineArgs, log: &mut RunLog) -> an
     check_paths(paths)?;
     if !crate::act::placement::is_mailbox_template(&args.to) {
         anyhow::bail!(
-            "{}: with --each, --to must name each mailbox's quarantine folder with {{mailbox}}, e.g. --to '{{mailbox}}/.Quarantine'",
+            "{}: with --each, --to must name each mailbox's quarantine folder with {{mailbox}} or {{name}}, e.g. --to '{{mailbox}}/.Quarantine' (Maildirs) or --to '/var/mail/.quarantine/{{name}}' (mbox spools)",
             args.to.display()
         );
     }
