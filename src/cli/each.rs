@@ -254,6 +254,12 @@ pub(crate) fn run_scan_each(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result
                     }
                 }
             };
+            // A JSON line goes out whole as soon as it is written, so that a reader can
+            // follow the run (`| jq -c`); text waits for the buffer.
+            let res = match res {
+                Some(Ok(())) if args.json => Some(stdout.flush()),
+                other => other,
+            };
             if let Some(Err(e)) = res {
                 write_err.get_or_insert(e);
             }
@@ -664,6 +670,12 @@ pub(crate) fn run_quarantine_each(args: &QuarantineArgs, log: &mut RunLog) -> an
                         _ => None,
                     }
                 }
+            };
+            // A JSON line goes out whole as soon as it is written, so that a reader can
+            // follow the run (`| jq -c`); text waits for the buffer.
+            let res = match res {
+                Some(Ok(())) if args.json => Some(stdout.flush()),
+                other => other,
             };
             if let Some(Err(e)) = res {
                 write_err.get_or_insert(e);
