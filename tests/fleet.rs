@@ -447,3 +447,33 @@ fn an_unreadable_mailbox_is_named_and_the_others_are_scanned() {
     assert_eq!(l[2]["summary"]["groups"], fleetgen::own_duplicates(2));
     assert_eq!(l[3]["fleet"]["failed"], 1);
 }
+
+#[test]
+fn a_mailbox_given_twice_or_inside_another_is_refused() {
+    let (_t, root) = canonical_tempdir();
+    let paths = fleetgen::write_fleet(&root, 2, 0);
+    let before = snapshot(&root);
+    for extra in [paths[0].clone(), paths[1].join(".Lists")] {
+        let mut p = paths.clone();
+        p.push(extra);
+        let out = md(args_with(&["scan", "--each", "--no-cache"], &p));
+        out.expect_code(2, "nested or repeated mailboxes");
+        assert!(
+            out.stderr.contains("one inside the other"),
+            "{}",
+            out.show()
+        );
+        let out = md(args_with(
+            &[
+                "quarantine",
+                "--each",
+                "--no-cache",
+                "--to",
+                "{mailbox}/.Quarantine",
+            ],
+            &p,
+        ));
+        out.expect_code(2, "nested or repeated mailboxes");
+    }
+    assert_eq!(snapshot(&root), before);
+}

@@ -129,13 +129,26 @@ fn mailbox_name(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// Refuses a PATH given twice or inside another PATH (a mailbox and one of its
+/// folders): its mail would be in two worlds, and two workers would quarantine it at once.
 fn check_paths(paths: &[PathBuf]) -> anyhow::Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    for p in paths {
-        if !seen.insert(p) {
+    let mut resolved: Vec<(PathBuf, &PathBuf)> = paths
+        .iter()
+        .map(|p| {
+            let r = std::fs::canonicalize(p)
+                .or_else(|_| std::path::absolute(p))
+                .unwrap_or_else(|_| p.clone());
+            (r, p)
+        })
+        .collect();
+    // Component-wise order puts a folder's descendants right after it.
+    resolved.sort();
+    for w in resolved.windows(2) {
+        if w[1].0.starts_with(&w[0].0) {
             anyhow::bail!(
-                "{}: given twice (with --each every PATH is a mailbox of its own)",
-                p.display()
+                "{} and {}: the same mailbox, or one inside the other (with --each every PATH is a mailbox of its own; give each mailbox once, at its top)",
+                w[0].1.display(),
+                w[1].1.display()
             );
         }
     }
