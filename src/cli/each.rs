@@ -8,6 +8,7 @@ use super::args::{FleetArgs, OnlyClass, QuarantineArgs, ScanArgs};
 use super::scan_cmd::{scan_paths, Scanned};
 use super::{print_error, EXIT_DUPLICATES, EXIT_INCOMPLETE, EXIT_OK, EXIT_PARTIAL};
 use crate::act::runlog::RunLog;
+use crate::cli::progress::Progress;
 use crate::forensics::fleet::{self, FleetIncident, MailboxIncident};
 use crate::observe::Silent;
 use crate::render::report::{count, human_bytes, thousands, Report};
@@ -221,6 +222,8 @@ pub(crate) fn run_scan_each(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result
         ..Default::default()
     };
     let mut incidents: Vec<MailboxIncident> = Vec::new();
+    let progress = Progress::new(!args.no_progress && !args.quiet);
+    progress.stage("scanning", "mailboxes", Some(paths.len() as u64));
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut write_err = None;
     each_mailbox(
@@ -228,56 +231,61 @@ pub(crate) fn run_scan_each(args: &ScanArgs, log: &mut RunLog) -> anyhow::Result
         usize::from(args.fleet.jobs),
         |p| scan_mailbox(p, args, &opts),
         |i, r| {
-            let name = mailbox_name(&paths[i]);
-            let res = match r {
-                Err(e) => {
-                    print_error(&e);
-                    log.errors.push(format!("{name}: {e}"));
-                    fleet.failed += 1;
-                    let line = args
-                        .json
-                        .then(|| serde_json::json!({"mailbox": &name, "error": &e}).to_string());
-                    fleet.failures.push(Failure {
-                        mailbox: name.clone(),
-                        error: e,
-                    });
-                    line.map(|l| writeln!(stdout, "{l}"))
-                }
-                Ok(done) => {
-                    for line in &done.no_store {
-                        print_error(line);
-                        log.errors.push(line.clone());
+            progress.inc(1);
+            // On a terminal, what the mailbox prints goes out under the bar, at once.
+            progress.suspend(|| {
+                let name = mailbox_name(&paths[i]);
+                let res = match r {
+                    Err(e) => {
+                        print_error(&e);
+                        log.errors.push(format!("{name}: {e}"));
+                        fleet.failed += 1;
+                        let line = args.json.then(|| {
+                            serde_json::json!({"mailbox": &name, "error": &e}).to_string()
+                        });
+                        fleet.failures.push(Failure {
+                            mailbox: name.clone(),
+                            error: e,
+                        });
+                        line.map(|l| writeln!(stdout, "{l}"))
                     }
-                    for line in &done.problems {
-                        if args.quiet {
-                            eprintln!("{}", esc(line));
+                    Ok(done) => {
+                        for line in &done.no_store {
+                            print_error(line);
+                            log.errors.push(line.clone());
                         }
-                        log.errors.push(line.clone());
+                        for line in &done.problems {
+                            if args.quiet {
+                                eprintln!("{}", esc(line));
+                            }
+                            log.errors.push(line.clone());
+                        }
+                        add(&mut fleet, &done);
+                        incidents.extend(
+                            done.incidents
+                                .iter()
+                                .map(|m| MailboxIncident { mailbox: i, ..*m }),
+                        );
+                        match (&done.json, &done.text) {
+                            (Some(l), _) => Some(writeln!(stdout, "{l}")),
+                            (None, Some(t)) => Some(write_section(&mut stdout, &paths[i], t)),
+                            _ => None,
+                        }
                     }
-                    add(&mut fleet, &done);
-                    incidents.extend(
-                        done.incidents
-                            .iter()
-                            .map(|m| MailboxIncident { mailbox: i, ..*m }),
-                    );
-                    match (&done.json, &done.text) {
-                        (Some(l), _) => Some(writeln!(stdout, "{l}")),
-                        (None, Some(t)) => Some(write_section(&mut stdout, &paths[i], t)),
-                        _ => None,
-                    }
+                };
+                // A JSON line goes out whole as soon as it is written, so that a reader can
+                // follow the run (`| jq -c`); text waits for the buffer.
+                let res = match res {
+                    Some(Ok(())) if args.json || progress.shown() => Some(stdout.flush()),
+                    other => other,
+                };
+                if let Some(Err(e)) = res {
+                    write_err.get_or_insert(e);
                 }
-            };
-            // A JSON line goes out whole as soon as it is written, so that a reader can
-            // follow the run (`| jq -c`); text waits for the buffer.
-            let res = match res {
-                Some(Ok(())) if args.json => Some(stdout.flush()),
-                other => other,
-            };
-            if let Some(Err(e)) = res {
-                write_err.get_or_insert(e);
-            }
+            });
         },
     );
+    progress.finish();
     if let Some(e) = write_err {
         return Err(e.into());
     }
@@ -622,6 +630,12 @@ pub(crate) fn run_quarantine_each(args: &QuarantineArgs, log: &mut RunLog) -> an
         dry_run: args.dry_run,
         ..Default::default()
     };
+    let progress = Progress::new(!args.no_progress && !args.json && !args.quiet);
+    progress.stage(
+        if args.dry_run { "planning" } else { "moving" },
+        "mailboxes",
+        Some(paths.len() as u64),
+    );
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut write_err = None;
     each_mailbox(
@@ -629,72 +643,77 @@ pub(crate) fn run_quarantine_each(args: &QuarantineArgs, log: &mut RunLog) -> an
         usize::from(args.fleet.jobs),
         |p| quarantine_mailbox(p, args, &opts),
         |i, r| {
-            let name = mailbox_name(&paths[i]);
-            let res = match r {
-                Err(e) => {
-                    print_error(&e);
-                    log.errors.push(format!("{name}: {e}"));
-                    t.failed += 1;
-                    let line = args
-                        .json
-                        .then(|| serde_json::json!({"mailbox": &name, "error": &e}).to_string());
-                    t.failures.push(Failure {
-                        mailbox: name,
-                        error: e,
-                    });
-                    line.map(|l| writeln!(stdout, "{l}"))
-                }
-                Ok(d) => {
-                    for line in d.no_store.iter().chain(d.error.iter()) {
-                        print_error(&format!("mailbox {name}: {line}"));
-                        log.errors.push(line.clone());
-                    }
-                    for line in &d.problems {
-                        eprintln!("{}", esc(line));
-                        log.errors.push(line.clone());
-                    }
-                    for l in &d.left {
-                        log.errors.push(format!("left in place: {l}"));
-                        if args.quiet {
-                            eprintln!("left in place: {}", esc(l));
-                        }
-                    }
-                    if d.error.is_some() {
-                        t.failures.push(Failure {
-                            mailbox: name.clone(),
-                            error: d.error.clone().unwrap_or_default(),
-                        });
+            progress.inc(1);
+            // On a terminal, what the mailbox prints goes out under the bar, at once.
+            progress.suspend(|| {
+                let name = mailbox_name(&paths[i]);
+                let res = match r {
+                    Err(e) => {
+                        print_error(&e);
+                        log.errors.push(format!("{name}: {e}"));
                         t.failed += 1;
+                        let line = args.json.then(|| {
+                            serde_json::json!({"mailbox": &name, "error": &e}).to_string()
+                        });
+                        t.failures.push(Failure {
+                            mailbox: name,
+                            error: e,
+                        });
+                        line.map(|l| writeln!(stdout, "{l}"))
                     }
-                    t.unreadable += d.problems.len() + d.no_store.len();
-                    t.moved += d.moved;
-                    t.moved_bytes += d.moved_bytes;
-                    t.flags_merged += d.flags_merged;
-                    t.mboxes_rewritten += d.mboxes_rewritten;
-                    t.left += d.left.len();
-                    if d.moved + d.flags_merged > 0 {
-                        t.mailboxes_acted_on += 1;
-                    }
-                    match (&d.json, &d.text) {
-                        (Some(l), _) => Some(writeln!(stdout, "{l}")),
-                        (None, Some(text)) if !args.quiet => {
-                            Some(write_section(&mut stdout, &paths[i], text))
+                    Ok(d) => {
+                        for line in d.no_store.iter().chain(d.error.iter()) {
+                            print_error(&format!("mailbox {name}: {line}"));
+                            log.errors.push(line.clone());
                         }
-                        _ => None,
+                        for line in &d.problems {
+                            eprintln!("{}", esc(line));
+                            log.errors.push(line.clone());
+                        }
+                        for l in &d.left {
+                            log.errors.push(format!("left in place: {l}"));
+                            if args.quiet {
+                                eprintln!("left in place: {}", esc(l));
+                            }
+                        }
+                        if d.error.is_some() {
+                            t.failures.push(Failure {
+                                mailbox: name.clone(),
+                                error: d.error.clone().unwrap_or_default(),
+                            });
+                            t.failed += 1;
+                        }
+                        t.unreadable += d.problems.len() + d.no_store.len();
+                        t.moved += d.moved;
+                        t.moved_bytes += d.moved_bytes;
+                        t.flags_merged += d.flags_merged;
+                        t.mboxes_rewritten += d.mboxes_rewritten;
+                        t.left += d.left.len();
+                        if d.moved + d.flags_merged > 0 {
+                            t.mailboxes_acted_on += 1;
+                        }
+                        match (&d.json, &d.text) {
+                            (Some(l), _) => Some(writeln!(stdout, "{l}")),
+                            (None, Some(text)) if !args.quiet => {
+                                Some(write_section(&mut stdout, &paths[i], text))
+                            }
+                            _ => None,
+                        }
                     }
+                };
+                // A JSON line goes out whole as soon as it is written, so that a reader can
+                // follow the run (`| jq -c`); text waits for the buffer.
+                let res = match res {
+                    Some(Ok(())) if args.json || progress.shown() => Some(stdout.flush()),
+                    other => other,
+                };
+                if let Some(Err(e)) = res {
+                    write_err.get_or_insert(e);
                 }
-            };
-            // A JSON line goes out whole as soon as it is written, so that a reader can
-            // follow the run (`| jq -c`); text waits for the buffer.
-            let res = match res {
-                Some(Ok(())) if args.json => Some(stdout.flush()),
-                other => other,
-            };
-            if let Some(Err(e)) = res {
-                write_err.get_or_insert(e);
-            }
+            });
         },
     );
+    progress.finish();
     if let Some(e) = write_err {
         return Err(e.into());
     }
