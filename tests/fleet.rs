@@ -477,3 +477,26 @@ fn a_mailbox_given_twice_or_inside_another_is_refused() {
     }
     assert_eq!(snapshot(&root), before);
 }
+
+#[test]
+fn the_run_log_records_the_fleet_and_each_failure() {
+    let (_t, root) = canonical_tempdir();
+    let mut paths = fleetgen::write_fleet(&root, 3, 0);
+    paths.push(root.join("example.com/gone/Maildir"));
+    let log = root.join("runs.jsonl");
+    let out = md(args_with(
+        &["scan", "--each", "-q", "--no-cache", "--log", &s(&log)],
+        &paths,
+    ));
+    out.expect_code(4, "a missing mailbox");
+    let rec: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(rec["command"], "scan");
+    assert_eq!(rec["exit_code"], 4);
+    assert_eq!(rec["summary"]["mailboxes"], 4);
+    assert_eq!(rec["summary"]["failed"], 1);
+    let groups: usize = (0..3).map(fleetgen::own_duplicates).sum();
+    assert_eq!(rec["summary"]["groups"], groups);
+    let errors = rec["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{rec:#}");
+    assert!(errors[0].as_str().unwrap().contains("gone/Maildir"));
+}
