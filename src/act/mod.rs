@@ -11,6 +11,7 @@
 pub mod aim;
 pub mod manifest;
 pub mod mbox_edit;
+pub mod owner;
 pub mod placement;
 pub mod plan;
 pub mod quarantine;

@@ -57,9 +57,12 @@ to a store: it writes only to stdout, stderr, the --log file and its fingerprint
 When stdout is not a terminal (cron, systemd, a pipe), only the summary is printed; -v adds a \
 table per store and lists conflicts and skipped files; -q prints nothing.",
         after_help = "Examples:\n  maildedup scan ~/Maildir\n  maildedup scan --json /var/mail/alice ~/mail/archive.mbox > report.json\n  maildedup scan --check -q ~/Maildir || echo 'duplicates found'\n  maildedup scan -v --log ~/.local/state/maildedup/runs.jsonl ~/Maildir\n\n\
+A whole server, each mailbox on its own (Dovecot's /var/vmail/%d/%n/Maildir, ~user/Maildir, \
+/var/mail/USER):\n  maildedup scan --each /var/vmail/*/*/Maildir\n  \
+maildedup scan --each --json --jobs 4 /home/*/Maildir > fleet.jsonl   # JSON Lines\n\n\
 Exit codes: 0 scan completed; 1 with --check when duplicates were found; 2 usage or fatal error \
 (no PATH yielded a mail store); 4 incomplete: a PATH yielded no mail store, or files could not be \
-read (the rest was scanned and reported)."
+read, or (--each) a mailbox failed (the rest was scanned and reported)."
     )]
     Scan(ScanArgs),
 
@@ -75,9 +78,14 @@ are merged into the kept copy. Every change is recorded in QDIR/manifest.jsonl, 
 is made, so `maildedup restore QDIR` can undo it byte for byte. It never deletes mail and never \
 moves a conflict.",
         after_help = "Examples:\n  maildedup quarantine --dry-run ~/Maildir --to ~/dedup-quarantine\n  maildedup quarantine ~/Maildir ~/mail/*.mbox --to ~/dedup-quarantine --only same-time\n  maildedup quarantine -q --only same-time    # PATH... and --to from maildedup.toml\n  maildedup restore ~/dedup-quarantine\n\n\
+A whole server: each mailbox gets its own quarantine folder, a Maildir++ folder its user sees \
+(never scanned; owner, group and mode of the mailbox):\n  \
+maildedup quarantine --each --to '{mailbox}/.Quarantine' --only same-time /var/vmail/*/*/Maildir\n  \
+runuser -u vmail -- maildedup restore /var/vmail/*/*/Maildir/.Quarantine    # as their owner\n\n\
 Exit codes: 0 done; 2 usage or fatal error (the run stopped; nothing is lost: see the summary); \
 3 done, but some copies were left in place (changed since the scan, vanished, or locked); \
-4 incomplete: a PATH yielded no mail store, or files could not be read (the rest was done)."
+4 incomplete: a PATH yielded no mail store, or files could not be read, or (--each) a mailbox \
+failed (the rest was done)."
     )]
     Quarantine(QuarantineArgs),
 
@@ -89,8 +97,10 @@ an mbox message at its original offset, under the mbox's locks) and undo every f
 that was interrupted can simply be run again. It never overwrites an existing file, never writes \
 outside the stores the quarantine recorded, refuses an mbox that changed other than by appends, and \
 removes a file from QDIR only once its bytes are verified back in the store.",
-        after_help = "Examples:\n  maildedup restore --dry-run ~/dedup-quarantine\n  maildedup restore ~/dedup-quarantine\n\n\
-Exit codes: 0 done; 2 usage or fatal error; 3 done, but some records could not be undone (listed)."
+        after_help = "Examples:\n  maildedup restore --dry-run ~/dedup-quarantine\n  maildedup restore ~/dedup-quarantine\n  \
+runuser -u vmail -- maildedup restore /var/vmail/*/*/Maildir/.Quarantine    # after quarantine --each\n\n\
+Exit codes: 0 done; 2 usage or fatal error; 3 done, but some records could not be undone (listed); \
+4 one of several QDIRs could not be restored (named; the others were)."
     )]
     Restore(RestoreArgs),
 
@@ -185,13 +195,51 @@ impl LockArgs {
     }
 }
 
+/// `--each` and its settings, shared by scan and quarantine: every PATH is a mailbox of
+/// its own (a server's mail root, one run).
+#[derive(Args, Debug, Clone)]
+pub struct FleetArgs {
+    /// Treat every PATH as a mailbox of its own: groups, conflicts, classes and incidents
+    /// never span two mailboxes (as if each were scanned alone). Give one PATH per user,
+    /// e.g. `/var/vmail/*/*/Maildir` (Dovecot's %d/%n), `/home/*/Maildir` or
+    /// `/var/mail/*`. Mailboxes are scanned in parallel (--jobs at a time); one that
+    /// fails is reported and the others go on (exit 4). With --json: one JSON line per
+    /// mailbox, then a `{"fleet": ...}` line.
+    #[arg(long, conflicts_with = "html")]
+    pub each: bool,
+
+    /// With --each: how many mailboxes are scanned at a time (memory grows with this
+    /// many of the largest mailboxes, not with the number of mailboxes).
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "each",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+
+    /// With --each: an incident with the same cause in at least this many mailboxes
+    /// within --fleet-window is reported as a fleet incident, a server-side cause (a POP
+    /// proxy or delivery agent failing for everyone).
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "each",
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub fleet_threshold: u32,
+
+    /// With --each: incidents in different mailboxes are one fleet incident when each
+    /// starts within this many seconds of the end of the others.
+    #[arg(long, value_name = "SECONDS", default_value_t = 6 * 3600, requires = "each")]
+    pub fleet_window: i64,
+}
+
 #[derive(Args, Debug)]
 pub struct QuarantineArgs {
     #[command(flatten)]
     pub selection: Selection,
 
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+
     /// The quarantine folder (a Maildir; created mode 0700 if missing; later runs append;
-    /// required unless the config file has `to`).
+    /// required unless the config file has `to`). With --each, a template: `{mailbox}` is
+    /// replaced by each mailbox's PATH, `{name}` by its last component, e.g. `--to
+    /// '{mailbox}/.Quarantine'` (a Maildir++ folder the user sees in their own mail client;
+    /// it is never scanned) or, for mbox spools, `--to '/var/mail/.quarantine/{name}'`.
     #[arg(long, value_name = "QDIR", required = true)]
     pub to: PathBuf,
 
@@ -208,7 +256,7 @@ pub struct QuarantineArgs {
     /// against a fresh scan of PATH...: a copy or kept copy changed since is left and
     /// listed; a plan that breaks a safety rule (keeps a copy it also moves, keeps one that
     /// is not the same message, empties a folder without --across-folders) is refused.
-    #[arg(long, value_name = "FILE", conflicts_with = "only")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["only", "each"])]
     pub plan: Option<PathBuf>,
 
     /// With --dry-run: also write the scan report as one self-contained HTML page to FILE
@@ -238,9 +286,11 @@ pub struct QuarantineArgs {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// The quarantine folder given to `quarantine --to`.
-    #[arg(value_name = "QDIR")]
-    pub qdir: PathBuf,
+    /// The quarantine folder given to `quarantine --to`; several (one per mailbox after
+    /// `quarantine --each`, e.g. `/var/vmail/*/*/Maildir/.Quarantine`) are restored one
+    /// after the other, and one that fails does not stop the others (exit 4).
+    #[arg(value_name = "QDIR", required = true)]
+    pub qdir: Vec<PathBuf>,
 
     /// Print what would be restored and touch nothing.
     #[arg(long)]
@@ -393,6 +443,9 @@ impl Selection {
 pub struct ScanArgs {
     #[command(flatten)]
     pub selection: Selection,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 
     /// Print the full report as JSON on stdout instead of the summary.
     #[arg(long)]

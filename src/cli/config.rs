@@ -41,6 +41,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("no_cache", Kind::Value),
     ("paranoid", Kind::Value),
     ("io_threads", Kind::Value),
+    ("jobs", Kind::Value),
+    ("fleet_threshold", Kind::Value),
+    ("fleet_window", Kind::Value),
 ];
 
 /// The keys, for messages and tests.

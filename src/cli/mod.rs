@@ -2,6 +2,7 @@
 
 mod args;
 mod config;
+mod each;
 mod manpage;
 pub mod progress;
 mod quarantine_cmd;

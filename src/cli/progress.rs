@@ -45,6 +45,19 @@ impl Progress {
         }
     }
 
+    /// Runs `f` (which prints) with the bar cleared, then draws it again.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Is the bar drawn at all (stderr a terminal, and enabled)?
+    pub fn shown(&self) -> bool {
+        self.bar.is_some()
+    }
+
     pub fn inc(&self, n: u64) {
         if let Some(b) = &self.bar {
             b.inc(n);

@@ -12,6 +12,9 @@ use std::io::{IsTerminal, Write};
 
 pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow::Result<i32> {
     use crate::act::quarantine::Quarantine;
+    if super::each::wanted(&args.fleet) {
+        return super::each::run_quarantine_each(args, log);
+    }
     let sel = &args.selection;
     log.set_paths(&sel.paths);
     log.set("qdir", crate::act::runlog::absolute(&args.to));

@@ -7,13 +7,90 @@ use crate::render::report::{count, thousands};
 use crate::render::term::escape as esc;
 
 pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Result<i32> {
-    log.set_paths(std::slice::from_ref(&args.qdir));
-    log.set("qdir", crate::act::runlog::absolute(&args.qdir));
+    log.set_paths(&args.qdir);
     log.set("dry_run", args.dry_run);
     if args.list {
         return list_runs(args);
     }
-    let mut r = crate::act::restore::Restore::open(&args.qdir, args.lock.options(), args.dry_run)?;
+    match args.qdir.as_slice() {
+        [qdir] => {
+            log.set("qdir", crate::act::runlog::absolute(qdir));
+            restore_one(args, qdir, log, false)
+        }
+        qdirs => restore_many(args, qdirs, log),
+    }
+}
+
+/// Several QDIRs (one per mailbox after `quarantine --each`): each restored as if alone,
+/// one after the other; one that fails is named and the others go on. With --json, one
+/// line per QDIR (JSON Lines). Exit: the highest of the QDIRs' codes, but 4 when a QDIR
+/// failed (2 for it alone).
+fn restore_many(
+    args: &RestoreArgs,
+    qdirs: &[std::path::PathBuf],
+    log: &mut RunLog,
+) -> anyhow::Result<i32> {
+    let mut code = EXIT_OK;
+    let mut failed = 0;
+    let mut summaries = Vec::new();
+    for qdir in qdirs {
+        let mut one = RunLog::open(None, "restore")?;
+        match restore_one(args, qdir, &mut one, true) {
+            Ok(c) => code = code.max(c),
+            Err(e) => {
+                failed += 1;
+                let line = format!("{}: {e:#}", qdir.display());
+                super::print_error(&line);
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"version": 1, "dry_run": args.dry_run,
+                            "qdir": qdir.to_string_lossy(), "error": format!("{e:#}")})
+                    );
+                }
+                log.errors.push(line);
+            }
+        }
+        for e in one.errors.drain(..) {
+            log.errors.push(format!("{}: {e}", qdir.display()));
+        }
+        summaries.push(one.fields.remove("summary"));
+    }
+    let total = |k: &str| -> u64 {
+        summaries
+            .iter()
+            .filter_map(|s| s.as_ref()?.get(k)?.as_u64())
+            .sum()
+    };
+    log.set(
+        "summary",
+        serde_json::json!({"qdirs": qdirs.len(), "failed": failed,
+            "restored": total("restored"), "flags_undone": total("flags_undone"),
+            "mboxes_restored": total("mboxes_restored"), "already": total("already"),
+            "problems": total("problems")}),
+    );
+    if failed > 0 {
+        eprintln!(
+            "maildedup: incomplete: {} could not be restored; the others were",
+            count(failed, "quarantine folder", "quarantine folders")
+        );
+        return Ok(super::EXIT_INCOMPLETE);
+    }
+    Ok(code)
+}
+
+/// Restores one QDIR; `lines`: print JSON as one line (one of several QDIRs), and name
+/// the QDIR before its text.
+fn restore_one(
+    args: &RestoreArgs,
+    qdir: &std::path::Path,
+    log: &mut RunLog,
+    lines: bool,
+) -> anyhow::Result<i32> {
+    if lines && !args.json && !args.quiet {
+        println!("{}:", crate::render::term::path(qdir));
+    }
+    let mut r = crate::act::restore::Restore::open(qdir, args.lock.options(), args.dry_run)?;
     let aim = crate::act::aim::Aim::new(&args.runs, &args.stores, &args.message_ids);
     if !aim.is_all() {
         log.set("aim", serde_json::to_value(&aim)?);
@@ -32,11 +109,12 @@ pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Resul
     for p in &outcome.problems {
         log.errors.push(format!("not restored: {p}"));
     }
-    if args.json {
-        print_json(
-            &serde_json::json!({"version": 1, "dry_run": args.dry_run, "qdir": args.qdir.to_string_lossy(),
-            "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string())}),
-        )?;
+    let json = serde_json::json!({"version": 1, "dry_run": args.dry_run, "qdir": qdir.to_string_lossy(),
+            "outcome": &outcome, "error": result.as_ref().err().map(|e| e.to_string())});
+    if args.json && lines {
+        println!("{json}");
+    } else if args.json {
+        print_json(&json)?;
     } else if args.quiet {
         for line in log.errors.iter() {
             eprintln!("{}", esc(line));
@@ -73,26 +151,40 @@ pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Resul
 
 /// `restore --list`: the runs QDIR holds, oldest first.
 fn list_runs(args: &RestoreArgs) -> anyhow::Result<i32> {
+    let many = args.qdir.len() > 1;
+    for qdir in &args.qdir {
+        list_one(args, qdir, many)?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// The runs of one QDIR; `many`: one of several (JSON on one line, text under its name).
+fn list_one(args: &RestoreArgs, qdir: &std::path::Path, many: bool) -> anyhow::Result<()> {
     use crate::act::manifest::MANIFEST;
-    if !args.qdir.join(MANIFEST).is_file() {
+    if !qdir.join(MANIFEST).is_file() {
         anyhow::bail!(
             "{}: no {MANIFEST} here: not a maildedup quarantine folder",
-            args.qdir.display()
+            qdir.display()
         );
     }
-    let loaded = crate::act::manifest::validate::load(&args.qdir)?;
+    let loaded = crate::act::manifest::validate::load(qdir)?;
     let runs = crate::act::manifest::runs::summarize(&loaded.records);
     if args.json {
-        print_json(
-            &serde_json::json!({"version": 1, "qdir": args.qdir.to_string_lossy(),
-            "runs": runs}),
-        )?;
-        return Ok(EXIT_OK);
+        let doc = serde_json::json!({"version": 1, "qdir": qdir.to_string_lossy(), "runs": runs});
+        if many {
+            println!("{doc}");
+        } else {
+            print_json(&doc)?;
+        }
+        return Ok(());
     }
     if args.quiet {
-        return Ok(EXIT_OK);
+        return Ok(());
     }
     let mut o = String::new();
+    if many {
+        o.push_str(&format!("{}:\n", crate::render::term::path(qdir)));
+    }
     for r in &runs {
         use std::fmt::Write;
         let _ = writeln!(o, "Run {}, started {}", esc(&r.run), esc(&r.started));
@@ -121,9 +213,9 @@ fn list_runs(args: &RestoreArgs) -> anyhow::Result<i32> {
         n => o.push_str(&format!(
             "{}. Restore one with: maildedup restore --run RUN {}\n",
             count(n, "run", "runs"),
-            esc(&args.qdir.to_string_lossy())
+            esc(&qdir.to_string_lossy())
         )),
     }
     print!("{o}");
-    Ok(EXIT_OK)
+    Ok(())
 }

@@ -18,6 +18,9 @@ pub(crate) fn run_scan(
     color: crate::render::style::ColorWhen,
     log: &mut RunLog,
 ) -> anyhow::Result<i32> {
+    if super::each::wanted(&args.fleet) {
+        return super::each::run_scan_each(args, log);
+    }
     let sel = &args.selection;
     log.set_paths(&sel.paths);
     let progress = Progress::new(!args.no_progress && !args.quiet);
@@ -157,10 +160,18 @@ impl Scanned {
 /// the others; it is named in `paths_without_store`. When no PATH yields a store at all,
 /// that is a fatal error.
 pub(crate) fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<Scanned> {
-    let opts = sel.scan_options();
-    let out = scan(&sel.paths, &opts, progress);
-    let paths_without_store: Vec<String> = sel
-        .paths
+    scan_paths(&sel.paths, &sel.scan_options(), progress)
+}
+
+/// [`scan_selection`] over `paths` with the options already made (a `--each` run scans
+/// each mailbox with the same options).
+pub(crate) fn scan_paths(
+    paths: &[PathBuf],
+    opts: &crate::scan::ScanOptions,
+    progress: &dyn crate::observe::Observer,
+) -> anyhow::Result<Scanned> {
+    let out = scan(paths, opts, progress);
+    let paths_without_store: Vec<String> = paths
         .iter()
         .filter(|p| !yields_store(p, &out))
         .map(|p| match std::fs::symlink_metadata(p) {
@@ -194,19 +205,19 @@ pub(crate) fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Re
             },
         })
         .collect();
-    if !sel.paths.is_empty() && paths_without_store.len() == sel.paths.len() {
+    if !paths.is_empty() && paths_without_store.len() == paths.len() {
         anyhow::bail!("{}", paths_without_store.join("\n"));
     }
     let unreadable = failed_reads(
         out.skipped
             .iter()
-            .filter(|s| !sel.paths.contains(&s.path) || yields_store(&s.path, &out)),
+            .filter(|s| !paths.contains(&s.path) || yields_store(&s.path, &out)),
     );
     Ok(Scanned {
         out,
         unreadable,
         paths_without_store,
-        cache: opts.cache,
+        cache: opts.cache.clone(),
     })
 }
 

@@ -4,6 +4,7 @@
 //! - [`incidents`]: bursts where extra copies cluster;
 //! - [`rate`]: lasting changes in the share of a folder's deliveries that get a same-time
 //!   extra copy (a filter or alias doubling every message, one every few minutes);
+//! - [`fleet`]: the same incident in many mailboxes at once (`--each`): a server-side cause;
 //! - [`cause`]: the likely cause of each extra copy in a burst, from its class, its folder
 //!   and its Received chain compared with the kept copy's;
 //! - the terminal rendering lives in [`crate::render::chart`].
@@ -14,6 +15,7 @@
 //! nothing here.
 
 pub mod cause;
+pub mod fleet;
 pub mod incidents;
 pub mod rate;
 pub mod timeline;

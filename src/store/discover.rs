@@ -124,6 +124,22 @@ fn descend(entry: &walkdir::DirEntry) -> bool {
     !name.starts_with('.') || is_maildir(path)
 }
 
+/// The reason given for a quarantine folder met inside a PATH.
+pub const QUARANTINE_FOLDER: &str =
+    "a maildedup quarantine folder (it holds manifest.jsonl): not scanned as a store";
+
+/// Is `dir` a quarantine folder kept as a Maildir++ folder of the mailbox it serves
+/// (`quarantine --each --to '{mailbox}/.Quarantine'`): a dot-folder that is a Maildir and
+/// holds maildedup's manifest? Such a folder is never scanned as a store inside a PATH:
+/// its copies are the extras already moved out, not duplicates of the mailbox's mail.
+/// (Given itself as a PATH, it is scanned like any Maildir.)
+pub fn is_quarantine_folder(dir: &Path) -> bool {
+    dir.file_name()
+        .is_some_and(|n| n.as_encoded_bytes().first() == Some(&b'.'))
+        && is_maildir(dir)
+        && fs::symlink_metadata(dir.join(crate::store::QDIR_MANIFEST)).is_ok_and(|m| m.is_file())
+}
+
 /// Is this the name of a saved message (`.eml`, any case)?
 pub fn is_eml_name(name: &str) -> bool {
     name.len() > 4 && name.as_bytes()[name.len() - 4..].eq_ignore_ascii_case(b".eml")
@@ -133,11 +149,11 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
     // Folders already taken as .eml stores: walkdir interleaves a folder's files with its
     // subfolders' contents, so a folder's first .eml makes it a store, the rest are in it.
     let mut eml_folders = std::collections::HashSet::new();
-    let it = WalkDir::new(root)
+    let mut it = WalkDir::new(root)
         .follow_links(false)
         .into_iter()
         .filter_entry(descend);
-    for entry in it {
+    while let Some(entry) = it.next() {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -170,7 +186,10 @@ fn walk(root: &Path, stores: &mut Vec<Store>, skipped: &mut Vec<Skipped>) {
             continue;
         }
         if ft.is_dir() {
-            if let Some(sub) = symlinked_maildir_sub(path) {
+            if entry.depth() > 0 && is_quarantine_folder(path) {
+                skipped.push(Skipped::not_mail(path, QUARANTINE_FOLDER));
+                it.skip_current_dir();
+            } else if let Some(sub) = symlinked_maildir_sub(path) {
                 skipped.push(Skipped::not_mail(path.join(sub), SYMLINKED_SUB));
             } else if is_maildir(path) {
                 stores.push(Store {

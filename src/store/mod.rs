@@ -11,3 +11,7 @@ pub mod lock;
 pub mod maildir;
 pub mod mbox;
 pub mod read;
+
+/// The name of a quarantine folder's manifest (`crate::act::manifest::MANIFEST`): here,
+/// because discovery must know a quarantine folder when it meets one inside a mailbox.
+pub const QDIR_MANIFEST: &str = "manifest.jsonl";

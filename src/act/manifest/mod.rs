@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub mod runs;
 pub mod validate;
 
-pub const MANIFEST: &str = "manifest.jsonl";
+pub const MANIFEST: &str = crate::store::QDIR_MANIFEST;
 
 /// Which copy a group kept.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
