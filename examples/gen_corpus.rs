@@ -1282,7 +1282,13 @@ fn main() -> std::io::Result<()> {
 
     for (k, e) in entries.iter().enumerate() {
         let o = &origs[e.orig as usize];
-        let core = gen_core(args.seed, e.orig, o, args.attachment_rate, args.attachment_size);
+        let core = gen_core(
+            args.seed,
+            e.orig,
+            o,
+            args.attachment_rate,
+            args.attachment_size,
+        );
         let msg = message(args.seed, e, &core, o);
         if core.has_attachment {
             with_att += 1;

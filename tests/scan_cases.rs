@@ -1692,7 +1692,11 @@ fn absolute_and_relative_paths_give_the_same_groups() {
 fn the_report_does_not_depend_on_the_number_of_io_threads() {
     let base = scan_fixtures(&["--io-threads", "1", "cases", "real"]);
     assert_eq!(base.code, 0, "{}", base.stderr);
-    assert!(base.json["summary"]["groups"].as_u64() > Some(10), "{}", base.json["summary"]);
+    assert!(
+        base.json["summary"]["groups"].as_u64() > Some(10),
+        "{}",
+        base.json["summary"]
+    );
     for n in ["2", "64"] {
         let other = scan_fixtures(&["--io-threads", n, "cases", "real"]);
         assert_eq!(other.json, base.json, "--io-threads {n}");

@@ -115,6 +115,10 @@ maildedup completions fish > ~/.config/fish/completions/maildedup.fish"
     )]
     Completions(CompletionsArgs),
 
+    /// Work with reports: combine per-mailbox or per-shard reports into one fleet report.
+    #[command(subcommand)]
+    Report(ReportCommand),
+
     /// Print the manual page (roff) on stdout.
     #[command(
         long_about = "Print the manual page maildedup(1), or maildedup-COMMAND(1) for one subcommand, as \
@@ -136,7 +140,7 @@ pub struct CompletionsArgs {
 #[derive(Args, Debug)]
 pub struct ManArgs {
     /// The subcommand whose page to print (default: the main page).
-    #[arg(value_name = "COMMAND", value_parser = ["scan", "quarantine", "restore", "completions", "man"])]
+    #[arg(value_name = "COMMAND", value_parser = ["scan", "quarantine", "restore", "report-merge", "completions", "man"])]
     pub command: Option<String>,
 
     /// Instead, write every page (maildedup.1 and maildedup-COMMAND.1 for each
@@ -481,4 +485,49 @@ pub struct ScanArgs {
     /// incident windows, the largest groups side by side, conflicts) to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Combine reports of single mailboxes or shards into one fleet report.
+    #[command(
+        long_about = "Read the reports of many mailboxes — the JSON Lines of `scan --each --json` \
+(one per shard, host or pod), or plain `scan --json` reports of one mailbox each — and print one \
+fleet report: the fleet's counts, the failed mailboxes, and the fleet incidents (the same incident \
+cause in at least --fleet-threshold mailboxes within --fleet-window), as one `scan --each` over all \
+of those mailboxes would. Reads each report line by line, keeping only a few numbers per mailbox. \
+A REPORT of `-` is standard input. A mailbox found in two reports is refused.",
+        after_help = "Examples:\n  maildedup report merge /reports/shard-*.jsonl\n  \
+maildedup report merge --json shard-0.jsonl shard-1.jsonl > fleet.jsonl\n  \
+ls -d /var/vmail/*/*/Maildir | parallel -j4 -N500 --files maildedup scan --each --json | xargs maildedup report merge\n\n\
+Exit codes: 0 merged; 2 a report could not be read or is not a maildedup report (named, with its line), \
+or a mailbox is in two reports; 4 merged, but a report names a mailbox that failed."
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Reports: JSON Lines from `scan --each --json`, or `scan --json` documents.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+
+    /// Print the merged JSON Lines: every mailbox's line as it was, then one `fleet` line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// List every mailbox of each fleet incident (not only the first five).
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// An incident with the same cause in at least this many mailboxes within
+    /// --fleet-window is a fleet incident.
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub fleet_threshold: u32,
+
+    /// Incidents in different mailboxes are one fleet incident when each starts within
+    /// this many seconds of the end of the others.
+    #[arg(long, value_name = "SECONDS", default_value_t = 6 * 3600)]
+    pub fleet_window: i64,
 }

@@ -80,30 +80,30 @@ fn each_mailbox<T: Send>(
 
 /// The fleet's counts, summed over the mailboxes that did not fail.
 #[derive(Debug, Default, Serialize)]
-struct FleetSummary {
-    version: u32,
-    mailboxes: usize,
-    failed: usize,
+pub(crate) struct FleetSummary {
+    pub(crate) version: u32,
+    pub(crate) mailboxes: usize,
+    pub(crate) failed: usize,
     /// Mailboxes with at least one duplicate group.
-    mailboxes_with_duplicates: usize,
-    stores: usize,
-    messages: usize,
-    groups: usize,
-    extra_copies: usize,
-    same_time: usize,
-    different_time: usize,
-    conflicts: usize,
-    reclaimable_bytes: u64,
+    pub(crate) mailboxes_with_duplicates: usize,
+    pub(crate) stores: usize,
+    pub(crate) messages: usize,
+    pub(crate) groups: usize,
+    pub(crate) extra_copies: usize,
+    pub(crate) same_time: usize,
+    pub(crate) different_time: usize,
+    pub(crate) conflicts: usize,
+    pub(crate) reclaimable_bytes: u64,
     /// Files or folders that could not be read, over all mailboxes.
-    unreadable: usize,
-    failures: Vec<Failure>,
-    incidents: Vec<serde_json::Value>,
+    pub(crate) unreadable: usize,
+    pub(crate) failures: Vec<Failure>,
+    pub(crate) incidents: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
-struct Failure {
-    mailbox: String,
-    error: String,
+pub(crate) struct Failure {
+    pub(crate) mailbox: String,
+    pub(crate) error: String,
 }
 
 /// What one mailbox's scan leaves for the fleet report.
@@ -339,7 +339,10 @@ fn add(f: &mut FleetSummary, d: &ScanDone) {
     }
 }
 
-fn incident_json(f: &FleetIncident, paths: &[PathBuf]) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn incident_json(
+    f: &FleetIncident,
+    paths: &[PathBuf],
+) -> anyhow::Result<serde_json::Value> {
     let mut v = serde_json::to_value(f)?;
     if let Some(o) = v.as_object_mut() {
         o.insert(
@@ -366,7 +369,7 @@ fn write_section(o: &mut impl Write, mailbox: &Path, text: &str) -> std::io::Res
 }
 
 /// The fleet summary and the fleet incidents, as text.
-fn fleet_text(
+pub(crate) fn fleet_text(
     f: &FleetSummary,
     found: &[FleetIncident],
     paths: &[PathBuf],
@@ -460,8 +463,7 @@ fn quarantine_mailbox(
     crate::act::placement::check_usable(&qdir)?;
     let sel = &args.selection;
     let mailbox = vec![path.to_path_buf()];
-    let _runlock =
-        crate::act::runlock::RunLock::for_paths(&mailbox, args.lock.options().timeout)?;
+    let _runlock = crate::act::runlock::RunLock::for_paths(&mailbox, args.lock.options().timeout)?;
     let recovery = if args.dry_run {
         Vec::new()
     } else {

@@ -7,7 +7,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The subcommands that get a page of their own.
-pub const PAGES: [&str; 5] = ["scan", "quarantine", "restore", "completions", "man"];
+pub const PAGES: [&str; 6] = [
+    "scan",
+    "quarantine",
+    "restore",
+    "report-merge",
+    "completions",
+    "man",
+];
 
 /// The exit codes, as the README's table states them; `commands` says which pages list
 /// each (empty: every page that runs the pipeline).
@@ -118,8 +125,12 @@ pub fn page(root: &clap::Command, name: &str) -> io::Result<Vec<u8>> {
     let (cmd, title) = if name == "maildedup" {
         (root.clone(), "maildedup".to_string())
     } else {
-        let sub = root
-            .find_subcommand(name)
+        // `report-merge`: the subcommand `merge` of `report`.
+        let mut sub = Some(&root);
+        for part in name.split('-') {
+            sub = sub.and_then(|c| c.find_subcommand(part));
+        }
+        let sub = sub
             .cloned()
             .ok_or_else(|| {
                 io::Error::new(io::ErrorKind::NotFound, format!("no subcommand {name}"))

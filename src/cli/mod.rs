@@ -6,6 +6,7 @@ mod each;
 mod manpage;
 pub mod progress;
 mod quarantine_cmd;
+mod report_cmd;
 mod restore_cmd;
 mod scan_cmd;
 
@@ -47,6 +48,7 @@ pub fn run() -> i32 {
         }
         Command::Restore(args) => logged("restore", &args.log, |log| run_restore(&args, log)),
         Command::Completions(args) => run_completions(&args),
+        Command::Report(args::ReportCommand::Merge(args)) => report_cmd::run_report_merge(&args),
         Command::Man(args) => run_man(&args),
     };
     crate::fault::report();

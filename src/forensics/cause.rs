@@ -25,7 +25,9 @@ use std::collections::BTreeSet;
 use std::io::{self};
 
 /// The likely cause of one extra copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cause {
     /// Different time, Received chain identical: the client fetched the same server

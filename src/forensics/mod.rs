@@ -82,7 +82,7 @@ pub struct StoreForensics {
 }
 
 /// How an incident was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Extra copies clustered in time ([`incidents`]).
