@@ -225,3 +225,22 @@ fn store_whose_run_lock_another_run_keeps() {
         false,
     );
 }
+
+#[test]
+fn qdir_owned_by_another_user() {
+    if !is_root() {
+        println!("skipped: needs root to give the folder to another user");
+        return;
+    }
+    let (dir, demo) = demo_copy();
+    let qdir = dir.path().join("q");
+    fs::create_dir(&qdir).unwrap();
+    std::os::unix::fs::lchown(&qdir, Some(65534), Some(65534)).unwrap();
+    refused_both_ways(
+        &demo,
+        &qdir,
+        &[],
+        "owned by uid 65534, not by the user running quarantine",
+        false,
+    );
+}

@@ -500,3 +500,80 @@ fn the_run_log_records_the_fleet_and_each_failure() {
     assert_eq!(errors.len(), 1, "{rec:#}");
     assert!(errors[0].as_str().unwrap().contains("gone/Maildir"));
 }
+
+/// Root over users' mailboxes writes as each mailbox's owner: a user who points their
+/// quarantine folder's manifest and `cur/` at root's files (symbolic links) gets nothing
+/// written there — the kernel refuses the owner what root could have done — and the other
+/// mailboxes are quarantined as usual.
+#[test]
+fn a_users_symlinks_never_carry_roots_writes() {
+    if !is_root() {
+        println!("skipped: needs root (the attack is on root's writes)");
+        return;
+    }
+    let (_t, root) = canonical_tempdir();
+    let paths = fleetgen::write_fleet(&root, 2, 100);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&root, PermissionsExt::from_mode(0o755)).unwrap();
+    for p in &paths {
+        for e in walkdir::WalkDir::new(p.parent().unwrap()) {
+            let e = e.unwrap();
+            std::os::unix::fs::lchown(e.path(), Some(65534), Some(65534)).unwrap();
+        }
+    }
+    // Root's files the user aims at.
+    let victim = root.join("root-only");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    std::fs::set_permissions(&victim, PermissionsExt::from_mode(0o755)).unwrap();
+    let victim_before = snapshot(&victim);
+    // The user's quarantine folder, made ready by the user: links to root's files.
+    let q = paths[0].join(".Quarantine");
+    std::fs::create_dir(&q).unwrap();
+    std::os::unix::fs::symlink(victim.join("passwd"), q.join("manifest.jsonl")).unwrap();
+    std::os::unix::fs::symlink(&victim, q.join("cur")).unwrap();
+    for e in [&q, &q.join("manifest.jsonl"), &q.join("cur")] {
+        std::os::unix::fs::lchown(e, Some(65534), Some(65534)).unwrap();
+    }
+    let before = snapshot(&paths[0]);
+    let out = md(args_with(
+        &[
+            "quarantine",
+            "--each",
+            "--no-cache",
+            "--to",
+            "{mailbox}/.Quarantine",
+        ],
+        &paths,
+    ));
+    assert_eq!(
+        snapshot(&victim),
+        victim_before,
+        "root's files changed\n{}",
+        out.show()
+    );
+    assert_eq!(
+        snapshot(&paths[0]),
+        before,
+        "the attacking mailbox is left as it was"
+    );
+    assert_ne!(
+        out.code,
+        Some(0),
+        "the attacking mailbox fails\n{}",
+        out.show()
+    );
+    let other = manifest(&paths[1].join(".Quarantine"));
+    assert!(
+        !records(&other, "maildir-move").is_empty(),
+        "the other mailbox is done\n{}",
+        out.show()
+    );
+    let owner = std::fs::metadata(paths[1].join(".Quarantine/manifest.jsonl")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (owner.uid(), owner.gid()),
+        (65534, 65534),
+        "written as the owner"
+    );
+}

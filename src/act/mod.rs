@@ -9,6 +9,7 @@
 //! - [`runlock`], [`runlog`]: one run per store at a time; a line per run.
 
 pub mod aim;
+pub mod as_owner;
 pub mod manifest;
 pub mod mbox_edit;
 pub mod owner;

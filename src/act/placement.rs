@@ -128,6 +128,35 @@ pub fn check_usable(qdir: &Path) -> io::Result<()> {
     }
 }
 
+/// Refuses a quarantine folder (or its manifest) that exists and belongs to another user
+/// than the one running, as `restore` does: that user could swap a folder or the manifest
+/// in it for a symbolic link between two of this run's writes and steer them (run as
+/// root, into any file). `quarantine --each` instead writes each mailbox's folder as the
+/// mailbox's owner (`crate::act::as_owner`), so it does not need this.
+pub fn check_owner(qdir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    for p in [
+        qdir.to_path_buf(),
+        qdir.join(crate::act::manifest::MANIFEST),
+    ] {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.uid() != me {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{}: owned by uid {}, not by the user running quarantine (uid {me}); run it as that user",
+                    p.display(),
+                    meta.uid()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Whether this user may create and rename files in folder (or write file) `p`, on a
 /// filesystem mounted writable; the error names `p` and says which.
 fn writable(p: &Path) -> io::Result<()> {

@@ -464,9 +464,26 @@ fn quarantine_mailbox(
     let sel = &args.selection;
     let mailbox = vec![path.to_path_buf()];
     let _runlock = crate::act::runlock::RunLock::for_paths(&mailbox, args.lock.options().timeout)?;
+    // Every write into the mailbox and its quarantine folder is made as the mailbox's
+    // owner (`crate::act::as_owner`): run by root, a user's symlink never carries one out.
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        (m.uid(), m.gid())
+    };
+    let as_owner = || {
+        crate::act::as_owner::AsOwner::become_owner(owner.0, owner.1).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot act as its owner (uid {}): {e}",
+                path.display(),
+                owner.0
+            )
+        })
+    };
     let recovery = if args.dry_run {
         Vec::new()
     } else {
+        let _as = as_owner()?;
         crate::act::mbox_edit::recover_qdir(&qdir, &args.lock.options())?
     };
     let scanned = scan_paths(&mailbox, opts, &Silent)?;
@@ -544,13 +561,16 @@ fn quarantine_mailbox(
                 .mode(0o711)
                 .create(parent)
                 .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", parent.display()))?;
+            own_new_qdir(&qdir, parent, owner)?;
         }
+        let _as = as_owner()?;
         let mut q = Quarantine::start(out, &grouping, &qdir, args.lock.options())?;
         q.outcome.left.extend(recovery);
         let result = q.run(&plan);
         (std::mem::take(&mut q.outcome), result)
     };
     // The folder belongs to the mailbox's owner, with its mode, whatever happened above.
+    let _as = as_owner()?;
     if std::fs::symlink_metadata(&qdir).is_ok() {
         if let Err(e) = crate::act::owner::match_mailbox(&qdir, path) {
             done.problems.push(format!(
@@ -594,6 +614,29 @@ fn quarantine_mailbox(
         done.text = Some(t);
     }
     Ok(done)
+}
+
+/// A quarantine folder whose parent the mailbox's owner cannot write (a template outside
+/// the mailboxes: `/srv/quarantine{mailbox}`, `/var/mail/.quarantine/{name}`): made by
+/// root, mode 0700, and given to the owner at once, so the owner's writes can go in it.
+/// Safe as root: its parent is root's, so nobody can swap anything in it meanwhile. A
+/// parent the owner may write (the mailbox itself) is left to the owner.
+fn own_new_qdir(qdir: &Path, parent: &Path, owner: (u32, u32)) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if !rustix::process::geteuid().is_root() || owner.0 == 0 || qdir.exists() {
+        return Ok(());
+    }
+    let p = std::fs::symlink_metadata(parent)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", parent.display()))?;
+    if p.uid() == owner.0 {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(qdir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", qdir.display()))?;
+    std::os::unix::fs::lchown(qdir, Some(owner.0), Some(owner.1))
+        .map_err(|e| anyhow::anyhow!("{}: cannot give it to uid {}: {e}", qdir.display(), owner.0))
 }
 
 /// `quarantine --each --to TEMPLATE PATH...`.

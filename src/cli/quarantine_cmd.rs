@@ -27,6 +27,7 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
     // another run keeps.
     crate::act::placement::check_qdir(&args.to, &sel.paths)?;
     crate::act::placement::check_usable(&args.to)?;
+    crate::act::placement::check_owner(&args.to)?;
     // One run per store at a time (`crate::act::runlock`), taken before the scan: a run that
     // waited for another one scans what that run left. A dry run takes it too (it only
     // locks, never writes), so it shows what a real run started now would do.
