@@ -81,9 +81,13 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
         }
         return Ok(done(outcome_code(&outcome)));
     }
+    // Copies and bytes moved, the store, the time left: on a terminal only.
+    let moving = Progress::new(!args.no_progress && !args.json && !args.quiet);
     let mut q = Quarantine::start(out, &grouping, &args.to, args.lock.options())?;
+    q.observe(&moving);
     q.outcome.left.extend(recovery);
     let result = q.run(&plan);
+    moving.finish();
     let outcome = std::mem::take(&mut q.outcome);
     log.set("summary", quarantine_summary(&outcome, &grouping));
     for p in &outcome.left {

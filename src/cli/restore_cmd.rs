@@ -11,7 +11,13 @@ pub(crate) fn run_restore(args: &RestoreArgs, log: &mut RunLog) -> anyhow::Resul
     log.set("qdir", crate::act::runlog::absolute(&args.qdir));
     log.set("dry_run", args.dry_run);
     let mut r = crate::act::restore::Restore::open(&args.qdir, args.lock.options(), args.dry_run)?;
+    // Copies and bytes put back, the store, the time left: on a terminal only.
+    let progress = crate::cli::progress::Progress::new(
+        !args.no_progress && !args.json && !args.quiet && !args.dry_run,
+    );
+    r.observe(Box::new(progress.clone()));
     let result = r.run();
+    progress.finish();
     let outcome = std::mem::take(&mut r.outcome);
     log.set(
         "summary",
