@@ -246,9 +246,12 @@ impl<'a> Quarantine<'a> {
             .iter()
             .filter(|f| kept_ok.get(&f.copy) == Some(&true))
             .collect();
-        for fm in flag_merges.iter().filter(|f| is_maildir(f.copy)) {
-            self.maildir_flags(fm.copy, fm.add)?;
-        }
+        let file_flags: Vec<(usize, Flags)> = flag_merges
+            .iter()
+            .filter(|f| is_maildir(f.copy))
+            .map(|f| (f.copy, f.add))
+            .collect();
+        self.maildir_flags_batched(&file_flags)?;
         // Kept mbox copies gain their flags before any copy that gives them leaves its
         // store: after a crash in between, the re-run no longer sees that copy and the
         // merge would be lost. An mbox whose own extra copies give flags to a kept copy in
@@ -368,7 +371,39 @@ impl<'a> Quarantine<'a> {
         None
     }
 
-    fn maildir_flags(&mut self, kept: usize, add: Flags) -> io::Result<()> {
+    /// Merges flags into kept Maildir copies in batches: the batch's `maildir-flags`
+    /// records appended with one fsync, then the renames, then one fsync per folder.
+    fn maildir_flags_batched(&mut self, merges: &[(usize, Flags)]) -> io::Result<()> {
+        let (max_n, _) = crate::act::batch_limits();
+        for chunk in merges.chunks(max_n) {
+            let mut records = Vec::new();
+            let mut renames = Vec::new();
+            for &(kept, add) in chunk {
+                if let Some((record, old, new)) = self.maildir_flags(kept, add) {
+                    records.push(record);
+                    renames.push((old, new));
+                }
+            }
+            self.manifest.append_all(&records)?;
+            let mut dirs = Vec::new();
+            for (old, new) in &renames {
+                rename_noreplace(old, new)?;
+                fault::point("maildir.flags");
+                self.outcome.flags_merged += 1;
+                dirs.push(parent(new).to_path_buf());
+            }
+            dirs.sort();
+            dirs.dedup();
+            for d in &dirs {
+                fsync_dir(d)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The record and the rename (old, new name) that give a kept Maildir copy the union
+    /// of its flags and `add`; `None` when it has them already or vanished (noted).
+    fn maildir_flags(&mut self, kept: usize, add: Flags) -> Option<(Record, PathBuf, PathBuf)> {
         let c = &self.scan.copies[kept];
         let Some(old) = self.locate(c) else {
             let p = c.path(&self.scan.stores);
@@ -377,7 +412,7 @@ impl<'a> Quarantine<'a> {
                 None,
                 "kept copy vanished before its flags could be merged",
             );
-            return Ok(());
+            return None;
         };
         let fname = old
             .file_name()
@@ -387,7 +422,7 @@ impl<'a> Quarantine<'a> {
         let have = Flags::from_maildir(name.flags);
         let union = have.union(add);
         if union == have {
-            return Ok(());
+            return None;
         }
         // Keep the lowercase keyword letters and any other info as they were. A name
         // that is not UTF-8 is rebuilt from its bytes, never from its lossy text.
@@ -405,18 +440,13 @@ impl<'a> Quarantine<'a> {
             }
         };
         let new = parent(&old).join(new_name);
-        let id = self.next_id();
-        self.manifest.append(&Record::MaildirFlags {
-            id,
+        let record = Record::MaildirFlags {
+            id: self.next_id(),
             old: abs(&old),
             new: abs(&new),
             added: Flags(union.0 & !have.0).to_string(),
-        })?;
-        rename_noreplace(&old, &new)?;
-        fsync_dir(parent(&new))?;
-        fault::point("maildir.flags");
-        self.outcome.flags_merged += 1;
-        Ok(())
+        };
+        Some((record, old, new))
     }
 
     /// Moves Maildir (and .eml) files into QDIR in batches: each batch's records are
