@@ -214,12 +214,18 @@ pub struct SyncBatch {
     filesystems: Vec<(u64, File)>,
     /// The files written, for the fallback without `syncfs`.
     files: Vec<std::path::PathBuf>,
+    /// The directories watched already.
+    watched: Vec<std::path::PathBuf>,
 }
 
 impl SyncBatch {
     /// Notes that new files will be written in `dir`: opens it (once per filesystem)
     /// before the first write, so that `syncfs` reports any writeback error after it.
     pub fn watch(&mut self, dir: &Path) -> io::Result<()> {
+        if self.watched.iter().any(|d| d == dir) {
+            return Ok(());
+        }
+        self.watched.push(dir.to_path_buf());
         let f = File::open(dir).map_err(|e| named(dir.display(), e))?;
         let dev = f.metadata().map_err(|e| named(dir.display(), e))?.dev();
         if !self.filesystems.iter().any(|(d, _)| *d == dev) {
