@@ -1,7 +1,10 @@
 //! Carrying out a plan: moving extra copies into the quarantine Maildir and merging flags
 //! into kept copies, with a manifest line fsynced before every change.
 //!
-//! Maildir copies are moved as they are (rename on one filesystem; copy, fsync, rename,
+//! The work goes in batches (`crate::act::batch_limits`): a batch's records are appended
+//! with one fsync, its new files made durable with one sync and each folder fsynced once
+//! (docs/quarantine.md, "Batches"); no copy leaves its store before its batch is durable.
+//! Maildir copies are moved as they are (rename on one filesystem; copy, sync, rename,
 //! unlink across filesystems or mounts). mbox copies are extracted into QDIR, then the mbox
 //! is rewritten without them in place (`crate::act::mbox_edit`: same file, same inode), all
 //! under the mbox's dotlock and fcntl lock, after checking that what the scan saw is
