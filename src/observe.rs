@@ -10,6 +10,21 @@ pub trait Observer: Sync {
     fn stage(&self, _name: &'static str, _counting: &'static str, _total: Option<u64>) {}
     /// `n` more items of the current stage are done.
     fn advance(&self, _n: u64) {}
+    /// A new stage that moves copies of a known total size (`quarantine`, `restore`):
+    /// progress counts both, and the time left follows the bytes. By default, a
+    /// [`Observer::stage`] counting the copies.
+    fn stage_bytes(&self, name: &'static str, counting: &'static str, total: u64, bytes: u64) {
+        let _ = bytes;
+        self.stage(name, counting, Some(total));
+    }
+    /// `n` more copies of `bytes` bytes in all are done (a [`Observer::stage_bytes`]
+    /// stage). By default, [`Observer::advance`] by `n`.
+    fn advance_bytes(&self, n: u64, bytes: u64) {
+        let _ = bytes;
+        self.advance(n);
+    }
+    /// The stage now works on `place` (a store's path, as text).
+    fn at(&self, _place: &str) {}
     /// The run is over: clear whatever was shown.
     fn finish(&self) {}
     /// Something went wrong that the run works around (it goes on without the cache,

@@ -734,6 +734,48 @@ fn colour_on_a_terminal_unless_no_color() {
     assert!(!help.contains(ESC), "help with NO_COLOR:\n{help}");
 }
 
+/// `quarantine` and `restore` show their progress (copies and bytes of the total, the
+/// store, the time left) on a terminal, and print nothing on a stderr that is not one.
+#[test]
+fn quarantine_and_restore_progress_only_on_a_terminal() {
+    let (_td, root) = canonical_tempdir();
+    let store = root.join("store");
+    let q = root.join("q");
+    copy_dir(&repo().join("demo"), &store);
+    // Not a terminal (a pipe): no progress, nor anything else, on stderr.
+    let out = md(["quarantine", &s(&store), "--to", &s(&q)]);
+    out.expect_code(0, "quarantine");
+    assert_eq!(out.stderr, "", "quarantine, stderr a pipe:\n{}", out.show());
+    let out = md(["restore", &s(&q)]);
+    out.expect_code(0, "restore");
+    assert_eq!(out.stderr, "", "restore, stderr a pipe:\n{}", out.show());
+    // On a terminal: the bar, its counts and the store.
+    let tty = |args: String| on_tty(&args, &[]);
+    let Some(shown) = tty(format!("quarantine {} --to {}", s(&store), s(&q))) else {
+        println!("skipped: `script` is not available");
+        return;
+    };
+    assert!(shown.contains("quarantine ["), "{shown}");
+    assert!(shown.contains("3/3 copies"), "{shown}");
+    assert!(shown.contains("3.83 KiB/3.83 KiB"), "{shown}");
+    // The store worked on, its path's end (the line is cut to the terminal's width).
+    assert!(shown.contains("copies · …/store/mbox/"), "{shown}");
+    let shown = tty(format!("restore {}", s(&q))).unwrap_or_default();
+    assert!(shown.contains("restore ["), "{shown}");
+    assert!(shown.contains("3/3 copies"), "{shown}");
+    // --no-progress on a terminal: none.
+    let shown = on_tty(
+        &format!("quarantine --no-progress {} --to {}", s(&store), s(&q)),
+        &[],
+    )
+    .unwrap_or_default();
+    assert!(shown.contains("Moved 3 extra copies"), "{shown}");
+    assert!(!shown.contains("copies ·"), "{shown}");
+    let shown = tty(format!("restore --no-progress {}", s(&q))).unwrap_or_default();
+    assert!(shown.contains("Restored 3 copies"), "{shown}");
+    assert!(!shown.contains("restore ["), "{shown}");
+}
+
 // ---------------------------------------------------------------------------------------
 // contrib/: docs/scheduled-use.md shows the files as they are; systemd accepts the units
 

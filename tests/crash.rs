@@ -212,8 +212,34 @@ fn assert_no_groups(area: &Area, what: &str) {
     );
 }
 
+/// The environment pairs as `quarantine_env` and `restore_env` take them.
+fn env(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, x)| (k.as_str(), x.as_str())).collect()
+}
+
 /// Kills quarantine and restore at every point on one tree.
 fn kill_everywhere(name: &str, build: fn(&Path), cross_fs: bool) -> Option<Report> {
+    kill_everywhere_batched(name, build, cross_fs, None)
+}
+
+/// [`kill_everywhere`], the killed runs (and the runs counting the points) working in
+/// batches of `batch` copies (`MAILDEDUP_BATCH`) when given: the kills then fall inside
+/// a batch as well as between two. The re-runs and restores after a kill use the normal
+/// batch size.
+fn kill_everywhere_batched(
+    name: &str,
+    build: fn(&Path),
+    cross_fs: bool,
+    batch: Option<&str>,
+) -> Option<Report> {
+    let with = |kv: (&'static str, &str)| -> Vec<(String, String)> {
+        let mut v = vec![(kv.0.to_string(), kv.1.to_string())];
+        if let Some(b) = batch {
+            v.push(("MAILDEDUP_BATCH".to_string(), b.to_string()));
+        }
+        v
+    };
+
     let started = Instant::now();
     let area = area(cross_fs)?;
     build(&area.template);
@@ -229,12 +255,13 @@ fn kill_everywhere(name: &str, build: fn(&Path), cross_fs: bool) -> Option<Repor
 
     // How many points a whole quarantine and a whole restore reach.
     area.reset();
-    let full = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_COUNT", "1")]);
+    let count = with(("MAILDEDUP_FAULT_COUNT", "1"));
+    let full = quarantine_env(&[&tree], &q, &[], &env(&count));
     full.expect_code(0, "quarantine");
     let kq = fault_count(&full);
     assert_no_groups(&area, "after a whole quarantine");
     let clean = snapshot(&tree);
-    let full_r = restore_env(&q, &[], &[("MAILDEDUP_FAULT_COUNT", "1")]);
+    let full_r = restore_env(&q, &[], &env(&count));
     full_r.expect_code(0, "restore");
     let kr = fault_count(&full_r);
     assert_same(
@@ -247,7 +274,8 @@ fn kill_everywhere(name: &str, build: fn(&Path), cross_fs: bool) -> Option<Repor
         let what = format!("{name}: quarantine killed at point {n}/{kq}");
         area.reset();
         let nstr = n.to_string();
-        let out = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_AT", &nstr)]);
+        let at = with(("MAILDEDUP_FAULT_AT", &nstr));
+        let out = quarantine_env(&[&tree], &q, &[], &env(&at));
         let point = killed_at(&out, n, &what);
         let what = format!("{what} ({point})");
         *rep.points.entry(point).or_default() += 1;
@@ -276,7 +304,8 @@ fn kill_everywhere(name: &str, build: fn(&Path), cross_fs: bool) -> Option<Repor
         // The same crash, then `restore` straight away (the user gives up on the
         // quarantine): the original tree, byte for byte.
         area.reset();
-        let out = quarantine_env(&[&tree], &q, &[], &[("MAILDEDUP_FAULT_AT", &nstr)]);
+        let at = with(("MAILDEDUP_FAULT_AT", &nstr));
+        let out = quarantine_env(&[&tree], &q, &[], &env(&at));
         killed_at(&out, n, &what);
         if q.join("manifest.jsonl").exists() {
             let r = restore(&q, &[]);
@@ -295,7 +324,8 @@ fn kill_everywhere(name: &str, build: fn(&Path), cross_fs: bool) -> Option<Repor
         area.reset();
         quarantine(&[&tree], &q, &[]).expect_code(0, &format!("{what}: quarantine"));
         let nstr = n.to_string();
-        let out = restore_env(&q, &[], &[("MAILDEDUP_FAULT_AT", &nstr)]);
+        let at = with(("MAILDEDUP_FAULT_AT", &nstr));
+        let out = restore_env(&q, &[], &env(&at));
         let point = killed_at(&out, n, &what);
         let what = format!("{what} ({point})");
         *rep.points.entry(format!("restore:{point}")).or_default() += 1;
@@ -399,6 +429,72 @@ fn kill_anywhere_mixed_across_filesystems() {
             "restore:move.linked",
             "restore:move.unlinked",
             "restore:restore.mbox-written",
+        ],
+    );
+}
+
+/// Batches of two copies: kills after the batch's records are fsynced but before any
+/// file of it moves (`batch.recorded`, `manifest.appended`), after one file of a batch
+/// is written but before the batch is synced (`mbox.extract-written`, `move.copied`),
+/// after the sync before the renames into QDIR/cur (`batch.synced`), after the renames
+/// before the store changes (`mbox.extract-linked`, `move.linked`), and between two
+/// batches (`batch.done`). No message is lost, a re-run finishes, a restore gives back
+/// every byte.
+#[test]
+fn kill_inside_batches_mbox() {
+    let rep = kill_everywhere_batched("mbox, batches of 2", mbox_tree, false, Some("2"))
+        .expect("same-fs area");
+    assert_hit(
+        &rep,
+        &[
+            "manifest.appended",
+            "mbox.extract-written",
+            "batch.synced",
+            "mbox.extract-linked",
+            "batch.done",
+            "mbox.rewrite-recorded",
+            "restore:restore.extracts-removed",
+        ],
+    );
+}
+
+#[test]
+fn kill_inside_batches_maildir_same_filesystem() {
+    let rep = kill_everywhere_batched("maildir, batches of 2", maildir_tree, false, Some("2"))
+        .expect("same-fs area");
+    assert_hit(
+        &rep,
+        &[
+            "batch.recorded",
+            "move.renamed",
+            "move.synced",
+            "batch.done",
+            "restore:move.renamed",
+            "restore:manifest.appended",
+        ],
+    );
+}
+
+#[test]
+fn kill_inside_batches_mixed_across_filesystems() {
+    let Some(rep) =
+        kill_everywhere_batched("mixed, cross-fs, batches of 2", mixed_tree, true, Some("2"))
+    else {
+        return;
+    };
+    assert_hit(
+        &rep,
+        &[
+            "batch.recorded",
+            "move.copied",
+            "batch.synced",
+            "move.linked",
+            "move.unlinked",
+            "batch.done",
+            "restore:move.copied",
+            "restore:batch.synced",
+            "restore:move.linked",
+            "restore:move.unlinked",
         ],
     );
 }

@@ -597,7 +597,8 @@ fn a_copy_renamed_by_a_mail_client_while_being_moved() {
     let template = d.path().join("template");
     copy_dir(&fixtures().join("cases/Maildir"), &template.join("Maildir"));
     let before = snapshot(&template);
-    // Which manifest line (= which append) the first move is announced on.
+    // Which manifest line the first move is announced on (its batch's records are
+    // appended together; the run pauses once they are, before the batch moves).
     let probe = d.path().join("probe");
     copy_dir(&template, &probe);
     quarantine(&[&probe], &d.path().join("qprobe"), &[]).expect_code(0, "probe");
@@ -610,7 +611,7 @@ fn a_copy_renamed_by_a_mail_client_while_being_moved() {
     let tree = d.path().join("tree");
     copy_dir(&template, &tree);
     let q = d.path().join("q");
-    let run = spawn_quarantine(&[&tree], &q, &format!("manifest.appended@{k}"), 3.0);
+    let run = spawn_quarantine(&[&tree], &q, "batch.recorded@1", 3.0);
     wait_for("the first move's record", || {
         fs::read_to_string(q.join("manifest.jsonl")).is_ok_and(|t| t.lines().count() >= k)
     });

@@ -1,7 +1,10 @@
 //! Carrying out a plan: moving extra copies into the quarantine Maildir and merging flags
 //! into kept copies, with a manifest line fsynced before every change.
 //!
-//! Maildir copies are moved as they are (rename on one filesystem; copy, fsync, rename,
+//! The work goes in batches (`crate::act::batch_limits`): a batch's records are appended
+//! with one fsync, its new files made durable with one sync and each folder fsynced once
+//! (docs/quarantine.md, "Batches"); no copy leaves its store before its batch is durable.
+//! Maildir copies are moved as they are (rename on one filesystem; copy, sync, rename,
 //! unlink across filesystems or mounts). mbox copies are extracted into QDIR, then the mbox
 //! is rewritten without them in place (`crate::act::mbox_edit`: same file, same inode), all
 //! under the mbox's dotlock and fcntl lock, after checking that what the scan saw is
@@ -13,13 +16,16 @@ use crate::act::mbox_edit::{write_in_place, Change, InPlaceWrite, MboxEdit};
 use crate::act::plan::Plan;
 use crate::act::Problem;
 use crate::fault;
-use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace, write_new_synced};
+use crate::fsutil::{
+    fsync_dir, move_batch, parent, rename_noreplace, write_new, MoveItem, Moved, SyncBatch,
+};
 use crate::group::{Class, Grouping};
 use crate::identity::header::line_at;
 use crate::identity::{message_hash, Flags, HeaderFacts};
 use crate::model::encode::hex;
 use crate::model::encode::{b3hex, b64};
 use crate::model::{Loc, MessageCopy, ScanOutput};
+use crate::observe::Observer;
 use crate::store::lock::{LockOptions, MboxLock};
 use crate::store::maildir::MaildirName;
 use crate::store::mbox;
@@ -57,6 +63,22 @@ pub struct Quarantine<'a> {
     /// the scanned file, change in length), to find the scanned entries again.
     shifts: BTreeMap<u32, Vec<(i64, i64)>>,
     pub outcome: Outcome,
+    /// Told of the copies and bytes moved, and of the store being worked on.
+    observer: Option<&'a dyn Observer>,
+}
+
+/// One Maildir file to move: (target in QDIR, source, temporary file in QDIR/tmp, class,
+/// length).
+type FileMove = (PathBuf, PathBuf, PathBuf, Class, u64);
+
+/// What [`Quarantine::maildir_prepare`] found for a copy.
+enum Prepared {
+    /// Not moved (noted in `left`).
+    Skip,
+    /// Already in QDIR from an interrupted run: its source is to be removed.
+    Earlier(Record, FileMove),
+    /// To move.
+    Move(Record, FileMove),
 }
 
 /// Creates QDIR (mode 0700) as a Maildir, if it does not exist yet.
@@ -142,7 +164,13 @@ impl<'a> Quarantine<'a> {
             _runlock: runlock,
             shifts: BTreeMap::new(),
             outcome: Outcome::default(),
+            observer: None,
         })
+    }
+
+    /// Reports progress (copies and bytes moved, the store being worked on) to `o`.
+    pub fn observe(&mut self, o: &'a dyn Observer) {
+        self.observer = Some(o);
     }
 
     fn next_id(&mut self) -> String {
@@ -223,6 +251,10 @@ impl<'a> Quarantine<'a> {
             .iter()
             .filter(|m| kept_ok.get(&m.kept) == Some(&true))
             .collect();
+        if let Some(o) = self.observer {
+            let bytes = moves.iter().map(|m| self.scan.copies[m.copy].length).sum();
+            o.stage_bytes("quarantine", "copies", moves.len() as u64, bytes);
+        }
         // Flags are merged only into kept copies that passed the check (their extra copies
         // stay, flags and all, otherwise).
         let flag_merges: Vec<&crate::act::plan::FlagMerge> = plan
@@ -230,9 +262,12 @@ impl<'a> Quarantine<'a> {
             .iter()
             .filter(|f| kept_ok.get(&f.copy) == Some(&true))
             .collect();
-        for fm in flag_merges.iter().filter(|f| is_maildir(f.copy)) {
-            self.maildir_flags(fm.copy, fm.add)?;
-        }
+        let file_flags: Vec<(usize, Flags)> = flag_merges
+            .iter()
+            .filter(|f| is_maildir(f.copy))
+            .map(|f| (f.copy, f.add))
+            .collect();
+        self.maildir_flags_batched(&file_flags)?;
         // Kept mbox copies gain their flags before any copy that gives them leaves its
         // store: after a crash in between, the re-run no longer sees that copy and the
         // merge would be lost. An mbox whose own extra copies give flags to a kept copy in
@@ -272,9 +307,12 @@ impl<'a> Quarantine<'a> {
                 self.rewrite_mbox(store, &moves, &flags)?;
             }
         }
-        for m in moves.iter().filter(|m| is_maildir(m.copy)) {
-            self.maildir_move(m.copy, m.group, m.class, m.kept)?;
-        }
+        let file_moves: Vec<&crate::act::plan::Move> = moves
+            .iter()
+            .copied()
+            .filter(|m| is_maildir(m.copy))
+            .collect();
+        self.maildir_moves(&file_moves)?;
         for (store, moves) in last.into_iter().filter(|(_, m)| !m.is_empty()) {
             self.rewrite_mbox(store, &moves, &[])?;
         }
@@ -349,7 +387,39 @@ impl<'a> Quarantine<'a> {
         None
     }
 
-    fn maildir_flags(&mut self, kept: usize, add: Flags) -> io::Result<()> {
+    /// Merges flags into kept Maildir copies in batches: the batch's `maildir-flags`
+    /// records appended with one fsync, then the renames, then one fsync per folder.
+    fn maildir_flags_batched(&mut self, merges: &[(usize, Flags)]) -> io::Result<()> {
+        let (max_n, _) = crate::act::batch_limits();
+        for chunk in merges.chunks(max_n) {
+            let mut records = Vec::new();
+            let mut renames = Vec::new();
+            for &(kept, add) in chunk {
+                if let Some((record, old, new)) = self.maildir_flags(kept, add) {
+                    records.push(record);
+                    renames.push((old, new));
+                }
+            }
+            self.manifest.append_all(&records)?;
+            let mut dirs = Vec::new();
+            for (old, new) in &renames {
+                rename_noreplace(old, new)?;
+                fault::point("maildir.flags");
+                self.outcome.flags_merged += 1;
+                dirs.push(parent(new).to_path_buf());
+            }
+            dirs.sort();
+            dirs.dedup();
+            for d in &dirs {
+                fsync_dir(d)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The record and the rename (old, new name) that give a kept Maildir copy the union
+    /// of its flags and `add`; `None` when it has them already or vanished (noted).
+    fn maildir_flags(&mut self, kept: usize, add: Flags) -> Option<(Record, PathBuf, PathBuf)> {
         let c = &self.scan.copies[kept];
         let Some(old) = self.locate(c) else {
             let p = c.path(&self.scan.stores);
@@ -358,7 +428,7 @@ impl<'a> Quarantine<'a> {
                 None,
                 "kept copy vanished before its flags could be merged",
             );
-            return Ok(());
+            return None;
         };
         let fname = old
             .file_name()
@@ -368,7 +438,7 @@ impl<'a> Quarantine<'a> {
         let have = Flags::from_maildir(name.flags);
         let union = have.union(add);
         if union == have {
-            return Ok(());
+            return None;
         }
         // Keep the lowercase keyword letters and any other info as they were. A name
         // that is not UTF-8 is rebuilt from its bytes, never from its lossy text.
@@ -386,38 +456,126 @@ impl<'a> Quarantine<'a> {
             }
         };
         let new = parent(&old).join(new_name);
-        let id = self.next_id();
-        self.manifest.append(&Record::MaildirFlags {
-            id,
+        let record = Record::MaildirFlags {
+            id: self.next_id(),
             old: abs(&old),
             new: abs(&new),
             added: Flags(union.0 & !have.0).to_string(),
-        })?;
-        rename_noreplace(&old, &new)?;
-        fsync_dir(parent(&new))?;
-        fault::point("maildir.flags");
-        self.outcome.flags_merged += 1;
+        };
+        Some((record, old, new))
+    }
+
+    /// Moves Maildir (and .eml) files into QDIR in batches: each batch's records are
+    /// appended with one fsync before any of its files moves, then the files are moved
+    /// together ([`move_batch`]: renames, or copies synced once, and each folder fsynced
+    /// once per batch).
+    fn maildir_moves(&mut self, moves: &[&crate::act::plan::Move]) -> io::Result<()> {
+        let (max_n, max_bytes) = crate::act::batch_limits();
+        let sizes: Vec<u64> = moves
+            .iter()
+            .map(|m| self.scan.copies[m.copy].length)
+            .collect();
+        for range in crate::act::batches(&sizes, max_n, max_bytes) {
+            let mut records = Vec::new();
+            let mut earlier = Vec::new();
+            let mut pending = Vec::new();
+            for m in &moves[range] {
+                match self.maildir_prepare(m.copy, m.group, m.class, m.kept) {
+                    Prepared::Skip => {}
+                    Prepared::Earlier(record, f) => {
+                        records.push(record);
+                        earlier.push(f);
+                    }
+                    Prepared::Move(record, f) => {
+                        records.push(record);
+                        pending.push(f);
+                    }
+                }
+            }
+            if let Some((_, src, ..)) = pending.first().or(earlier.first()) {
+                if let Some(o) = self.observer {
+                    o.at(&parent(parent(src)).to_string_lossy());
+                }
+            }
+            self.manifest.append_all(&records)?;
+            fault::point("batch.recorded");
+            // Copies an interrupted run had already put into QDIR: only the source goes.
+            let mut dirs = Vec::new();
+            for (_, src, _, class, len) in &earlier {
+                std::fs::remove_file(src)?;
+                fault::point("maildir.finished-earlier-move");
+                dirs.push(parent(src).to_path_buf());
+                self.count(*class, *len);
+                self.advance(1, *len);
+            }
+            dirs.sort();
+            dirs.dedup();
+            for d in &dirs {
+                fsync_dir(d)?;
+            }
+            let items: Vec<MoveItem> = pending
+                .iter()
+                .map(|(target, src, tmp, ..)| MoveItem {
+                    from: src,
+                    to: target,
+                    tmp,
+                })
+                .collect();
+            let res = move_batch(&items);
+            let (mut n, mut bytes) = (0, 0);
+            for ((_, src, _, class, len), done) in pending.iter().zip(&res.done) {
+                match done {
+                    Moved::Moved => {
+                        self.count(*class, *len);
+                        n += 1;
+                        bytes += len;
+                    }
+                    // Deleted or renamed by another program since it was read: nothing
+                    // was moved (restore finds this record's file back in its store, or
+                    // says it is gone).
+                    Moved::Vanished => self.left(
+                        src,
+                        None,
+                        "vanished while being moved (renamed or deleted by another program): not moved",
+                    ),
+                }
+            }
+            self.advance(n, bytes);
+            if let Some(e) = res.error {
+                return Err(e);
+            }
+            fault::point("batch.done");
+        }
         Ok(())
     }
 
-    fn maildir_move(
+    /// Reports progress to the observer, if there is one.
+    fn advance(&self, n: u64, bytes: u64) {
+        if let Some(o) = self.observer {
+            o.advance_bytes(n, bytes);
+        }
+    }
+
+    /// Checks one Maildir copy and builds its record: where it goes, or nothing (the
+    /// reason noted in `left`).
+    fn maildir_prepare(
         &mut self,
         copy: usize,
         group: usize,
         class: Class,
         kept: usize,
-    ) -> io::Result<()> {
+    ) -> Prepared {
         let c = &self.scan.copies[copy];
         let Some(src) = self.locate(c) else {
             let p = c.path(&self.scan.stores);
             self.left(&p, None, "vanished since the scan");
-            return Ok(());
+            return Prepared::Skip;
         };
         let data = match crate::fsutil::read_regular(&src) {
             Ok(d) => d,
             Err(e) => {
                 self.left(&src, None, format!("cannot read: {e}"));
-                return Ok(());
+                return Prepared::Skip;
             }
         };
         if Some(message_hash(&data, &mut Vec::new())) != c.content_hash() {
@@ -426,7 +584,7 @@ impl<'a> Quarantine<'a> {
                 None,
                 "changed since the scan (content hash differs): left in place",
             );
-            return Ok(());
+            return Prepared::Skip;
         }
         let file_b3 = b3hex(&data);
         let src_abs = abs(&src);
@@ -443,6 +601,7 @@ impl<'a> Quarantine<'a> {
         let name = qname(c, &identity, flags);
         let target = self.qdir.join("cur").join(&name);
         let g = &self.grouping.groups[group];
+        let length = c.length;
         let record = Record::MaildirMove {
             id: self.next_id(),
             source: src_abs,
@@ -454,6 +613,7 @@ impl<'a> Quarantine<'a> {
             class: class.as_str().into(),
             kept: self.kept_ref(kept),
         };
+        let tmp = self.qdir.join("tmp").join(&name);
         if target.exists() {
             // An interrupted run already put these exact bytes here (cross-filesystem
             // copy done, source not yet removed).
@@ -461,36 +621,16 @@ impl<'a> Quarantine<'a> {
                 .map(|d| b3hex(&d) == file_b3)
                 .unwrap_or(false)
             {
-                self.manifest.append(&record)?;
-                std::fs::remove_file(&src)?;
-                fsync_dir(parent(&src))?;
-                fault::point("maildir.finished-earlier-move");
-                self.count(class, c.length);
-                return Ok(());
+                return Prepared::Earlier(record, (target, src, tmp, class, length));
             }
             self.left(
                 &src,
                 None,
                 format!("{} already exists with other content", target.display()),
             );
-            return Ok(());
+            return Prepared::Skip;
         }
-        self.manifest.append(&record)?;
-        if let Err(e) = move_file(&src, &target, &self.qdir.join("tmp").join(&name)) {
-            // Deleted or renamed by another program since it was read: nothing was moved
-            // (restore finds this record's file back in its store, or says it is gone).
-            if e.kind() == io::ErrorKind::NotFound && !src.exists() && !target.exists() {
-                self.left(
-                    &src,
-                    None,
-                    "vanished while being moved (renamed or deleted by another program): not moved",
-                );
-                return Ok(());
-            }
-            return Err(e);
-        }
-        self.count(class, c.length);
-        Ok(())
+        Prepared::Move(record, (target, src, tmp, class, length))
     }
 
     fn count(&mut self, class: Class, bytes: u64) {
@@ -588,9 +728,19 @@ impl<'a> Quarantine<'a> {
         let mut manifest_edits = Vec::new();
         let mut changes: Vec<Option<Change>> = Vec::new();
         let mut flag_edits = 0;
+        if let Some(o) = self.observer {
+            o.at(&path.to_string_lossy());
+        }
+        let jobs: Vec<(mbox::MboxEntry, &crate::act::plan::Move)> = edits
+            .iter()
+            .filter_map(|(e, m, _)| m.map(|m| (*e, m)))
+            .collect();
+        let mut ids = self.extract_batched(&mbox_abs, buf, &jobs)?.into_iter();
         for (e, m, add) in &edits {
-            if let Some(m) = m {
-                let id = self.extract(&mbox_abs, buf, e, m)?;
+            if m.is_some() {
+                let id = ids
+                    .next()
+                    .ok_or_else(|| io::Error::other("extract ids out of step (a bug)"))?;
                 manifest_edits.push(Edit {
                     offset: e.offset as u64,
                     length: e.len() as u64,
@@ -680,15 +830,88 @@ impl<'a> Quarantine<'a> {
         Ok(())
     }
 
-    /// Writes one mbox message into QDIR (From_ line removed, `>From` quoting undone) and
-    /// records it. Returns the record id.
-    fn extract(
+    /// Writes an mbox's extra copies into QDIR (From_ line removed, `>From` quoting
+    /// undone) in batches, and records them. Per batch: the records, appended with one
+    /// fsync; the files, written to QDIR/tmp unsynced; one sync of them all
+    /// ([`SyncBatch`]); their renames into QDIR/cur (never replacing) and one fsync of
+    /// QDIR/cur. The mbox itself changes only after every batch is durable. Returns the
+    /// record ids, in the order of `jobs`.
+    fn extract_batched(
+        &mut self,
+        mbox_abs: &Path,
+        buf: &[u8],
+        jobs: &[(mbox::MboxEntry, &crate::act::plan::Move)],
+    ) -> io::Result<Vec<String>> {
+        let (max_n, max_bytes) = crate::act::batch_limits();
+        let sizes: Vec<u64> = jobs.iter().map(|(e, _)| e.len() as u64).collect();
+        let mut ids = Vec::with_capacity(jobs.len());
+        let (cur, tmpdir) = (self.qdir.join("cur"), self.qdir.join("tmp"));
+        for range in crate::act::batches(&sizes, max_n, max_bytes) {
+            let mut records = Vec::new();
+            let mut files = Vec::new();
+            let mut bytes = 0;
+            for (e, m) in &jobs[range] {
+                let (record, id, name, msg) = self.extract_record(mbox_abs, buf, e, m);
+                records.push(record);
+                ids.push(id);
+                files.push((name, msg));
+                bytes += e.len() as u64;
+            }
+            self.manifest.append_all(&records)?;
+            let mut sync = SyncBatch::default();
+            sync.watch(&tmpdir)?;
+            let mut written: Vec<&str> = Vec::new();
+            let r = (|| -> io::Result<()> {
+                for (name, msg) in &files {
+                    let target = cur.join(name);
+                    if target.exists()
+                        && crate::fsutil::read_regular(&target)
+                            .map(|d| d == *msg)
+                            .unwrap_or(false)
+                    {
+                        continue; // written by an interrupted earlier run
+                    }
+                    let tmp = tmpdir.join(name);
+                    if tmp.exists() {
+                        std::fs::remove_file(&tmp)?;
+                    }
+                    write_new(&tmp, msg, 0o600)?;
+                    written.push(name);
+                    sync.written(&tmp);
+                    fault::point("mbox.extract-written");
+                }
+                sync.sync()
+            })();
+            if let Err(e) = r {
+                // Our own unsynced files; their messages are still in the mbox.
+                for name in &written {
+                    let _ = std::fs::remove_file(tmpdir.join(name));
+                }
+                return Err(e);
+            }
+            // Renamed (never replacing), so a crash leaves no copy behind in QDIR/tmp.
+            for name in &written {
+                rename_noreplace(&tmpdir.join(name), &cur.join(name))?;
+                fault::point("mbox.extract-linked");
+            }
+            if !written.is_empty() {
+                fsync_dir(&cur)?;
+            }
+            fault::point("batch.done");
+            self.advance(records.len() as u64, bytes);
+        }
+        Ok(ids)
+    }
+
+    /// The record of one mbox message to extract, its id, its name in QDIR and its bytes
+    /// there.
+    fn extract_record(
         &mut self,
         mbox_abs: &Path,
         buf: &[u8],
         e: &mbox::MboxEntry,
         m: &crate::act::plan::Move,
-    ) -> io::Result<String> {
+    ) -> (Record, String, String, Vec<u8>) {
         let c = &self.scan.copies[m.copy];
         let (msg, unquoted) = unquote(e.message(buf));
         let entry = &buf[e.offset..e.end];
@@ -696,10 +919,9 @@ impl<'a> Quarantine<'a> {
         let mut identity = mbox_abs.as_os_str().as_encoded_bytes().to_vec();
         identity.extend_from_slice(format!("@{}:{entry_b3}", e.offset).as_bytes());
         let name = qname(c, &identity, c.flags);
-        let target = self.qdir.join("cur").join(&name);
         let g = &self.grouping.groups[m.group];
         let id = self.next_id();
-        self.manifest.append(&Record::MboxExtract {
+        let record = Record::MboxExtract {
             id: id.clone(),
             mbox: mbox_abs.to_path_buf(),
             offset: e.offset as u64,
@@ -714,25 +936,8 @@ impl<'a> Quarantine<'a> {
             group: hex(&g.content_hash),
             class: m.class.as_str().into(),
             kept: self.kept_ref(m.kept),
-        })?;
-        if target.exists()
-            && crate::fsutil::read_regular(&target)
-                .map(|d| d == msg)
-                .unwrap_or(false)
-        {
-            return Ok(id); // written by an interrupted earlier run
-        }
-        let tmp = self.qdir.join("tmp").join(&name);
-        if tmp.exists() {
-            std::fs::remove_file(&tmp)?;
-        }
-        write_new_synced(&tmp, &msg, 0o600)?;
-        fault::point("mbox.extract-written");
-        // Renamed (never replacing), so a crash leaves no copy behind in QDIR/tmp.
-        rename_noreplace(&tmp, &target)?;
-        fsync_dir(&self.qdir.join("cur"))?;
-        fault::point("mbox.extract-linked");
-        Ok(id)
+        };
+        (record, id, name, msg)
     }
 }
 

@@ -14,8 +14,9 @@ use crate::act::manifest::{read, Edit, Manifest, Record};
 use crate::act::mbox_edit::{write_in_place, InPlaceWrite, MboxEdit};
 use crate::act::Problem;
 use crate::fault;
-use crate::fsutil::{fsync_dir, move_file, parent, rename_noreplace};
+use crate::fsutil::{fsync_dir, move_batch, move_file, parent, rename_noreplace, MoveItem, Moved};
 use crate::model::encode::{b3hex, unb64};
+use crate::observe::Observer;
 use crate::store::lock::{LockOptions, MboxLock};
 use crate::store::maildir::MaildirName;
 use crate::store::mbox::requote;
@@ -48,6 +49,8 @@ pub struct Restore {
     /// Which records are undone ([`Restore::aim_at`]); everything by default.
     aim: crate::act::aim::Aim,
     pub outcome: RestoreOutcome,
+    /// Told of the copies and bytes put back, and of the store being worked on.
+    observer: Option<Box<dyn Observer>>,
 }
 
 /// A store a run recorded: its absolute path, and what it resolved to then.
@@ -484,6 +487,7 @@ impl Restore {
             _runlock: None,
             aim: crate::act::aim::Aim::default(),
             outcome: RestoreOutcome::default(),
+            observer: None,
         })
     }
 
@@ -508,6 +512,47 @@ impl Restore {
         })?;
         self.aim = aim;
         Ok(())
+    }
+
+    /// Reports progress (copies and bytes put back, the store being worked on) to `o`.
+    pub fn observe(&mut self, o: Box<dyn Observer>) {
+        self.observer = Some(o);
+    }
+
+    fn advance(&self, n: u64, bytes: u64) {
+        if let Some(o) = &self.observer {
+            o.advance_bytes(n, bytes);
+        }
+    }
+
+    fn at(&self, place: &Path) {
+        if let Some(o) = &self.observer {
+            o.at(&place.to_string_lossy());
+        }
+    }
+
+    /// Starts the progress stage: the copies the plan puts back, and their bytes.
+    fn stage(&self, plan: &RestorePlan) {
+        let Some(o) = &self.observer else {
+            return;
+        };
+        let (mut n, mut bytes) = (0u64, 0u64);
+        for s in &plan.steps {
+            match s {
+                Step::PutBack(m) => {
+                    n += 1;
+                    bytes += std::fs::symlink_metadata(self.qdir.join(&m.quarantined))
+                        .map(|md| md.len())
+                        .unwrap_or(0);
+                }
+                Step::Reinsert(u) => {
+                    n += u.extracts.len() as u64;
+                    bytes += extracts_bytes(&u.extracts);
+                }
+                _ => {}
+            }
+        }
+        o.stage_bytes("restore", "copies", n, bytes);
     }
 
     fn problem(&mut self, path: &Path, offset: Option<u64>, reason: impl Into<String>) {
@@ -565,10 +610,16 @@ impl Restore {
     }
 
     fn done(&mut self, id: &str) -> io::Result<()> {
-        match self
-            .manifest
-            .append(&Record::Restored { id: id.to_string() })
-        {
+        self.done_all(&[id.to_string()])
+    }
+
+    /// Marks records restored, with one manifest fsync.
+    fn done_all(&mut self, ids: &[String]) -> io::Result<()> {
+        let records: Vec<Record> = ids
+            .iter()
+            .map(|id| Record::Restored { id: id.clone() })
+            .collect();
+        match self.manifest.append_all(&records) {
             // QDIR's filesystem is full: restoring frees room there, and a record
             // left unmarked is found already undone by the next restore.
             Err(e)
@@ -603,6 +654,7 @@ impl Restore {
         let problems = crate::act::mbox_edit::recover(&self.qdir, &mut self.manifest, &self.lock)?;
         self.outcome.problems.extend(problems);
         let plan = self.plan_pass(None)?;
+        self.stage(&plan);
         self.execute(&plan)?;
         // An mbox whose tail found no room in QDIR waits for the other records to free
         // some, then is planned and tried again (its older records with it, in order).
@@ -632,14 +684,147 @@ impl Restore {
 
     /// Carries out a plan's steps in order, each after checking again what it finds.
     /// Steps of an mbox whose write found no room wait (`deferred`) for the next plan.
+    /// Consecutive maildir-move steps are carried out in batches ([`Restore::execute_moves`]).
     fn execute(&mut self, plan: &RestorePlan) -> io::Result<()> {
-        for step in &plan.steps {
+        let steps = &plan.steps;
+        let mut i = 0;
+        while i < steps.len() {
+            let run = steps[i..]
+                .iter()
+                .take_while(|s| move_rec(s).is_some())
+                .count();
+            if run > 0 {
+                let recs: Vec<&MoveRec> = steps[i..i + run].iter().filter_map(move_rec).collect();
+                self.execute_moves(&recs, &plan.ctx)?;
+                i += run;
+                continue;
+            }
+            let step = &steps[i];
+            i += 1;
             if step.mbox().is_some_and(|m| self.deferred.contains_key(m)) {
                 continue;
             }
             self.execute_step(step, &plan.ctx)?;
         }
         Ok(())
+    }
+
+    /// Maildir-move records, undone in batches: each judged again as it is now, then the
+    /// batch's copies moved back together ([`move_batch`]: durable in their stores, each
+    /// folder fsynced once), and only then the batch marked restored, with one manifest
+    /// fsync. Two records naming the same file never share a batch (the second is
+    /// judged after the first is done).
+    fn execute_moves(&mut self, recs: &[&MoveRec], ctx: &Context) -> io::Result<()> {
+        let (max_n, max_bytes) = crate::act::batch_limits();
+        let mut i = 0;
+        while i < recs.len() {
+            let mut batch = Vec::new();
+            let mut seen: HashSet<PathBuf> = HashSet::new();
+            let mut bytes = 0u64;
+            while i < recs.len() && batch.len() < max_n && bytes < max_bytes {
+                let m = recs[i];
+                let q = self.qdir.join(&m.quarantined);
+                if !batch.is_empty() && (seen.contains(&m.source) || seen.contains(&q)) {
+                    break;
+                }
+                bytes += std::fs::symlink_metadata(&q)
+                    .map(|md| md.len())
+                    .unwrap_or(0);
+                seen.insert(m.source.clone());
+                seen.insert(q);
+                batch.push(self.judge_move(&Sim::default(), ctx, m)?);
+                i += 1;
+            }
+            self.do_moves(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Carries out a batch of maildir-move steps.
+    fn do_moves(&mut self, steps: Vec<Step>) -> io::Result<()> {
+        let mut ids = Vec::new();
+        let mut dirs = Vec::new();
+        let mut put = Vec::new();
+        for step in steps {
+            match step {
+                Step::PutBack(m) => put.push(m),
+                Step::DropCopy(m) => {
+                    let q = self.qdir.join(&m.quarantined);
+                    std::fs::remove_file(&q)?;
+                    dirs.push(parent(&q).to_path_buf());
+                    self.outcome.already += 1;
+                    ids.push(m.id);
+                }
+                Step::MoveAlready(m) => {
+                    self.outcome.already += 1;
+                    ids.push(m.id);
+                }
+                Step::Problem { problem, .. } => self.outcome.problems.push(problem),
+                _ => {}
+            }
+        }
+        dirs.sort();
+        dirs.dedup();
+        for d in &dirs {
+            fsync_dir(d)?;
+        }
+        if let Some(m) = put.first() {
+            self.at(parent(parent(&m.source)));
+        }
+        let paths: Vec<(PathBuf, PathBuf)> = put
+            .iter()
+            .map(|m| {
+                let name = m
+                    .source
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (
+                    self.qdir.join(&m.quarantined),
+                    parent(&m.source).join(format!(".{name}.maildedup-restore")),
+                )
+            })
+            .collect();
+        let items: Vec<MoveItem> = put
+            .iter()
+            .zip(&paths)
+            .map(|(m, (q, tmp))| MoveItem {
+                from: q,
+                to: &m.source,
+                tmp,
+            })
+            .collect();
+        let sizes: Vec<u64> = paths
+            .iter()
+            .map(|(q, _)| std::fs::symlink_metadata(q).map(|md| md.len()).unwrap_or(0))
+            .collect();
+        let res = move_batch(&items);
+        let (mut n, mut bytes) = (0, 0);
+        for ((m, done), size) in put.iter().zip(&res.done).zip(&sizes) {
+            match done {
+                Moved::Moved => {
+                    self.outcome.restored += 1;
+                    ids.push(m.id.clone());
+                    n += 1;
+                    bytes += size;
+                }
+                Moved::Vanished => self.problem(
+                    &self.qdir.join(&m.quarantined),
+                    None,
+                    format!(
+                        "record {}: the quarantined copy vanished while being put back (removed by another program)",
+                        m.id
+                    ),
+                ),
+            }
+        }
+        // Marked restored only now, every copy durable back in its store.
+        self.done_all(&ids)?;
+        self.advance(n, bytes);
+        match res.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn execute_step(&mut self, step: &Step, ctx: &Context) -> io::Result<()> {
@@ -1166,7 +1351,10 @@ impl Restore {
         Ok(entry)
     }
 
+    /// Removes the copies of extract records whose messages are back in their mbox (or
+    /// never left it), then marks the records restored with one manifest fsync.
     fn remove_extracts(&mut self, ex: &[Record]) -> io::Result<()> {
+        let mut ids = Vec::new();
         for r in ex {
             if let Record::MboxExtract {
                 id, quarantined, ..
@@ -1176,12 +1364,12 @@ impl Restore {
                 if q.exists() {
                     std::fs::remove_file(&q)?;
                 }
-                self.done(id)?;
+                ids.push(id.clone());
             }
         }
         fsync_dir(&self.qdir.join("cur"))?;
         fault::point("restore.extracts-removed");
-        Ok(())
+        self.done_all(&ids)
     }
 
     /// Judges an mbox (whole content `cur`) against the rewrite record to undo.
@@ -1301,6 +1489,7 @@ impl Restore {
     /// Carries out an mbox step under the mbox's locks, judging the mbox again as it is
     /// now.
     fn do_mbox(&mut self, u: &MboxUndo) -> io::Result<()> {
+        self.at(&u.mbox);
         let lock = match MboxLock::acquire(&u.mbox, &self.lock) {
             Ok(l) => l,
             Err(e) => {
@@ -1351,6 +1540,7 @@ impl Restore {
                 }
                 fault::point("restore.mbox-written");
                 drop(lock);
+                self.advance(u.extracts.len() as u64, extracts_bytes(&u.extracts));
                 self.outcome.restored += u.extracts.len();
                 self.outcome.flags_undone += u.flag_edits();
                 self.outcome.mboxes_restored += 1;
@@ -1476,4 +1666,22 @@ enum Missing {
     BackInStore,
     /// Elsewhere, or unknown: the problem to report.
     Elsewhere(String),
+}
+
+/// The maildir-move record of a step that undoes one.
+fn move_rec(s: &Step) -> Option<&MoveRec> {
+    match s {
+        Step::PutBack(m) | Step::DropCopy(m) | Step::MoveAlready(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// The bytes of the mbox entries extract records name.
+fn extracts_bytes(ex: &[Record]) -> u64 {
+    ex.iter()
+        .map(|r| match r {
+            Record::MboxExtract { length, .. } => *length,
+            _ => 0,
+        })
+        .sum()
 }

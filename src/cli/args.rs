@@ -329,6 +329,10 @@ pub struct RestoreArgs {
     #[command(flatten)]
     pub lock: LockArgs,
 
+    /// Never show a progress bar (it is shown only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+
     /// Print nothing on stdout; records that could not be undone are still listed, on
     /// stderr.
     #[arg(short, long, conflicts_with = "json")]

@@ -103,11 +103,15 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
     let command: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // Copies and bytes moved, the store, the time left: on a terminal only.
+    let moving = Progress::new(!args.no_progress && !args.json && !args.quiet);
     let mut q =
         Quarantine::start_recording(out, &grouping, &args.to, args.lock.options(), &command)?;
+    q.observe(&moving);
     q.outcome.left.extend(recovery);
     q.outcome.left.extend(left);
     let result = q.run(&plan);
+    moving.finish();
     let outcome = std::mem::take(&mut q.outcome);
     log.set("summary", quarantine_summary(&outcome, &grouping));
     for p in &outcome.left {

@@ -96,7 +96,13 @@ fn restore_one(
         log.set("aim", serde_json::to_value(&aim)?);
         r.aim_at(aim)?;
     }
+    // Copies and bytes put back, the store, the time left: on a terminal only.
+    let progress = crate::cli::progress::Progress::new(
+        !args.no_progress && !args.json && !args.quiet && !args.dry_run,
+    );
+    r.observe(Box::new(progress.clone()));
     let result = r.run();
+    progress.finish();
     let outcome = std::mem::take(&mut r.outcome);
     log.set(
         "summary",
