@@ -238,6 +238,7 @@ fn man_dir_writes_a_page_per_subcommand_with_the_sections_of_a_man_page() {
             "maildedup-completions.1",
             "maildedup-man.1",
             "maildedup-quarantine.1",
+            "maildedup-report-merge.1",
             "maildedup-restore.1",
             "maildedup-scan.1",
             "maildedup.1"
