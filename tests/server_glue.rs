@@ -393,3 +393,50 @@ fn the_guide_shows_the_files_as_they_are() {
         );
     }
 }
+
+/// `--paths-from`: PATHs from a file or standard input (for more mailboxes than a command
+/// line holds) give what the same PATHs as arguments give.
+#[test]
+fn paths_from_a_file_or_stdin_equal_the_same_arguments() {
+    let (td, _vmail, boxes) = server(5);
+    let list = td.path().join("mailboxes");
+    let text: String = boxes.iter().map(|b| format!("{}\n\n", s(b))).collect();
+    fs::write(&list, &text).unwrap();
+    let from_file = md([
+        "scan",
+        "--each",
+        "--json",
+        "--no-cache",
+        "--paths-from",
+        &s(&list),
+    ]);
+    from_file.expect_code(0, "--paths-from FILE");
+    assert_eq!(from_file.stdout, each_json(&boxes));
+    let mut child = test_env(&mut Command::new(bin_path()))
+        .args([
+            "scan",
+            "--each",
+            "--json",
+            "--no-cache",
+            "--paths-from",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = Out::from(child.wait_with_output().unwrap());
+    out.expect_code(0, "--paths-from -");
+    assert_eq!(out.stdout, from_file.stdout);
+    fs::write(&list, "\n").unwrap();
+    let empty = md(["scan", "--paths-from", &s(&list)]);
+    empty.expect_code(2, "an empty list");
+    assert!(empty.stderr.contains("no path in it"), "{}", empty.show());
+}

@@ -345,9 +345,15 @@ pub struct RestoreArgs {
 #[derive(Args, Debug, Clone)]
 pub struct Selection {
     /// Maildir folders, mbox files, or folders holding them (required unless the config
-    /// file has `paths`).
-    #[arg(required = true, value_name = "PATH")]
+    /// file has `paths`, or --paths-from gives them).
+    #[arg(required_unless_present = "paths_from", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// Also read PATHs from FILE, one per line (`-`: standard input; empty lines are
+    /// skipped): for more mailboxes than a command line holds, e.g. `ls -d
+    /// /var/vmail/*/*/Maildir | maildedup scan --each --paths-from -`.
+    #[arg(long, value_name = "FILE")]
+    pub paths_from: Option<PathBuf>,
 
     /// Which copy of a group to keep.
     #[arg(long, value_enum, default_value_t = KeepRule::Earliest)]

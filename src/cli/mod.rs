@@ -42,10 +42,14 @@ pub fn run() -> i32 {
         Err(code) => return code,
     };
     let result = match cli.command {
-        Command::Scan(args) => logged("scan", &args.log, |log| run_scan(&args, cli.color, log)),
-        Command::Quarantine(args) => {
-            logged("quarantine", &args.log, |log| run_quarantine(&args, log))
-        }
+        Command::Scan(mut args) => match read_paths_from(&mut args.selection) {
+            Ok(()) => logged("scan", &args.log, |log| run_scan(&args, cli.color, log)),
+            Err(e) => Err(e),
+        },
+        Command::Quarantine(mut args) => match read_paths_from(&mut args.selection) {
+            Ok(()) => logged("quarantine", &args.log, |log| run_quarantine(&args, log)),
+            Err(e) => Err(e),
+        },
         Command::Restore(args) => logged("restore", &args.log, |log| run_restore(&args, log)),
         Command::Completions(args) => run_completions(&args),
         Command::Report(args::ReportCommand::Merge(args)) => report_cmd::run_report_merge(&args),
@@ -239,5 +243,34 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut stdout, v)?;
     writeln!(stdout)?;
     stdout.flush()?;
+    Ok(())
+}
+
+/// `--paths-from FILE`: its lines (one path each, blank ones skipped) appended to PATH...;
+/// `-` is standard input. Paths are bytes: a name that is not UTF-8 is kept as it is.
+fn read_paths_from(sel: &mut args::Selection) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    use std::os::unix::ffi::OsStrExt;
+    let Some(file) = &sel.paths_from else {
+        return Ok(());
+    };
+    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(std::fs::File::open(file).map_err(
+            |e| anyhow::anyhow!("--paths-from {}: {e}", file.display()),
+        )?))
+    };
+    for line in reader.split(b'\n') {
+        let line = line.map_err(|e| anyhow::anyhow!("--paths-from {}: {e}", file.display()))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            sel.paths
+                .push(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(line)));
+        }
+    }
+    if sel.paths.is_empty() {
+        anyhow::bail!("--paths-from {}: no path in it", file.display());
+    }
     Ok(())
 }
