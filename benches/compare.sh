@@ -447,7 +447,7 @@ max_rss_kib() { # best (lowest) of 3 runs
     done
     echo "${best:-0}"
 }
-if [[ -z $MD_REASON && -z ${MISSING[rss]:-} ]]; then
+if [[ -z $MD_REASON && -z ${MISSING[rss]:-} && -n $RSS_SIZES ]]; then
     log "max RSS at sizes $RSS_SIZES"
     declare -A RSS=() RSSN=()
     sizes=()
