@@ -24,6 +24,10 @@ pub(crate) const DROP_CACHE_ABOVE: u64 = 1 << 30;
 /// Bytes of an mbox read (and fingerprinted) at a time, by each thread.
 pub(crate) const MBOX_WINDOW: usize = 4 << 20;
 
+/// Unwanted bytes between two items that a read of both may take along; a wider gap
+/// starts a read of its own.
+const MBOX_GAP: usize = 64 << 10;
+
 /// Stage 1 for every entry of an mbox: window by window, windows in parallel.
 pub(crate) fn fingerprint_mbox(
     store: u32,
@@ -31,13 +35,30 @@ pub(crate) fn fingerprint_mbox(
     entries: &[MboxEntry],
     progress: &dyn Observer,
 ) -> io::Result<Vec<MessageCopy>> {
+    // An entry whose Message-ID key an earlier entry of this mbox has is a candidate:
+    // hashed now, from the window in hand, not read again in stage 2 (a POP client that
+    // downloaded a mailbox twice into one mbox doubles every message in it).
+    let seen = super::seen::SeenKeys::new(entries.len());
     by_window(
         m,
         entries,
         |e| (e.offset, e.end),
         |e, bytes, base, bufs| {
             progress.advance(1);
-            mbox_copy(store, bytes, base, e, bufs)
+            let mut c = mbox_copy(store, bytes, base, e, bufs);
+            if seen.insert(c.id_key) {
+                // Exactly as stage 2 hashes an mbox candidate (`scan::scan_in_pool`).
+                let (start, end) = (e.offset - base, e.end - base);
+                let (_, msg_start) = crate::identity::header::line_at(bytes, start);
+                let msg_end = mbox::message_end(bytes, msg_start, end);
+                let (content, id) = crate::identity::message_hash_and_id(
+                    &bytes[msg_start..msg_end],
+                    &mut bufs.scratch,
+                );
+                c.content = Some(Box::new(content));
+                c.message_id = id.map(String::into_boxed_str);
+            }
+            c
         },
     )
 }
@@ -60,6 +81,12 @@ pub(crate) fn by_window<T: Sync, R: Send>(
         let n = items[at..]
             .partition_point(|x| span(x).0 < start + MBOX_WINDOW)
             .max(1);
+        // A run stops at a gap of more than `MBOX_GAP` between two items: stage 2's
+        // candidates lie scattered over the file, and the bytes between them are not
+        // wanted (stage 1's entries touch each other, so its runs are whole windows).
+        let n = (1..n)
+            .find(|&k| span(&items[at + k]).0 > span(&items[at + k - 1]).1 + MBOX_GAP)
+            .unwrap_or(n);
         runs.push(at..at + n);
         at += n;
     }
