@@ -286,8 +286,9 @@ pub struct RestoreArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct Selection {
-    /// Maildir folders, mbox files, or folders holding them (required unless the config
-    /// file has `paths`).
+    /// Maildir folders, mbox files, or folders holding them, or IMAP accounts
+    /// (`imaps://USER@HOST[:PORT]/[FOLDER]`, `imap://` with STARTTLS; scan only)
+    /// (required unless the config file has `paths`).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -345,6 +346,17 @@ pub struct Selection {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub paranoid: bool,
+
+    /// Run CMD (with `sh -c`) for an IMAP account's password: its first line of output
+    /// (like mbsync's PassCmd). Without it: $MAILDEDUP_IMAP_PASSWORD, then ~/.netrc
+    /// (`machine HOST login USER password PW`). Never a password on the command line.
+    #[arg(long, value_name = "CMD")]
+    pub imap_pass_cmd: Option<String>,
+
+    /// Trust the CA certificate(s) in this PEM FILE for IMAP TLS, besides the built-in
+    /// web roots (a private or test CA, a self-signed server).
+    #[arg(long, value_name = "FILE")]
+    pub imap_ca: Option<PathBuf>,
 }
 
 impl Selection {
@@ -367,6 +379,10 @@ impl Selection {
             hash_all: self.hash_all,
             cache,
             paranoid: self.paranoid,
+            imap: crate::store::imap::ImapOptions {
+                pass_cmd: self.imap_pass_cmd.clone(),
+                ca: self.imap_ca.clone(),
+            },
         }
     }
 

@@ -9,7 +9,6 @@ use crate::model::SkipKind;
 use crate::render::report::{count, Report};
 use crate::render::style::Paint;
 use crate::render::term::{self, escape as esc};
-use crate::scan::scan;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -151,11 +150,14 @@ impl Scanned {
 /// the others; it is named in `paths_without_store`. When no PATH yields a store at all,
 /// that is a fatal error.
 pub(crate) fn scan_selection(sel: &Selection, progress: &Progress) -> anyhow::Result<Scanned> {
-    let out = scan(&sel.paths, &sel.scan_options(), progress);
+    let out = crate::scan::try_scan(&sel.paths, &sel.scan_options(), progress)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let paths_without_store: Vec<String> = sel
         .paths
         .iter()
-        .filter(|p| !yields_store(p, &out))
+        // An IMAP account was reached and logged in to (else try_scan failed): its
+        // folders, even none, are what it holds.
+        .filter(|p| !crate::scan::is_imap_path(p) && !yields_store(p, &out))
         .map(|p| match std::fs::symlink_metadata(p) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 format!("{}: no such file or directory", p.display())

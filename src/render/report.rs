@@ -245,6 +245,18 @@ pub struct CopyReport {
     /// copy and for an extra copy in no incident).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause_code: Option<Option<crate::forensics::cause::Cause>>,
+    /// An IMAP copy only: its folder, UID and the folder's UIDVALIDITY (the `path` is
+    /// `imaps://user@host:port/FOLDER/;UID=n`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imap: Option<ImapPlace>,
+}
+
+/// Where an IMAP copy lives.
+#[derive(Debug, Serialize)]
+pub struct ImapPlace {
+    pub folder: String,
+    pub uid: u32,
+    pub uidvalidity: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -280,6 +292,21 @@ fn copy_report(c: &MessageCopy, stores: &[Store]) -> CopyReport {
         also_in: None,
         content_hash: None,
         cause_code: None,
+        imap: match c.loc {
+            crate::model::Loc::Imap { uid, uidvalidity } => Some(ImapPlace {
+                // The store path is `imaps://user@host:port/FOLDER`.
+                folder: stores[c.store as usize]
+                    .path
+                    .to_string_lossy()
+                    .splitn(4, '/')
+                    .nth(3)
+                    .unwrap_or_default()
+                    .to_string(),
+                uid,
+                uidvalidity,
+            }),
+            _ => None,
+        },
     }
 }
 
