@@ -428,6 +428,10 @@ fn imap_account_scans_like_the_same_maildir() {
         &[],
     );
     assert!(matches!(imap.code, Some(0 | 1)), "{}", imap.show());
+    // For a look at the report (or a contract check) outside the test.
+    if let Some(out) = std::env::var_os("MAILDEDUP_IMAP_REPORT_OUT") {
+        fs::write(out, &imap.stdout).unwrap_or_else(|e| panic!("{e}"));
+    }
     let imap = imap.json();
     let maildir = md(["scan", "--json", "--no-cache", &s(&local)]).json();
     let (a, b) = (shape(&imap), shape(&maildir));

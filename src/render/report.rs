@@ -139,6 +139,8 @@ pub struct Summary {
     pub mbox_stores: usize,
     /// Folders of `.eml` files (and single `.eml` files given as PATHs).
     pub eml_stores: usize,
+    /// IMAP folders (each folder of an account is a store).
+    pub imap_stores: usize,
     pub messages: usize,
     pub groups: usize,
     pub extra_copies: usize,
@@ -327,6 +329,10 @@ impl<'a> Report<'a> {
                 .iter()
                 .filter(|s| s.kind == crate::model::StoreKind::Eml)
                 .count(),
+            imap_stores: stores
+                .iter()
+                .filter(|s| s.kind == crate::model::StoreKind::Imap)
+                .count(),
             messages: scan.copies.len(),
             groups: grouping.groups.len(),
             conflicts: grouping.conflicts.len(),
@@ -458,6 +464,10 @@ impl<'a> Report<'a> {
         let eml = match s.eml_stores {
             0 => String::new(),
             n => format!(", {} eml", thousands(n)),
+        };
+        let eml = match s.imap_stores {
+            0 => eml,
+            n => format!("{eml}, {} IMAP", thousands(n)),
         };
         let _ = writeln!(
             o,
