@@ -151,13 +151,28 @@ pub(crate) fn hash_account(
             continue;
         }
         let path = &stores[store as usize].path;
-        // Selected again: the session is on the last folder of stage 1.
-        if let Err(e) = acct.session.examine(&name) {
-            failures.extend(
-                todo.iter()
-                    .map(|&i| (i, Skipped::unreadable(path, e.clone()))),
-            );
-            continue;
+        // Selected again: the session is on the last folder of stage 1. A UIDVALIDITY
+        // that changed since means the UIDs may name other messages now: none is read.
+        match acct.session.examine(&name) {
+            Ok((now, _)) if now == uidvalidity => {}
+            Ok((now, _)) => {
+                let why = format!(
+                    "UIDVALIDITY changed during the scan ({uidvalidity} -> {now}): the folder \
+                     was recreated; the next run reads it"
+                );
+                failures.extend(
+                    todo.iter()
+                        .map(|&i| (i, Skipped::changed(path, why.clone()))),
+                );
+                continue;
+            }
+            Err(e) => {
+                failures.extend(
+                    todo.iter()
+                        .map(|&i| (i, Skipped::unreadable(path, e.clone()))),
+                );
+                continue;
+            }
         }
         let mut batches: Vec<Vec<usize>> = Vec::new();
         let mut bytes = 0u64;
