@@ -235,6 +235,15 @@ M.login('alice', {pw:?})\n{body}\nM.logout()\n",
             ("HOME", "/nonexistent"),
         ];
         env.extend_from_slice(extra_env);
+        // The measurement may run another build (`MAILDEDUP_BENCH_BIN=target/release/maildedup`).
+        if let Some(bin) = std::env::var_os("MAILDEDUP_BENCH_BIN") {
+            let mut cmd = Command::new(bin);
+            test_env(&mut cmd).args(args);
+            for (k, v) in &env {
+                cmd.env(k, v);
+            }
+            return Out::from(cmd.output().unwrap_or_else(|e| panic!("run: {e}")));
+        }
         md_env(args, &env)
     }
 }
@@ -631,6 +640,42 @@ fn imap_failures_are_clear_and_exit_2() {
         &[("HOME", "/nonexistent")],
     );
     assert!(matches!(out.code, Some(0 | 1)), "STARTTLS: {}", out.show());
+    // ~/.netrc.
+    let home = tempfile::TempDir::new().unwrap_or_else(|e| panic!("{e}"));
+    fs::write(
+        home.path().join(".netrc"),
+        format!(
+            "machine other login alice password nope
+machine 127.0.0.1 login alice password {PASSWORD}
+"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = md_env(
+        ["scan", "--json", "--no-cache", "--imap-ca", &ca, &url],
+        &[("HOME", &s(home.path()))],
+    );
+    assert!(matches!(out.code, Some(0 | 1)), "netrc: {}", out.show());
+    // A password command that fails.
+    let out = md_env(
+        [
+            "scan",
+            "--json",
+            "--no-cache",
+            "--imap-ca",
+            &ca,
+            "--imap-pass-cmd",
+            "exit 3",
+            &url,
+        ],
+        &[("HOME", "/nonexistent")],
+    );
+    out.expect_code(2, "failing pass command");
+    assert!(
+        out.stderr.contains("--imap-pass-cmd failed"),
+        "{}",
+        out.show()
+    );
     // A server that offers no STARTTLS: refused, the password never sent.
     let port = free_port();
     let fake = Command::new("python3")
@@ -704,27 +749,30 @@ Date: Tue, 14 Nov 2023 22:13:20 +0000\nMessage-ID: <m{n}@example.org>\n\n{}\n",
         }
     });
     let ca = s(&server.ca);
-    let start = Instant::now();
-    let out = server.md(
-        &[
-            "scan",
-            "--json",
-            "--no-cache",
-            "--imap-ca",
-            &ca,
-            &server.url(""),
-        ],
-        &[],
-    );
-    let took = start.elapsed();
-    assert!(matches!(out.code, Some(0 | 1)), "{}", out.show());
-    let r = out.json();
-    eprintln!(
-        "imap_10k: {} messages, {} groups, {:.2} s; {}",
-        r["summary"]["messages"],
-        r["groups"].as_array().map(|v| v.len()).unwrap_or(0),
-        took.as_secs_f64(),
-        out.stderr.trim()
-    );
-    assert_eq!(r["groups"].as_array().map(|v| v.len()), Some(500));
+    // The first run includes Dovecot indexing the folder; the second finds the index.
+    for run in ["first", "second"] {
+        let start = Instant::now();
+        let out = server.md(
+            &[
+                "scan",
+                "--json",
+                "--no-cache",
+                "--imap-ca",
+                &ca,
+                &server.url(""),
+            ],
+            &[],
+        );
+        let took = start.elapsed();
+        assert!(matches!(out.code, Some(0 | 1)), "{}", out.show());
+        let r = out.json();
+        eprintln!(
+            "imap_10k ({run} run): {} messages, {} groups, {:.2} s; {}",
+            r["summary"]["messages"],
+            r["groups"].as_array().map(|v| v.len()).unwrap_or(0),
+            took.as_secs_f64(),
+            out.stderr.trim()
+        );
+        assert_eq!(r["groups"].as_array().map(|v| v.len()), Some(500));
+    }
 }

@@ -99,12 +99,17 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
     match try_scan(paths, opts, progress) {
         Ok(out) => out,
         Err(e) => {
-            let (stores, mut skipped) = discover(paths);
-            skipped.push(Skipped::unreadable("imap", e));
+            // Nothing is scanned then (a report of the local stores alone would look
+            // complete): the account's failure is the one, unreadable, entry.
+            let account = paths
+                .iter()
+                .find(|p| is_imap_path(p))
+                .cloned()
+                .unwrap_or_default();
             ScanOutput {
-                stores,
+                stores: Vec::new(),
                 copies: Vec::new(),
-                skipped,
+                skipped: vec![Skipped::unreadable(account, e)],
             }
         }
     }
