@@ -519,6 +519,30 @@ fn imap_account_scans_like_the_same_maildir() {
     // No flag changed (nothing marked \Seen) by the scan: EXAMINE, BODY.PEEK.
     assert_eq!(flags_before, flags_now(), "the scan changed flags");
 
+    // The text summary and the HTML page (which re-read copies: from what stage 2 kept).
+    let html = work.path().join("report.html");
+    let text = server.md(
+        &[
+            "scan",
+            "-v",
+            "--no-cache",
+            "--imap-ca",
+            &ca,
+            "--html",
+            &s(&html),
+            &url,
+        ],
+        &[],
+    );
+    assert!(matches!(text.code, Some(0 | 1)), "{}", text.show());
+    assert!(text.stdout.contains("2 IMAP"), "{}", text.show());
+    assert!(!text.stderr.contains("not fetched"), "{}", text.show());
+    let page = fs::read_to_string(&html).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        page.contains("same-time@example.org"),
+        "HTML without the group"
+    );
+
     // One folder only.
     let inbox = server.md(
         &[
