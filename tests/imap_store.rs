@@ -121,7 +121,14 @@ impl Server {
         let (uid, gid) = mail_user();
         let d = root.join("dovecot");
         let srv = root.join("server");
-        for p in [d.join("run"), d.join("state"), srv.clone()] {
+        // rawlog/: Dovecot's own record of every session's input (the commands counted
+        // by imap_10k), written as the mail user.
+        for p in [
+            d.join("run"),
+            d.join("state"),
+            srv.clone(),
+            srv.join("rawlog"),
+        ] {
             fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
         }
         // A CA, and a server certificate it signs for IP 127.0.0.1 (rustls checks the SAN).
@@ -157,7 +164,8 @@ passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {d}/passwd\n}}\n\
 userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={srv}/%u\n}}\n\
 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap}\n  }}\n\
   inet_listener imaps {{\n    address = 127.0.0.1\n    port = {imaps}\n    ssl = yes\n  }}\n}}\n\
-service stats {{\n  unix_listener stats-writer {{\n    mode = 0666\n  }}\n}}\n",
+service stats {{\n  unix_listener stats-writer {{\n    mode = 0666\n  }}\n}}\n\
+protocol imap {{\n  rawlog_dir = {srv}/rawlog\n}}\n",
                 d = d.display(),
                 srv = srv.display(),
             ),
@@ -798,5 +806,41 @@ Date: Tue, 14 Nov 2023 22:13:20 +0000\nMessage-ID: <m{n}@example.org>\n\n{}\n",
             out.stderr.trim()
         );
         assert_eq!(r["groups"].as_array().map(|v| v.len()), Some(500));
+    }
+    // The server's count: tagged command lines in each session's rawlog input.
+    let dir = server.root.join("server").join("rawlog");
+    let mut sessions: Vec<(String, usize, Vec<String>)> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "in"))
+        .map(|p| {
+            let text = fs::read(&p).unwrap_or_default();
+            // Each line: "SECONDS.MICROS TAG COMMAND ..." (LOGIN is read by imap-login,
+            // before the session's rawlog starts).
+            let cmds: Vec<String> = text
+                .split(|&b| b == b'\n')
+                .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+                .filter_map(|l| {
+                    let mut w = l.splitn(4, ' ');
+                    let (_, tag, cmd) = (w.next()?, w.next()?, w.next()?);
+                    let tagged = !tag.is_empty() && tag.chars().all(|c| c.is_ascii_alphanumeric());
+                    let upper = cmd.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+                    (tagged && upper).then(|| cmd.to_string())
+                })
+                .collect();
+            (p.display().to_string(), cmds.len(), cmds)
+        })
+        .collect();
+    sessions.sort();
+    for (p, n, cmds) in &sessions {
+        eprintln!("imap_10k: server rawlog {p}: {n} commands: {cmds:?}");
+    }
+    assert_eq!(sessions.len(), 2, "rawlogs in {}", dir.display());
+    for (_, n, _) in &sessions {
+        // LIST, EXAMINE, UID FETCH, EXAMINE, 2 x UID FETCH, LOGOUT (+ LOGIN before).
+        assert_eq!(*n, 7);
+    }
+    if let Some(keep) = std::env::var_os("MAILDEDUP_KEEP_RAWLOG") {
+        let _ = Command::new("cp").arg("-r").arg(&dir).arg(keep).status();
     }
 }
