@@ -354,7 +354,7 @@ pub struct Selection {
     pub imap_pass_cmd: Option<String>,
 
     /// Trust the CA certificate(s) in this PEM FILE for IMAP TLS, besides the built-in
-    /// web roots (a private or test CA, a self-signed server).
+    /// web roots (a private or test CA).
     #[arg(long, value_name = "FILE")]
     pub imap_ca: Option<PathBuf>,
 }
