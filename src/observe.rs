@@ -30,6 +30,9 @@ pub trait Observer: Sync {
     /// Something went wrong that the run works around (it goes on without the cache,
     /// say). `message` is plain text; it may name a path.
     fn warn(&self, _message: &str) {}
+    /// A fact about the run worth showing on request (with `-v`): how many IMAP commands
+    /// were sent, say.
+    fn info(&self, _message: &str) {}
 }
 
 /// An observer that ignores everything.

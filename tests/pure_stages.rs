@@ -65,6 +65,10 @@ impl Scan {
             StoreKind::Eml => Loc::Eml {
                 name: std::ffi::OsStr::new(name).into(),
             },
+            StoreKind::Imap => Loc::Imap {
+                uid: n as u32 + 1,
+                uidvalidity: 1,
+            },
         };
         self.0.copies.push(MessageCopy {
             store,

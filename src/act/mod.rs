@@ -88,7 +88,7 @@ mod batch_tests {
 
     #[test]
     fn batches_split_by_count_and_bytes() {
-        assert_eq!(batches(&[], 3, 10), vec![]);
+        assert_eq!(batches(&[], 3, 10), Vec::<std::ops::Range<usize>>::new());
         assert_eq!(batches(&[1; 7], 3, 100), vec![0..3, 3..6, 6..7]);
         assert_eq!(
             batches(&[4, 4, 4, 20, 1], 10, 10),

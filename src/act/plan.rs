@@ -77,6 +77,8 @@ fn merges_into_kept(
             StoreKind::Mbox => MERGEABLE_MBOX,
             // A .eml file has no store flags: nothing is merged into it.
             StoreKind::Eml => &[],
+            // Quarantine refuses IMAP stores before it plans (not supported yet).
+            StoreKind::Imap => &[],
         };
         let add = Flags(only(mask, gained).0 & !k.flags.0);
         (!add.is_empty()).then_some(FlagMerge { copy: kept, add })

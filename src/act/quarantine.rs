@@ -340,6 +340,8 @@ impl<'a> Quarantine<'a> {
                 let deleted = Flags::from_maildir(MaildirName::parse(&name).flags).is_deleted();
                 (crate::fsutil::read_regular(&p).ok(), deleted)
             }
+            // Quarantine refuses IMAP stores before it starts: never kept here unverified.
+            Loc::Imap { .. } => return false,
             Loc::Mbox { .. } => {
                 let b = crate::store::read::message_bytes(c, &self.scan.stores).ok();
                 let deleted = b

@@ -48,6 +48,8 @@ pub fn lock_dir(store: &Path, kind: StoreKind) -> PathBuf {
         StoreKind::Eml if store.is_dir() => store.to_path_buf(),
         StoreKind::Eml => crate::fsutil::parent(store).to_path_buf(),
         StoreKind::Mbox => crate::fsutil::parent(store).to_path_buf(),
+        // Never locked: quarantine and restore refuse IMAP stores before locking.
+        StoreKind::Imap => store.to_path_buf(),
     }
 }
 

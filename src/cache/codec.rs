@@ -79,6 +79,7 @@ fn ts_code(t: Option<TimeSource>) -> u8 {
         Some(TimeSource::DeliveryDate) => 4,
         Some(TimeSource::Received) => 5,
         Some(TimeSource::FileMtime) => 6,
+        Some(TimeSource::ImapInternalDate) => 7,
     }
 }
 
@@ -91,6 +92,7 @@ fn ts_decode(c: u8) -> Option<Option<TimeSource>> {
         4 => Some(TimeSource::DeliveryDate),
         5 => Some(TimeSource::Received),
         6 => Some(TimeSource::FileMtime),
+        7 => Some(TimeSource::ImapInternalDate),
         _ => return None,
     })
 }

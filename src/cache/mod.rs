@@ -341,7 +341,7 @@ impl Cache {
                 StoreKind::Maildir => KIND_MAILDIR,
                 StoreKind::Mbox => KIND_MBOX,
                 // Not cached yet: every .eml is read afresh.
-                StoreKind::Eml => {
+                StoreKind::Eml | StoreKind::Imap => {
                     loaded.push(None);
                     views.push(None);
                     continue;

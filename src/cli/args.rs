@@ -344,9 +344,10 @@ pub struct RestoreArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct Selection {
-    /// Maildir folders, mbox files, or folders holding them (required unless the config
-    /// file has `paths`, or --paths-from gives them).
-    #[arg(required_unless_present = "paths_from", value_name = "PATH")]
+    /// Maildir folders, mbox files, or folders holding them, or IMAP accounts
+    /// (`imaps://USER@HOST[:PORT]/[FOLDER]`, `imap://` with STARTTLS; scan only)
+    /// (required unless the config file has `paths`, or --paths-from gives them).
+    #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Also read PATHs from FILE, one per line (`-`: standard input; empty lines are
@@ -416,6 +417,17 @@ pub struct Selection {
     /// whatever the number.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub io_threads: Option<u32>,
+
+    /// Run CMD (with `sh -c`) for an IMAP account's password: its first line of output
+    /// (like mbsync's PassCmd). Without it: $MAILDEDUP_IMAP_PASSWORD, then ~/.netrc
+    /// (`machine HOST login USER password PW`). Never a password on the command line.
+    #[arg(long, value_name = "CMD")]
+    pub imap_pass_cmd: Option<String>,
+
+    /// Trust the CA certificate(s) in this PEM FILE for IMAP TLS, besides the built-in
+    /// web roots (a private or test CA).
+    #[arg(long, value_name = "FILE")]
+    pub imap_ca: Option<PathBuf>,
 }
 
 impl Selection {
@@ -439,6 +451,10 @@ impl Selection {
             cache,
             paranoid: self.paranoid,
             io_threads: self.io_threads.map(|n| n as usize),
+            imap: crate::store::imap::ImapOptions {
+                pass_cmd: self.imap_pass_cmd.clone(),
+                ca: self.imap_ca.clone(),
+            },
         }
     }
 

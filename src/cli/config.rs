@@ -44,6 +44,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("jobs", Kind::Value),
     ("fleet_threshold", Kind::Value),
     ("fleet_window", Kind::Value),
+    ("imap_pass_cmd", Kind::Value),
+    ("imap_ca", Kind::Path),
 ];
 
 /// The keys, for messages and tests.
@@ -168,8 +170,11 @@ pub fn parse(path: &Path, text: &str) -> anyhow::Result<Config> {
     })
 }
 
-/// `~/x` → `$HOME/x`; a relative path → relative to `base`.
+/// `~/x` → `$HOME/x`; a relative path → relative to `base`; an IMAP URL as it is.
 fn resolve(s: &str, base: &Path) -> PathBuf {
+    if crate::store::imap::url::is_imap_url(s) {
+        return PathBuf::from(s);
+    }
     if let (Some(rest), Some(h)) = (s.strip_prefix("~/"), home()) {
         return h.join(rest);
     }

@@ -37,19 +37,22 @@ pub const EXIT_PARTIAL: i32 = 3;
 
 pub fn run() -> i32 {
     let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv = match with_paths_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            print_error(&format!("{e:#}"));
+            return EXIT_FATAL;
+        }
+    };
     let cli = match parse(&argv) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let result = match cli.command {
-        Command::Scan(mut args) => match read_paths_from(&mut args.selection) {
-            Ok(()) => logged("scan", &args.log, |log| run_scan(&args, cli.color, log)),
-            Err(e) => Err(e),
-        },
-        Command::Quarantine(mut args) => match read_paths_from(&mut args.selection) {
-            Ok(()) => logged("quarantine", &args.log, |log| run_quarantine(&args, log)),
-            Err(e) => Err(e),
-        },
+        Command::Scan(args) => logged("scan", &args.log, |log| run_scan(&args, cli.color, log)),
+        Command::Quarantine(args) => {
+            logged("quarantine", &args.log, |log| run_quarantine(&args, log))
+        }
         Command::Restore(args) => logged("restore", &args.log, |log| run_restore(&args, log)),
         Command::Completions(args) => run_completions(&args),
         Command::Report(args::ReportCommand::Merge(args)) => report_cmd::run_report_merge(&args),
@@ -246,31 +249,50 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--paths-from FILE`: its lines (one path each, blank ones skipped) appended to PATH...;
-/// `-` is standard input. Paths are bytes: a name that is not UTF-8 is kept as it is.
-fn read_paths_from(sel: &mut args::Selection) -> anyhow::Result<()> {
+/// `--paths-from FILE` (or `--paths-from=FILE`): the file's lines (one path each, blank
+/// ones skipped; `-` is standard input) appended to the command line as PATHs, after a
+/// `--` (so a path that begins with `-` stays a path), before clap reads it: the PATHs
+/// then count as given, for clap and for the config file's `paths` alike. Paths are
+/// bytes: a name that is not UTF-8 is kept as it is.
+fn with_paths_from(mut argv: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
     use std::io::BufRead;
     use std::os::unix::ffi::OsStrExt;
-    let Some(file) = &sel.paths_from else {
-        return Ok(());
-    };
-    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
-    } else {
-        Box::new(std::io::BufReader::new(std::fs::File::open(file).map_err(
-            |e| anyhow::anyhow!("--paths-from {}: {e}", file.display()),
-        )?))
-    };
-    for line in reader.split(b'\n') {
-        let line = line.map_err(|e| anyhow::anyhow!("--paths-from {}: {e}", file.display()))?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            sel.paths
-                .push(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(line)));
+    let end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    let mut file = None;
+    for (i, a) in argv[..end].iter().enumerate() {
+        let b = a.as_bytes();
+        if b == b"--paths-from" {
+            file = argv.get(i + 1).cloned();
+        } else if let Some(f) = b.strip_prefix(b"--paths-from=") {
+            file = Some(OsString::from(std::ffi::OsStr::from_bytes(f)));
         }
     }
-    if sel.paths.is_empty() {
-        anyhow::bail!("--paths-from {}: no path in it", file.display());
+    let Some(file) = file else {
+        return Ok(argv);
+    };
+    let path = std::path::PathBuf::from(&file);
+    let reader: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&path)
+                .map_err(|e| anyhow::anyhow!("--paths-from {}: {e}", path.display()))?,
+        ))
+    };
+    let mut paths = Vec::new();
+    for line in reader.split(b'\n') {
+        let line = line.map_err(|e| anyhow::anyhow!("--paths-from {}: {e}", path.display()))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            paths.push(OsString::from(std::ffi::OsStr::from_bytes(line)));
+        }
     }
-    Ok(())
+    if paths.is_empty() {
+        anyhow::bail!("--paths-from {}: no path in it", path.display());
+    }
+    if end == argv.len() {
+        argv.push("--".into());
+    }
+    argv.extend(paths);
+    Ok(argv)
 }

@@ -208,6 +208,15 @@ impl Observer for Progress {
         Progress::finish(self);
     }
 
+    /// Facts of the run (how many IMAP commands a scan sent): on stderr, above the bar.
+    fn info(&self, message: &str) {
+        let line = format!("maildedup: {}", escape(message));
+        match &self.bar {
+            Some(b) => b.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
     fn warn(&self, message: &str) {
         let line = format!("maildedup: warning: {}", escape(message));
         match &self.bar {

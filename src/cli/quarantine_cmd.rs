@@ -16,6 +16,15 @@ pub(crate) fn run_quarantine(args: &QuarantineArgs, log: &mut RunLog) -> anyhow:
         return super::each::run_quarantine_each(args, log);
     }
     let sel = &args.selection;
+    // IMAP stores are scanned, never changed yet: refused before anything is locked,
+    // written or scanned (a plan that silently left them would read as "done").
+    if let Some(p) = sel.paths.iter().find(|p| crate::scan::is_imap_path(p)) {
+        anyhow::bail!(
+            "{}: quarantine on an IMAP account is not supported yet (scan it with `maildedup \
+             scan`); nothing was changed",
+            p.display()
+        );
+    }
     log.set_paths(&sel.paths);
     log.set("qdir", crate::act::runlog::absolute(&args.to));
     log.set("dry_run", args.dry_run);

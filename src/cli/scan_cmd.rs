@@ -9,7 +9,6 @@ use crate::model::SkipKind;
 use crate::render::report::{count, Report};
 use crate::render::style::Paint;
 use crate::render::term::{self, escape as esc};
-use crate::scan::scan;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -170,10 +169,12 @@ pub(crate) fn scan_paths(
     opts: &crate::scan::ScanOptions,
     progress: &dyn crate::observe::Observer,
 ) -> anyhow::Result<Scanned> {
-    let out = scan(paths, opts, progress);
+    let out = crate::scan::try_scan(paths, opts, progress).map_err(|e| anyhow::anyhow!("{e}"))?;
     let paths_without_store: Vec<String> = paths
         .iter()
-        .filter(|p| !yields_store(p, &out))
+        // An IMAP account was reached and logged in to (else try_scan failed): its
+        // folders, even none, are what it holds.
+        .filter(|p| !crate::scan::is_imap_path(p) && !yields_store(p, &out))
         .map(|p| match std::fs::symlink_metadata(p) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 format!("{}: no such file or directory", p.display())

@@ -328,6 +328,7 @@ impl<'a> Ranker<'a> {
             crate::model::Loc::Mbox { .. } => store.clone(),
             crate::model::Loc::Eml { name } if name.is_empty() => store.clone(),
             crate::model::Loc::Eml { name } => store.join(&**name),
+            crate::model::Loc::Imap { .. } => store.clone(),
         };
         self.prefer
             .iter()
@@ -477,6 +478,12 @@ pub fn folder_rank(store: &crate::model::Store) -> u8 {
             sub.rsplit('.').next().unwrap_or(sub).to_ascii_lowercase()
         }
         crate::model::StoreKind::Eml => name.to_ascii_lowercase(),
+        // `Lists.Archive` (Dovecot's `.` separator) is named by its last part too.
+        crate::model::StoreKind::Imap => name
+            .rsplit('.')
+            .next()
+            .unwrap_or(&name)
+            .to_ascii_lowercase(),
         crate::model::StoreKind::Mbox => {
             let n = name.to_ascii_lowercase();
             let n = n

@@ -17,6 +17,9 @@ pub enum StoreKind {
     /// A folder of `.eml` files, one message each (Thunderbird's "Save as", Outlook
     /// exports, archivers), or one `.eml` file given as a PATH.
     Eml,
+    /// One folder of an IMAP account (`imaps://user@host/FOLDER`), read over the network;
+    /// scan only (quarantine and restore refuse it for now).
+    Imap,
 }
 
 impl StoreKind {
@@ -31,6 +34,7 @@ impl StoreKind {
             StoreKind::Maildir => "Maildir",
             StoreKind::Mbox => "mbox",
             StoreKind::Eml => "eml",
+            StoreKind::Imap => "IMAP",
         }
     }
 }
@@ -143,6 +147,8 @@ pub enum TimeSource {
     DeliveryDate,
     /// The date of the topmost `Received:` header.
     Received,
+    /// An IMAP message's `INTERNALDATE` (the server's receive time).
+    ImapInternalDate,
 }
 
 impl TimeSource {
@@ -154,6 +160,7 @@ impl TimeSource {
             TimeSource::FileMtime => "file-mtime",
             TimeSource::DeliveryDate => "delivery-date-header",
             TimeSource::Received => "received-header",
+            TimeSource::ImapInternalDate => "imap-internaldate",
         }
     }
 }
@@ -187,6 +194,12 @@ pub enum Loc {
     /// A `.eml` file in the store's folder; an empty name: the store is that one file.
     Eml {
         name: Box<OsStr>,
+    },
+    /// A message in an IMAP folder (the store is the folder): its UID, valid while the
+    /// folder's `UIDVALIDITY` is the one recorded.
+    Imap {
+        uid: u32,
+        uidvalidity: u32,
     },
 }
 
@@ -234,13 +247,14 @@ impl MessageCopy {
             Loc::Mbox { .. } => store.clone(),
             Loc::Eml { name } if name.is_empty() => store.clone(),
             Loc::Eml { name } => store.join(&**name),
+            Loc::Imap { uid, .. } => store.join(format!(";UID={uid}")),
         }
     }
 
     pub fn offset(&self) -> Option<u64> {
         match self.loc {
             Loc::Mbox { offset } => Some(offset),
-            Loc::Maildir { .. } | Loc::Eml { .. } => None,
+            Loc::Maildir { .. } | Loc::Eml { .. } | Loc::Imap { .. } => None,
         }
     }
 }

@@ -139,6 +139,8 @@ pub struct Summary {
     pub mbox_stores: usize,
     /// Folders of `.eml` files (and single `.eml` files given as PATHs).
     pub eml_stores: usize,
+    /// IMAP folders (each folder of an account is a store).
+    pub imap_stores: usize,
     pub messages: usize,
     pub groups: usize,
     pub extra_copies: usize,
@@ -245,6 +247,18 @@ pub struct CopyReport {
     /// copy and for an extra copy in no incident).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause_code: Option<Option<crate::forensics::cause::Cause>>,
+    /// An IMAP copy only: its folder, UID and the folder's UIDVALIDITY (the `path` is
+    /// `imaps://user@host:port/FOLDER/;UID=n`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imap: Option<ImapPlace>,
+}
+
+/// Where an IMAP copy lives.
+#[derive(Debug, Serialize)]
+pub struct ImapPlace {
+    pub folder: String,
+    pub uid: u32,
+    pub uidvalidity: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -280,6 +294,21 @@ fn copy_report(c: &MessageCopy, stores: &[Store]) -> CopyReport {
         also_in: None,
         content_hash: None,
         cause_code: None,
+        imap: match c.loc {
+            crate::model::Loc::Imap { uid, uidvalidity } => Some(ImapPlace {
+                // The store path is `imaps://user@host:port/FOLDER`.
+                folder: stores[c.store as usize]
+                    .path
+                    .to_string_lossy()
+                    .splitn(4, '/')
+                    .nth(3)
+                    .unwrap_or_default()
+                    .to_string(),
+                uid,
+                uidvalidity,
+            }),
+            _ => None,
+        },
     }
 }
 
@@ -299,6 +328,10 @@ impl<'a> Report<'a> {
             eml_stores: stores
                 .iter()
                 .filter(|s| s.kind == crate::model::StoreKind::Eml)
+                .count(),
+            imap_stores: stores
+                .iter()
+                .filter(|s| s.kind == crate::model::StoreKind::Imap)
                 .count(),
             messages: scan.copies.len(),
             groups: grouping.groups.len(),
@@ -431,6 +464,10 @@ impl<'a> Report<'a> {
         let eml = match s.eml_stores {
             0 => String::new(),
             n => format!(", {} eml", thousands(n)),
+        };
+        let eml = match s.imap_stores {
+            0 => eml,
+            n => format!("{eml}, {} IMAP", thousands(n)),
         };
         let _ = writeln!(
             o,

@@ -236,7 +236,7 @@ pub(crate) fn store_record(
             let id = opened.maildir_id?;
             let unique = |i: &u32| match &copies[*i as usize].loc {
                 Loc::Maildir { name, .. } => crate::store::maildir::unique(name.as_bytes()),
-                Loc::Mbox { .. } | Loc::Eml { .. } => b"",
+                Loc::Mbox { .. } | Loc::Eml { .. } | Loc::Imap { .. } => b"",
             };
             idx.sort_unstable_by(|a, b| unique(a).cmp(unique(b)));
             let mut w = BlobWriter::new(&Head {
@@ -256,7 +256,7 @@ pub(crate) fn store_record(
             Some(w.finish())
         }
         // Not cached yet: every .eml is read afresh.
-        StoreKind::Eml => None,
+        StoreKind::Eml | StoreKind::Imap => None,
         StoreKind::Mbox => {
             let m = opened.mbox.as_ref()?;
             idx.sort_unstable_by_key(|&i| copies[i as usize].offset());

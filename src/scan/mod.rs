@@ -10,6 +10,7 @@
 //! it is read (mutt syncing an mbox) would fault the process (SIGBUS). Files are read with
 //! `pread`; a file that shrank or changed while it was read is skipped, with a reason.
 
+mod imap_reader;
 mod incremental;
 mod maildir_reader;
 mod mbox_reader;
@@ -42,6 +43,9 @@ pub struct ScanOptions {
     pub cache: Option<PathBuf>,
     /// With the cache: stat every cached Maildir file and check its size and mtime.
     pub paranoid: bool,
+    /// How to reach IMAP accounts given as PATHs (`imaps://user@host/`).
+    pub imap: crate::store::imap::ImapOptions,
+
     /// Threads that read files (and fingerprint what they read); `None`: 4 per core, at
     /// most 32 ([`default_io_threads`]).
     pub io_threads: Option<usize>,
@@ -102,8 +106,41 @@ struct Opened {
     fresh: AtomicUsize,
 }
 
-/// Runs discovery and both fingerprint stages.
+/// Runs discovery and both fingerprint stages. An IMAP account that cannot be reached
+/// or logged in to is recorded as an unreadable entry; [`try_scan`] makes it an error.
 pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> ScanOutput {
+    match try_scan(paths, opts, progress) {
+        Ok(out) => out,
+        Err(e) => {
+            // Nothing is scanned then (a report of the local stores alone would look
+            // complete): the account's failure is the one, unreadable, entry.
+            let account = paths
+                .iter()
+                .find(|p| is_imap_path(p))
+                .cloned()
+                .unwrap_or_default();
+            ScanOutput {
+                stores: Vec::new(),
+                copies: Vec::new(),
+                skipped: vec![Skipped::unreadable(account, e)],
+                ..ScanOutput::default()
+            }
+        }
+    }
+}
+
+/// Is this PATH an IMAP account URL (`imap://`, `imaps://`)?
+pub fn is_imap_path(p: &std::path::Path) -> bool {
+    p.to_str().is_some_and(crate::store::imap::url::is_imap_url)
+}
+
+/// [`scan`], failing when an IMAP account cannot be reached, secured or logged in to
+/// (the error is a sentence naming the account, never its password).
+pub fn try_scan(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    progress: &dyn Observer,
+) -> Result<ScanOutput, String> {
     let threads = opts.io_threads.unwrap_or_else(default_io_threads).max(1);
     match rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -116,9 +153,33 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> S
     }
 }
 
-/// [`scan`], on the thread pool it runs in.
-fn scan_in_pool(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) -> ScanOutput {
-    let (stores, mut skipped) = discover(paths);
+/// [`try_scan`], on the thread pool it runs in.
+fn scan_in_pool(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    progress: &dyn Observer,
+) -> Result<ScanOutput, String> {
+    let (local, remote): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.iter().cloned().partition(|p| !is_imap_path(p));
+    let (mut stores, mut skipped) = discover(&local);
+    // IMAP stage 1 first (one session per account, kept open for stage 2); its folders
+    // are stores after the local ones.
+    let mut imap_copies = Vec::new();
+    let mut accounts = Vec::new();
+    if !remote.is_empty() {
+        progress.stage("reading", "IMAP headers", None);
+    }
+    for p in &remote {
+        let raw = p.to_str().unwrap_or_default();
+        accounts.push(imap_reader::list_account(
+            raw,
+            &opts.imap,
+            &mut stores,
+            &mut imap_copies,
+            &mut skipped,
+            progress,
+        )?);
+    }
     let loaded = opts
         .cache
         .as_deref()
@@ -162,6 +223,7 @@ fn scan_in_pool(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) 
         copies.extend(r);
     }
     drop(seen);
+    copies.extend(imap_copies);
     copies.retain(|c| c.length != FAILED.length);
     // Filled in parallel: sorted, so the same stores always give the same report.
     let mut failed = failed.into_inner().unwrap_or_default();
@@ -171,31 +233,46 @@ fn scan_in_pool(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) 
     let need = candidates(&copies, opts.hash_all);
     let todo: usize = need.iter().filter(|&&n| n).count();
     progress.stage("hashing", "candidate bodies", Some(todo as u64));
-    let is_mbox = |c: &MessageCopy| matches!(c.loc, Loc::Mbox { .. });
-    let mut failures: Vec<(usize, Skipped)> = copies
-        .par_iter_mut()
-        .enumerate()
-        .filter(|(i, c)| need[*i] && c.content.is_none() && !is_mbox(c))
-        .map_init(Buffers::default, |bufs, (i, c)| {
-            progress.advance(1);
-            if cached_maildir_content(c, cache, &opened) {
-                return None;
-            }
-            opened[c.store as usize].fresh.fetch_add(1, Relaxed);
-            digest(c, &stores, &opened, bufs).err().map(|e| (i, e))
-        })
-        .flatten()
-        .collect();
+    let is_mbox = |c: &MessageCopy| matches!(c.loc, Loc::Mbox { .. } | Loc::Imap { .. });
+    let mut failures: Vec<(usize, Skipped)> = Vec::new();
+    let mut imap_commands = 0;
+    for acct in accounts {
+        let (failed, commands) =
+            imap_reader::hash_account(acct, &mut copies, &need, &stores, progress);
+        failures.extend(failed);
+        imap_commands += commands;
+    }
+    if imap_commands > 0 {
+        progress.info(&format!("IMAP: {imap_commands} commands sent"));
+    }
+    failures.extend(
+        copies
+            .par_iter_mut()
+            .enumerate()
+            .filter(|(i, c)| need[*i] && c.content.is_none() && !is_mbox(c))
+            .map_init(Buffers::default, |bufs, (i, c)| {
+                progress.advance(1);
+                if cached_maildir_content(c, cache, &opened) {
+                    return None;
+                }
+                opened[c.store as usize].fresh.fetch_add(1, Relaxed);
+                digest(c, &stores, &opened, bufs).err().map(|e| (i, e))
+            })
+            .flatten()
+            .collect::<Vec<_>>(),
+    );
     // mbox candidates: in file order, window by window, releasing each window behind.
     if let Some(cache) = cache {
         for (i, c) in copies.iter_mut().enumerate() {
-            if need[i] && is_mbox(c) {
+            if need[i] && matches!(c.loc, Loc::Mbox { .. }) {
                 cached_mbox_content(c, cache, &opened);
             }
         }
     }
     let jobs: Vec<usize> = (0..copies.len())
-        .filter(|&i| need[i] && is_mbox(&copies[i]) && copies[i].content.is_none())
+        .filter(|&i| {
+            need[i] && matches!(copies[i].loc, Loc::Mbox { .. }) && copies[i].content.is_none()
+        })
         .collect();
     let mut hashed: Vec<(usize, Digest, Option<String>)> = Vec::with_capacity(jobs.len());
     // mbox files that changed since stage 1 read them: none of their copies is kept.
@@ -263,7 +340,7 @@ fn scan_in_pool(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) 
         let records = records(&stores, &copies, &opened, &clean);
         cache.save(paths, records, progress);
     }
-    ScanOutput {
+    Ok(ScanOutput {
         stores,
         copies,
         skipped,
@@ -273,7 +350,7 @@ fn scan_in_pool(paths: &[PathBuf], opts: &ScanOptions, progress: &dyn Observer) 
             .as_deref()
             .map(crate::cache::comparisons::load)
             .unwrap_or_default(),
-    }
+    })
 }
 
 /// Placeholder for a message that could not be read (its `skipped` entry is recorded);
@@ -480,6 +557,8 @@ fn list_store(index: u32, store: &Store, progress: &dyn Observer, cache: Option<
         StoreKind::Maildir => list_maildir(index, store, cache, &mut l),
         StoreKind::Eml => list_eml(index, store, &mut l.opened, &mut l.work, &mut l.skipped),
         StoreKind::Mbox => list_mbox(index, store, progress, cache, &mut l),
+        // Read by `imap_reader` over its session, before the local stores.
+        StoreKind::Imap => {}
     }
     l
 }

@@ -121,3 +121,17 @@ pub(crate) fn eml_time(
         None => (None, None, check.rejected),
     }
 }
+
+/// An IMAP copy's delivery time: its `INTERNALDATE` (the server's receive time), else the
+/// delivery headers it carries.
+pub(crate) fn imap_time(
+    internal: Option<i64>,
+    facts: &HeaderFacts,
+) -> (Option<i64>, Option<TimeSource>, u8) {
+    let mut check = TimeCheck::new(facts.date);
+    if let Some(t) = check.ok(internal) {
+        return (Some(t), Some(TimeSource::ImapInternalDate), check.rejected);
+    }
+    let (t, source) = header_time(facts, &mut check);
+    (t, source, check.rejected)
+}

@@ -4,9 +4,11 @@
 //! - [`discover`]: which paths are stores, and of which kind;
 //! - [`maildir`]: Maildir file names (unique part, flags);
 //! - [`mbox`]: the mbox splitter and From_ lines;
+//! - [`imap`]: IMAP accounts (URL, password, a read-only session);
 //! - [`lock`]: the locks mbox writers take (dotlock, fcntl).
 
 pub mod discover;
+pub mod imap;
 pub mod lock;
 pub mod maildir;
 pub mod mbox;

@@ -48,6 +48,7 @@ pub fn message_bytes(c: &MessageCopy, stores: &[Store]) -> io::Result<Vec<u8>> {
     let path = c.path(stores);
     let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     match c.loc {
+        Loc::Imap { uid, uidvalidity } => imap_kept(c, stores, uid, uidvalidity),
         Loc::Maildir { .. } | Loc::Eml { .. } => crate::fsutil::read_regular(&path).map_err(named),
         Loc::Mbox { offset } => {
             // pread, never a map: the mbox may be rewritten by another program meanwhile.
@@ -70,6 +71,11 @@ pub fn message_bytes(c: &MessageCopy, stores: &[Store]) -> io::Result<Vec<u8>> {
 
 /// The first bytes of a copy's message (an mbox copy without its From_ line).
 pub fn read_head(c: &MessageCopy, stores: &[Store]) -> io::Result<Vec<u8>> {
+    if let Loc::Imap { uid, uidvalidity } = c.loc {
+        let mut b = imap_kept(c, stores, uid, uidvalidity)?;
+        b.truncate(HEAD_MAX as usize);
+        return Ok(b);
+    }
     let mut f = crate::fsutil::open_regular(&c.path(stores))?;
     let offset = c.offset().unwrap_or(0);
     if offset > 0 {
@@ -96,3 +102,17 @@ pub fn shrank() -> io::Error {
 
 /// At most this much of a copy is read to find its header block.
 pub const HEAD_MAX: u64 = 64 * 1024;
+
+/// An IMAP message as stage 2 fetched it (kept for the run); one never fetched is an
+/// error (the scan keeps every candidate, and only candidates are read again).
+fn imap_kept(c: &MessageCopy, stores: &[Store], uid: u32, uidvalidity: u32) -> io::Result<Vec<u8>> {
+    let folder = &stores[c.store as usize].path;
+    crate::store::imap::kept(folder, uidvalidity, uid)
+        .map(|b| b.to_vec())
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "{}: not fetched in this run (only candidates are)",
+                c.path(stores).display()
+            ))
+        })
+}
