@@ -397,7 +397,11 @@ fn nothing_in_a_message_or_a_name_is_ever_executed() {
                     "{} starts one process: the password command",
                     f.display()
                 );
-                assert!(text.contains("fn run_pass_cmd(cmd: &str)"), "{}", f.display());
+                assert!(
+                    text.contains("fn run_pass_cmd(cmd: &str)"),
+                    "{}",
+                    f.display()
+                );
                 continue;
             }
             assert!(!text.contains(bad), "{} uses {bad}", f.display());
