@@ -207,9 +207,11 @@ pub fn check(
         resolved.push((copy, kept, *gk.unwrap_or(&0)));
     }
     let moved: HashSet<usize> = resolved.iter().map(|&(c, _, _)| c).collect();
+    // Kept by some move that stands (never the copy it moves: refused above).
+    let kept_by: HashSet<usize> = resolved.iter().map(|&(_, k, _)| k).collect();
     for (n, m) in file.moves.iter().enumerate() {
         if let Some(&kept) = at.get(&(m.kept.path.clone(), m.kept.offset)) {
-            if moved.contains(&kept) && resolved.iter().any(|&(c, k, _)| k == kept && c != kept) {
+            if moved.contains(&kept) && kept_by.contains(&kept) {
                 unsafe_.push(format!(
                     "move {} ({}): keeps {}, which the plan moves too: the message would be \
                      left with no copy",
