@@ -142,15 +142,31 @@ pub fn try_scan(
     progress: &dyn Observer,
 ) -> Result<ScanOutput, String> {
     let threads = opts.io_threads.unwrap_or_else(default_io_threads).max(1);
-    match rayon::ThreadPoolBuilder::new()
+    match io_pool(threads) {
+        Some(pool) => pool.install(|| scan_in_pool(paths, opts, progress)),
+        // No threads to be had: the current pool reads.
+        None => scan_in_pool(paths, opts, progress),
+    }
+}
+
+/// The reading pool of `threads` threads, made once per process and shared by every scan
+/// (`--each` scans thousands of mailboxes, some at the same time: starting 8 threads for
+/// each doubled the run's time). `None` when the threads cannot be started.
+fn io_pool(threads: usize) -> Option<std::sync::Arc<rayon::ThreadPool>> {
+    use std::sync::{Arc, Mutex};
+    static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().ok()?;
+    if let Some((_, p)) = pools.iter().find(|(n, _)| *n == threads) {
+        return Some(p.clone());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("maildedup-io-{i}"))
         .build()
-    {
-        Ok(pool) => pool.install(|| scan_in_pool(paths, opts, progress)),
-        // No threads to be had: the current pool reads.
-        Err(_) => scan_in_pool(paths, opts, progress),
-    }
+        .ok()?;
+    let pool = Arc::new(pool);
+    pools.push((threads, pool.clone()));
+    Some(pool)
 }
 
 /// [`try_scan`], on the thread pool it runs in.
